@@ -1,0 +1,3 @@
+from smspark.jobs.etl import main
+
+raise SystemExit(main())

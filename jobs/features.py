@@ -1,0 +1,3 @@
+from smspark.jobs.features import main
+
+raise SystemExit(main())

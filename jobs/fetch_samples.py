@@ -1,0 +1,3 @@
+from smspark.jobs.fetch_samples import main
+
+raise SystemExit(main())

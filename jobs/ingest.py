@@ -1,0 +1,3 @@
+from smspark.jobs.ingest import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from smspark.jobs.nightly import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from smspark.jobs.predict import main
+
+raise SystemExit(main())

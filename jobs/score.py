@@ -1,0 +1,3 @@
+from smspark.jobs.score import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from smspark.jobs.train import main
+
+raise SystemExit(main())

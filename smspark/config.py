@@ -1,0 +1,215 @@
+"""Typed configuration: ``conf/base.yaml`` merged with a profile and ``--set a.b=c`` overrides.
+
+Resolution order (later wins): ``conf/base.yaml`` -> the profile file (``conf/local.yaml`` by default) ->
+``--set`` overrides. Values given with ``--set`` are parsed as YAML scalars (``--set train.num_proc=1``
+gives an int, ``--set models.sentiment.filter_sizes=[2,3]`` a list).
+
+Raises :class:`ConfigError` for an unknown profile file, a malformed override or a value that fails validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+#: Repository root (``conf/`` lives here); used to find the default profile files.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROFILE = PROJECT_ROOT / "conf" / "local.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is missing, malformed or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    root: Path = Path("data")
+
+
+class SparkConfig(_Strict):
+    app_name: str = "smspark"
+    master: str | None = None
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class PrivacyConfig(_Strict):
+    key_env: str = "SMSPARK_PSEUDONYM_KEY"
+    dev_key: str | None = None
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str | None = None
+    registry_uri: str | None = None
+    experiment: str = "smspark"
+
+
+class TrainConfig(_Strict):
+    backend: Literal["spark", "horovodrun"] = "spark"
+    num_proc: int = Field(2, ge=1)
+    seed: int = 42
+
+
+class SentimentConfig(_Strict):
+    """Kim (2014) CNN hyper-parameters and the TF-IDF + LogisticRegression baseline's."""
+
+    vocab_size: int = Field(20000, ge=10)
+    seq_len: int = Field(64, ge=4)
+    embed_dim: int = 128
+    filter_sizes: list[int] = Field(default_factory=lambda: [3, 4, 5])
+    num_filters: int = 100
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    batch_size: int = 64
+    epochs: int = Field(4, ge=1)
+    learning_rate: float = 1e-3
+    baseline_max_iter: int = 100
+    baseline_reg: float = 0.01
+
+
+class ModelsConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+
+
+class ScoringConfig(_Strict):
+    batch_size: int = Field(1024, ge=1)
+
+
+class Layout:
+    """The medallion layout under the data root.
+
+    ``landing/`` raw exports, ``bronze/`` typed append-only, ``silver/`` curated, ``features/`` model inputs,
+    ``gold/`` model outputs, ``quarantine/`` rejected records with reasons, ``runs/`` run manifests,
+    ``mlflow/`` the embedded tracking store.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __getattr__(self, layer: str) -> Path:
+        if layer in {"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "mlflow"}:
+            return self.root / layer
+        raise AttributeError(layer)
+
+
+class Settings(BaseModel):
+    """The whole configuration of a run."""
+
+    model_config = ConfigDict(extra="forbid")
+    profile: str = "base"
+    data: DataConfig = Field(default_factory=DataConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+
+    @property
+    def layout(self) -> Layout:
+        """Paths of the data layers, absolute (resolved against the working directory)."""
+        return Layout(self.data.root.expanduser().resolve())
+
+    def pseudonym_key(self) -> bytes:
+        """The HMAC key for pseudonymisation.
+
+        Taken from the environment variable ``privacy.key_env``; only a profile that sets ``privacy.dev_key``
+        (the local one) may fall back to its fixed development key. The key is never logged or written.
+
+        Raises:
+            ConfigError: no key in the environment and no development key in this profile.
+        """
+        key = os.environ.get(self.privacy.key_env)
+        if key:
+            return key.encode("utf-8")
+        if self.privacy.dev_key:
+            log.warning(
+                "Pseudonymising with the %s profile's fixed development key (not secret); set %s for real data",
+                self.profile,
+                self.privacy.key_env,
+            )
+            return self.privacy.dev_key.encode("utf-8")
+        raise ConfigError(
+            f"No pseudonymisation key: set the environment variable {self.privacy.key_env} "
+            f"(profile '{self.profile}' has no development key and refuses to run without one)"
+        )
+
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI: configured, or a sqlite store under ``<data.root>/mlflow``."""
+        if self.mlflow.tracking_uri:
+            return self.mlflow.tracking_uri
+        return f"sqlite:///{self.layout.mlflow / 'mlflow.db'}"
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"Config file not found: {path}")
+    with path.open() as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def apply_override(tree: dict[str, Any], assignment: str) -> None:
+    """Apply one ``a.b.c=value`` override in place; ``value`` is parsed as YAML.
+
+    Raises:
+        ConfigError: the assignment has no ``=`` or an empty key.
+    """
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"Bad override {assignment!r}: expected key.path=value")
+    parts = key.strip().split(".")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"Bad override {assignment!r}: {p} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(profile: str | Path | None = None, overrides: list[str] | None = None) -> Settings:
+    """Load ``conf/base.yaml`` (next to the profile file), the profile, then the overrides.
+
+    Args:
+        profile: path of a profile YAML (``conf/local.yaml`` when None).
+        overrides: ``key.path=value`` strings.
+
+    Raises:
+        ConfigError: see the module docstring.
+    """
+    prof_path = Path(profile) if profile else DEFAULT_PROFILE
+    base_path = prof_path.parent / "base.yaml"
+    tree: dict[str, Any] = _read_yaml(base_path) if base_path.is_file() else {}
+    if prof_path.resolve() != base_path.resolve():
+        tree = _deep_merge(tree, _read_yaml(prof_path))
+    for ov in overrides or []:
+        apply_override(tree, ov)
+    spark_conf = tree.get("spark", {}).get("conf")
+    if isinstance(spark_conf, dict):  # Spark options are strings; YAML may have typed them
+        tree["spark"]["conf"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in spark_conf.items()}
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid configuration ({prof_path}): {exc}") from exc

@@ -1,0 +1,145 @@
+"""Posts: landing JSON lines -> bronze (parse, type, quarantine) -> silver (clean, pseudonymise, de-duplicate).
+
+Pure DataFrame functions; the ``ingest`` and ``etl`` jobs do the reading and writing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from smspark.etl.pseudonymise import clean_text_col, pseudonym_col
+from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
+
+_CORRUPT = "_corrupt_record"
+_PARSE_SCHEMA = StructType([*LANDING_POST.fields, StructField(_CORRUPT, StringType())])
+
+
+def corpus_of(path: Column) -> Column:
+    """The corpus name of a landing file: its parent folder (``landing/posts/<corpus>/part.jsonl``)."""
+    return F.element_at(F.split(path, "/"), -2)
+
+
+def _first_reason(*checks: tuple[Column, str]) -> Column:
+    expr = F.lit(None).cast("string")
+    for cond, reason in reversed(checks):
+        expr = F.when(cond, F.lit(reason)).otherwise(expr)
+    return expr
+
+
+def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, DataFrame]:
+    """Parse landing lines into bronze posts; reject what cannot be parsed.
+
+    Args:
+        lines: one row per raw line with ``value`` (string, as read by Spark's text source, so undecodable
+            bytes arrive as U+FFFD) and ``source_file`` (string path ``.../posts/<corpus>/<file>``).
+        ingest_date: the bronze partition these rows land in.
+
+    Returns:
+        ``(bronze, quarantine)``: bronze rows with schema :data:`BRONZE_POSTS`; rejected lines with schema
+        :data:`QUARANTINE` and one of the reasons ``not valid UTF-8``, ``empty line``, ``malformed JSON``,
+        ``missing id``, ``missing text``, ``created_at is not an ISO-8601 timestamp``,
+        ``label not one of negative/neutral/positive``, ``negative count``. Every input line is in exactly one.
+    """
+    j = F.from_json("value", _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
+    p = lines.select("value", "source_file", j.alias("j"))
+    created = F.try_to_timestamp(F.col("j.created_at"))
+    label = F.lower(F.trim(F.col("j.label")))
+    reason = _first_reason(
+        (F.col("value").contains("\ufffd"), "not valid UTF-8"),
+        (F.trim(F.col("value")) == "", "empty line"),
+        (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
+        (F.coalesce(F.trim(F.col("j.id")), F.lit("")) == "", "missing id"),
+        (F.coalesce(F.trim(F.col("j.text")), F.lit("")) == "", "missing text"),
+        (F.col("j.created_at").isNotNull() & created.isNull(), "created_at is not an ISO-8601 timestamp"),
+        (label.isNotNull() & ~label.isin(*SENTIMENT_CLASSES), "label not one of " + "/".join(SENTIMENT_CLASSES)),
+        ((F.col("j.retweet_count") < 0) | (F.col("j.favorite_count") < 0), "negative count"),
+    )
+    p = p.withColumn("reason", reason)
+    day = F.lit(ingest_date).cast("date")
+    quarantine = p.where(F.col("reason").isNotNull()).select(
+        F.lit("posts").alias("table"),
+        F.lit("ingest").alias("stage"),
+        "source_file",
+        "reason",
+        F.col("value").alias("raw"),
+        F.current_timestamp().alias("quarantined_at"),
+        day.alias("ingest_date"),
+    )
+    bronze = p.where(F.col("reason").isNull()).select(
+        F.trim(F.col("j.id")).alias("post_id"),
+        corpus_of(F.col("source_file")).alias("corpus"),
+        F.col("j.author").alias("author"),
+        created.alias("created_at"),
+        F.col("j.text").alias("text"),
+        F.col("j.source").alias("client"),
+        F.col("j.retweet_count").alias("retweet_count"),
+        F.col("j.favorite_count").alias("favorite_count"),
+        F.col("j.in_reply_to").alias("in_reply_to"),
+        label.alias("label"),
+        F.col("j.label_confidence").alias("label_confidence"),
+        "source_file",
+        day.alias("ingest_date"),
+    )
+    return _conform(bronze, BRONZE_POSTS), _conform(quarantine, QUARANTINE)
+
+
+def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Bronze posts -> silver posts.
+
+    Text normalised (:func:`smspark.etl.text.normalise_text`), ``author``/``in_reply_to`` and @mentions
+    pseudonymised with ``key`` (HMAC-SHA256), duplicates dropped: first by ``post_id`` (the latest ingest
+    wins), then by exact normalised text within a corpus (the earliest post wins, ties by ``post_id``).
+    ``dt`` is the UTC date of ``created_at``, or ``ingest_date`` when the export has no timestamp.
+
+    Returns:
+        ``(silver, quarantine, duplicates)``: :data:`SILVER_POSTS` rows; posts whose text is empty after
+        normalisation (:data:`QUARANTINE`); dropped duplicates with ``post_id`` and ``reason``
+        (``duplicate id`` / ``duplicate text``). ``rows(bronze) == rows(silver) + rows(quarantine) +
+        rows(duplicates)``.
+    """
+    df = bronze.select(
+        "post_id",
+        "corpus",
+        pseudonym_col(F.col("author"), key).alias("author_id"),
+        "created_at",
+        clean_text_col(F.col("text"), key).alias("text"),
+        F.col("text").alias("_raw_text"),
+        "client",
+        "retweet_count",
+        "favorite_count",
+        pseudonym_col(F.col("in_reply_to"), key).alias("in_reply_to_author_id"),
+        "label",
+        "label_confidence",
+        "source_file",
+        "ingest_date",
+    )
+    empty = F.coalesce(F.col("text"), F.lit("")) == ""
+    quarantine = df.where(empty).select(
+        F.lit("posts").alias("table"),
+        F.lit("etl").alias("stage"),
+        "source_file",
+        F.lit("text empty after normalisation").alias("reason"),
+        F.to_json(F.struct("post_id", "corpus")).alias("raw"),
+        F.current_timestamp().alias("quarantined_at"),
+        "ingest_date",
+    )
+    df = df.where(~empty)
+    by_id = Window.partitionBy("post_id").orderBy(F.col("ingest_date").desc(), "source_file", "_raw_text")
+    by_text = Window.partitionBy("corpus", "text").orderBy(F.col("created_at").asc_nulls_last(), F.col("post_id"))
+    df = df.withColumn("_id_rank", F.row_number().over(by_id))
+    dup_id = df.where(F.col("_id_rank") > 1).select("post_id", F.lit("duplicate id").alias("reason"))
+    df = df.where(F.col("_id_rank") == 1).withColumn("_text_rank", F.row_number().over(by_text))
+    dup_text = df.where(F.col("_text_rank") > 1).select("post_id", F.lit("duplicate text").alias("reason"))
+    silver = df.where(F.col("_text_rank") == 1).withColumn(
+        "dt", F.coalesce(F.to_date(F.col("created_at")), F.col("ingest_date"))
+    )
+    return _conform(silver, SILVER_POSTS), _conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)
+
+
+def _conform(df: DataFrame, schema: StructType) -> DataFrame:
+    """Select and cast ``df`` to ``schema``'s columns, in order (nullability is the writer's concern)."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])

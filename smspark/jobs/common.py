@@ -1,0 +1,134 @@
+"""What every job shares: the common arguments, config loading, the session, the run manifest, error handling.
+
+Every job is ``main(argv)``: ``--conf conf/local.yaml --date YYYY-MM-DD --set key.path=value``. A job writes its
+run manifest last (``<data.root>/runs/<run_id>/manifest.json``), also when it fails, and prints where its
+outputs went. Expected failures (bad config, missing input, no champion) end with a one-line ``error:`` and exit
+code 2; anything else propagates with its traceback after the manifest is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smspark.config import ConfigError, Settings, load_config
+from smspark.manifest import ReconciliationError, RunManifest
+
+log = logging.getLogger(__name__)
+
+
+class UserError(RuntimeError):
+    """An expected, explainable failure: the message says what to do. Exit code 2, no traceback."""
+
+
+@dataclass
+class JobContext:
+    """A running job: its config, date, manifest and (lazily built) SparkSession."""
+
+    cfg: Settings
+    run_date: dt.date
+    manifest: RunManifest
+    _spark: Any = field(default=None, repr=False)
+
+    @property
+    def spark(self):  # -> SparkSession
+        if self._spark is None:
+            from smspark.session import get_session
+
+            self._spark = get_session(self.cfg)
+        return self._spark
+
+    @property
+    def layout(self):
+        return self.cfg.layout
+
+    def output(self, name: str, path: Path | str) -> None:
+        """Record an output location to print at the end and keep in the manifest."""
+        self.manifest.data.setdefault("outputs", {})[name] = str(path)
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Parser with the arguments every job takes."""
+    p = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--conf",
+        type=Path,
+        default=None,
+        help="profile YAML merged over conf/base.yaml (default: conf/local.yaml, embedded local Spark)",
+    )
+    p.add_argument(
+        "--date",
+        type=_date,
+        default=dt.datetime.now(dt.UTC).date(),
+        help="logical run date YYYY-MM-DD: the bronze ingest partition and the gold dt partition (default: today, UTC)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.num_proc=1 --set data.root=/tmp/d (repeatable)",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("py4j", "urllib3", "alembic", "mlflow.store", "petastorm", "h5py", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_job(
+    job: str,
+    argv: list[str] | None,
+    description: str,
+    body: Callable[[JobContext, argparse.Namespace], None],
+    add_args: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """Parse ``argv``, build the context, run ``body``, write the manifest, print the outputs. Returns the exit code."""
+    parser = base_parser(f"smspark {job}", description)
+    if add_args:
+        add_args(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = load_config(args.conf, args.overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    manifest = RunManifest(job, cfg.layout.runs, args.date, cfg.profile)
+    manifest.data["config"] = cfg.model_dump(mode="json", exclude={"privacy": {"dev_key"}})
+    ctx = JobContext(cfg=cfg, run_date=args.date, manifest=manifest)
+    try:
+        body(ctx, args)
+    except (UserError, ConfigError, ReconciliationError) as exc:
+        path = manifest.write("failed", f"{type(exc).__name__}: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"run manifest: {path}", file=sys.stderr)
+        return 2
+    except BaseException as exc:
+        path = manifest.write("failed", f"{type(exc).__name__}: {exc}")
+        print(f"run manifest (failed run): {path}", file=sys.stderr)
+        raise
+    path = manifest.write("ok")
+    for name, out in manifest.data.get("outputs", {}).items():
+        print(f"{name:<28} {out}")
+    print(f"{'run manifest':<28} {path}")
+    return 0

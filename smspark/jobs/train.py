@@ -1,0 +1,74 @@
+"""Job ``train``: train a model with Horovod through Petastorm, test it next to its MLlib baseline, register it.
+
+``--model sentiment``: the Kim CNN on ``features/sentiment``. Workers are launched by ``horovod.spark.run`` on
+this job's Spark session (``--backend spark``, the default) or by a ``horovodrun`` subprocess
+(``--backend horovodrun``); ``--num-proc`` workers, each reading its own Petastorm shard. Rank 0 logs to MLflow;
+the new version becomes ``champion`` only if it beats the current one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from smspark.jobs.common import JobContext, UserError, run_job
+from smspark.train.registry import NoChampionError, configure, get_champion
+
+
+def _train_sentiment(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
+    from smspark.train.sentiment import train_sentiment
+
+    if not (ctx.layout.features / "sentiment" / "vocab.json").exists():
+        raise UserError(f"no sentiment features under {ctx.layout.features}: run `smspark features` first")
+    return train_sentiment(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
+
+
+#: Trainers by model name: ``(ctx, num_proc, backend) -> manifest record``.
+TRAINERS: dict[str, Callable[[JobContext, int, str], dict[str, Any]]] = {"sentiment": _train_sentiment}
+
+
+def has_champion(ctx: JobContext, model: str) -> bool:
+    try:
+        get_champion(configure(ctx.cfg), model)
+        return True
+    except NoChampionError:
+        return False
+
+
+def run(ctx: JobContext, model: str, num_proc: int | None = None, backend: str | None = None) -> dict[str, Any]:
+    """Train ``model``; record it under ``models.<model>`` and its metrics under ``metrics.<model>``."""
+    if model not in TRAINERS:
+        raise UserError(f"unknown model {model!r}; known: {', '.join(TRAINERS)}")
+    n = num_proc or ctx.cfg.train.num_proc
+    with ctx.manifest.stage(f"train.{model}") as rec:
+        result = TRAINERS[model](ctx, n, backend or ctx.cfg.train.backend)
+        rec["outputs"] = {"registered_model": result.get("registered_model"), "version": result.get("version")}
+        rec["counts"] = result.get("rows", {})
+    ctx.manifest.data["models"][model] = {k: v for k, v in result.items() if k != "metrics"}
+    ctx.manifest.data["metrics"][model] = result.get("metrics", {})
+    ctx.output(
+        f"model {model}",
+        f"{result.get('registered_model')} v{result.get('version')} "
+        f"(champion: v{result.get('champion', {}).get('champion_version')})",
+    )
+    return result
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, choices=sorted(TRAINERS), help="which model to train")
+    p.add_argument("--num-proc", type=int, default=None, help="Horovod workers (default: train.num_proc)")
+    p.add_argument(
+        "--backend",
+        choices=["spark", "horovodrun"],
+        default=None,
+        help="how workers are launched (default: train.backend, 'spark' = horovod.spark.run)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_job("train", argv, __doc__, lambda ctx, a: run(ctx, a.model, a.num_proc, a.backend), add_args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

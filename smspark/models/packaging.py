@@ -1,0 +1,66 @@
+"""MLflow pyfunc packaging of the tf_keras models: the Keras weights and the model's own preprocessing
+artifacts (e.g. the sentiment vocabulary) travel together as one registered model.
+
+Artifacts: ``keras_model`` (an HDF5 file written by ``model.save(path)``), ``meta`` (a JSON file: class names,
+vocabulary, sequence length and whatever the model needs to turn raw input into tensors).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+import smspark  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+
+
+class KerasPyfunc(mlflow.pyfunc.PythonModel):
+    """Base: loads the Keras model and the ``meta`` JSON once, in :meth:`load_context`."""
+
+    keras_model: Any = None
+    meta: dict[str, Any]
+
+    def load_context(self, context: Any) -> None:
+        import tf_keras
+
+        self.keras_model = tf_keras.models.load_model(context.artifacts["keras_model"], compile=False)
+        with open(context.artifacts["meta"]) as fh:
+            self.meta = json.load(fh)
+
+
+class SentimentPyfunc(KerasPyfunc):
+    """Raw text -> ``label`` + ``prob_<class>`` columns. Input: a DataFrame with a ``text`` column (str)."""
+
+    def encode(self, texts: Sequence[str | None]) -> np.ndarray:
+        """Texts -> int32 ``[n, seq_len]`` with the model's own vocabulary (normalise, tokenize, encode)."""
+        from smspark.etl.text import normalise_text, tokenize
+        from smspark.features.text import encode
+
+        index = getattr(self, "_index", None)
+        if index is None:
+            index = self._index = {t: i for i, t in enumerate(self.meta["vocab"])}
+        seq_len = int(self.meta["seq_len"])
+        if not len(texts):
+            return np.zeros((0, seq_len), dtype=np.int32)
+        return np.stack([encode(tokenize(normalise_text(t)), index, seq_len) for t in texts])
+
+    def predict_proba(self, texts: Sequence[str | None], batch_size: int = 1024) -> np.ndarray:
+        """Class probabilities, float32 ``[n, n_classes]``."""
+        ids = self.encode(texts)
+        if not len(ids):
+            return np.zeros((0, len(self.meta["classes"])), dtype=np.float32)
+        return self.keras_model.predict(ids, batch_size=batch_size, verbose=0).astype(np.float32)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.to_frame(self.predict_proba(model_input["text"].tolist()))
+
+    def to_frame(self, probs: np.ndarray) -> pd.DataFrame:
+        """Probabilities -> DataFrame ``label`` (class name) + ``prob_<class>`` (float32)."""
+        classes = self.meta["classes"]
+        out = pd.DataFrame({f"prob_{c}": probs[:, i] for i, c in enumerate(classes)})
+        out.insert(0, "label", np.asarray(classes, dtype=object)[probs.argmax(axis=1)] if len(probs) else [])
+        return out

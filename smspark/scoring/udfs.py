@@ -1,0 +1,50 @@
+"""Scoring with pandas UDFs: the registered model is loaded once per Python worker and applied to Arrow batches.
+
+The UDFs are of the iterator kind (``Iterator[pd.Series] -> Iterator[pd.DataFrame]``): the model is fetched
+from the registry on the first batch a worker sees and cached in the worker process (Spark reuses Python
+workers across tasks), then every Arrow batch is one vectorised ``predict`` call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import functions as F
+from pyspark.sql.types import FloatType, StringType, StructField, StructType
+
+from smspark.schemas import SENTIMENT_CLASSES
+
+log = logging.getLogger(__name__)
+
+_MODELS: dict[str, Any] = {}
+
+
+def load_python_model(model_uri: str, tracking_uri: str, registry_uri: str | None = None) -> Any:
+    """The unwrapped pyfunc ``PythonModel`` behind ``model_uri``, cached per process."""
+    if model_uri not in _MODELS:
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(registry_uri or tracking_uri)
+        _MODELS[model_uri] = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    return _MODELS[model_uri]
+
+
+SENTIMENT_STRUCT = StructType(
+    [StructField("label", StringType())] + [StructField(f"prob_{c}", FloatType()) for c in SENTIMENT_CLASSES]
+)
+
+
+def sentiment_udf(model_uri: str, tracking_uri: str, registry_uri: str | None = None, batch_size: int = 1024):
+    """A pandas UDF: text column -> struct ``label``, ``prob_negative``, ``prob_neutral``, ``prob_positive``."""
+
+    @F.pandas_udf(SENTIMENT_STRUCT)
+    def score(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        model = load_python_model(model_uri, tracking_uri, registry_uri)
+        for texts in batches:
+            yield model.to_frame(model.predict_proba(texts.tolist(), batch_size=batch_size))
+
+    return score

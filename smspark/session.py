@@ -1,0 +1,44 @@
+"""The one SparkSession factory: builder options come from config (``spark.*``), nothing else.
+
+On a cluster or Databricks an active session already exists (spark-submit / the notebook made it);
+``get_session`` returns it and only applies runtime SQL options. Locally it builds an embedded
+``local[*]`` session with the profile's options.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from smspark.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def get_session(cfg: Settings) -> SparkSession:
+    """Return the active SparkSession or build one from ``cfg.spark``.
+
+    Python workers use this interpreter (``PYSPARK_PYTHON``) and get ``TF_USE_LEGACY_KERAS=1`` so that
+    TensorFlow inside pandas UDFs and Horovod tasks runs tf_keras.
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        for key, value in cfg.spark.conf.items():
+            if key.startswith("spark.sql."):
+                active.conf.set(key, value)
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(cfg.spark.app_name)
+    if cfg.spark.master:
+        builder = builder.master(cfg.spark.master)
+    builder = builder.config("spark.executorEnv.TF_USE_LEGACY_KERAS", "1")
+    for key, value in cfg.spark.conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("Spark %s session '%s' on %s", spark.version, cfg.spark.app_name, spark.sparkContext.master)
+    return spark

@@ -1,0 +1,139 @@
+"""The Horovod training function for tf_keras models that read Parquet through Petastorm.
+
+It follows Horovod's Spark Keras recipe (``examples/spark/keras/keras_spark_rossmann_run.py``): ``hvd.init()``,
+pin a GPU by local rank when there is one, scale the learning rate by the number of workers, wrap the optimizer
+in ``hvd.DistributedOptimizer``, broadcast the initial variables from rank 0, average epoch metrics across
+workers, each rank reads its own shard (``cur_shard=rank, shard_count=size``) for
+``steps_per_epoch = rows // (batch_size * size)`` steps, and only rank 0 checkpoints, exports and logs.
+
+The same function runs under ``horovod.spark.run`` and ``horovodrun`` (see :mod:`smspark.train.launcher`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class KerasTrainSpec:
+    """Everything a worker needs; pickled to every rank.
+
+    Attributes:
+        model_fn: builds the uncompiled ``tf_keras.Model`` (same architecture on every rank).
+        train_url, val_url: ``file:///...`` Parquet directories (Petastorm-readable).
+        feature_cols: input columns (one -> a single tensor input, several -> a dict keyed by column).
+        label_col: label column.
+        train_rows, val_rows: row counts, for ``steps_per_epoch``/``validation_steps``.
+        loss, metrics: passed to ``model.compile``.
+        learning_rate: per-worker Adam learning rate; the optimizer gets ``learning_rate * size``.
+        out_dir: rank 0 writes ``model.h5``, ``checkpoint.h5`` and ``history.json`` here.
+        tracking_uri, run_id: when set, rank 0 logs per-epoch metrics (``<metric_prefix><name>``, step = epoch)
+            to that MLflow run.
+    """
+
+    model_fn: Callable[[], Any]
+    train_url: str
+    val_url: str
+    feature_cols: list[str]
+    label_col: str
+    train_rows: int
+    val_rows: int
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    loss: str
+    metrics: list[str]
+    out_dir: str
+    seed: int = 42
+    tracking_uri: str | None = None
+    run_id: str | None = None
+    metric_prefix: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _mlflow_epoch_logger(spec: KerasTrainSpec):  # -> tf_keras.callbacks.Callback
+    import tf_keras
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=spec.tracking_uri)
+
+    class _Logger(tf_keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            for k, v in (logs or {}).items():
+                client.log_metric(spec.run_id, f"{spec.metric_prefix}{k}", float(v), step=epoch)
+
+    return _Logger()
+
+
+def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
+    """Train on this rank's shard; returns ``{"rank", "size", "history", "seconds"}`` (history on every rank)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.update(spec.env)
+    import horovod.tensorflow as hvd
+    import tensorflow as tf
+    import tf_keras
+
+    import smspark  # noqa: F401
+    from smspark.train.hvd_callbacks import (
+        BroadcastGlobalVariablesCallback,
+        MetricAverageCallback,
+        distributed_optimizer,
+    )
+    from smspark.train.readers import petastorm_dataset, steps_per_epoch
+
+    hvd.init()
+    rank, size = hvd.rank(), hvd.size()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        tf.config.experimental.set_memory_growth(gpus[hvd.local_rank()], True)
+        tf.config.set_visible_devices(gpus[hvd.local_rank()], "GPU")
+    tf_keras.utils.set_random_seed(spec.seed)
+
+    model = spec.model_fn()
+    opt = distributed_optimizer(tf_keras.optimizers.Adam(learning_rate=spec.learning_rate * size))
+    model.compile(optimizer=opt, loss=spec.loss, metrics=list(spec.metrics))
+    callbacks: list[Any] = [BroadcastGlobalVariablesCallback(0), MetricAverageCallback()]
+    if rank == 0:
+        os.makedirs(spec.out_dir, exist_ok=True)
+        callbacks.append(tf_keras.callbacks.ModelCheckpoint(os.path.join(spec.out_dir, "checkpoint.h5")))
+        if spec.tracking_uri and spec.run_id:
+            callbacks.append(_mlflow_epoch_logger(spec))
+    steps = steps_per_epoch(spec.train_rows, spec.batch_size, size)
+    val_steps = steps_per_epoch(spec.val_rows, spec.batch_size, size)
+    common = dict(
+        feature_cols=spec.feature_cols,
+        label_col=spec.label_col,
+        batch_size=spec.batch_size,
+        cur_shard=rank,
+        shard_count=size,
+        num_epochs=None,
+    )
+    start = time.perf_counter()
+    with (
+        petastorm_dataset(spec.train_url, shuffle=True, seed=spec.seed + rank, **common) as train_ds,
+        petastorm_dataset(spec.val_url, shuffle=False, **common) as val_ds,
+    ):
+        hist = model.fit(
+            train_ds,
+            steps_per_epoch=steps,
+            epochs=spec.epochs,
+            validation_data=val_ds,
+            validation_steps=val_steps,
+            callbacks=callbacks,
+            verbose=2 if rank == 0 else 0,
+        )
+    seconds = time.perf_counter() - start
+    history = {k: [float(x) for x in v] for k, v in hist.history.items()}
+    if rank == 0:
+        model.save(os.path.join(spec.out_dir, "model.h5"))
+        with open(os.path.join(spec.out_dir, "history.json"), "w") as fh:
+            json.dump({"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds}, fh)
+    return {"rank": rank, "size": size, "history": history, "seconds": seconds}
