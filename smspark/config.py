@@ -85,6 +85,13 @@ class ScoringConfig(_Strict):
     batch_size: int = Field(1024, ge=1)
 
 
+class NightlyConfig(_Strict):
+    """What ``smspark nightly`` trains (when a model has no champion, or with ``--retrain``) and scores, in order."""
+
+    train: list[str] = Field(default_factory=lambda: ["sentiment"])
+    score: list[str] = Field(default_factory=lambda: ["sentiment"])
+
+
 class Layout:
     """The medallion layout under the data root.
 
@@ -114,6 +121,7 @@ class Settings(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    nightly: NightlyConfig = Field(default_factory=NightlyConfig)
 
     @property
     def layout(self) -> Layout:

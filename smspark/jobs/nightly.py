@@ -1,5 +1,9 @@
-"""Job ``nightly``: ingest -> etl -> features -> train (only when a model has no champion, or with
-``--retrain``) -> score, in one run with one manifest (``<data.root>/runs/<run_id>/manifest.json``, written last).
+"""Job ``nightly``: ingest -> etl -> features -> train -> score, one run, one manifest.
+
+Every table with landing data is ingested and cleaned and every model whose input exists gets features; the
+models in ``nightly.train`` are trained only when they have no champion yet (or with ``--retrain``); the
+``nightly.score`` scorers then write gold for ``--date``. The manifest (``<data.root>/runs/<run_id>/manifest.json``)
+is written last, with every stage's inputs, outputs, counts and timings, the model versions and metrics.
 """
 
 from __future__ import annotations
@@ -8,36 +12,33 @@ import argparse
 
 from smspark.jobs import etl, features, ingest, score, train
 from smspark.jobs.common import JobContext, run_job
-
-#: Models the nightly run trains when needed and scores with, in order.
-NIGHTLY_MODELS = ["sentiment"]
+from smspark.jobs.steps import names_arg
 
 
-def run(ctx: JobContext, retrain: bool = False, models: list[str] | None = None) -> None:
-    chosen = models or NIGHTLY_MODELS
+def run(
+    ctx: JobContext, retrain: bool = False, to_train: list[str] | None = None, to_score: list[str] | None = None
+) -> None:
     ingest.run(ctx)
     etl.run(ctx)
-    features.run(ctx, chosen)
-    for model in chosen:
+    features.run(ctx)
+    for model in to_train if to_train is not None else ctx.cfg.nightly.train:
         if retrain or not train.has_champion(ctx, model):
             train.run(ctx, model)
         else:
-            ctx.manifest.data["models"][model] = {"trained": False, "reason": "champion exists (use --retrain)"}
-    score.run(ctx, chosen)
+            ctx.manifest.data["models"][model] = {"trained": False, "reason": "a champion exists (use --retrain)"}
+    score.run(ctx, to_score if to_score is not None else ctx.cfg.nightly.score)
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--retrain", action="store_true", help="train even when a champion exists")
+    p.add_argument("--retrain", action="store_true", help="train the nightly.train models even when a champion exists")
     p.add_argument(
-        "--models",
-        type=lambda s: [t for t in s.split(",") if t],
-        default=None,
-        help=f"comma-separated models (default: {','.join(NIGHTLY_MODELS)})",
+        "--train", type=names_arg, default=None, help="comma-separated models to train (default: nightly.train)"
     )
+    p.add_argument("--score", type=names_arg, default=None, help="comma-separated scorers (default: nightly.score)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_job("nightly", argv, __doc__, lambda ctx, a: run(ctx, a.retrain, a.models), add_args)
+    return run_job("nightly", argv, __doc__, lambda ctx, a: run(ctx, a.retrain, a.train, a.score), add_args)
 
 
 if __name__ == "__main__":

@@ -9,23 +9,16 @@ the new version becomes ``champion`` only if it beats the current one.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
 from smspark.jobs.common import JobContext, UserError, run_job
+from smspark.jobs.steps import resolve
 from smspark.train.registry import NoChampionError, configure, get_champion
 
-
-def _train_sentiment(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
-    from smspark.train.sentiment import train_sentiment
-
-    if not (ctx.layout.features / "sentiment" / "vocab.json").exists():
-        raise UserError(f"no sentiment features under {ctx.layout.features}: run `smspark features` first")
-    return train_sentiment(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
-
-
-#: Trainers by model name: ``(ctx, num_proc, backend) -> manifest record``.
-TRAINERS: dict[str, Callable[[JobContext, int, str], dict[str, Any]]] = {"sentiment": _train_sentiment}
+#: model -> step ``(ctx, num_proc, backend) -> manifest record``
+TRAINERS: dict[str, str] = {
+    "sentiment": "smspark.jobs.steps.posts:train",
+}
 
 
 def has_champion(ctx: JobContext, model: str) -> bool:
@@ -42,7 +35,7 @@ def run(ctx: JobContext, model: str, num_proc: int | None = None, backend: str |
         raise UserError(f"unknown model {model!r}; known: {', '.join(TRAINERS)}")
     n = num_proc or ctx.cfg.train.num_proc
     with ctx.manifest.stage(f"train.{model}") as rec:
-        result = TRAINERS[model](ctx, n, backend or ctx.cfg.train.backend)
+        result = resolve(TRAINERS[model])(ctx, n, backend or ctx.cfg.train.backend)
         rec["outputs"] = {"registered_model": result.get("registered_model"), "version": result.get("version")}
         rec["counts"] = result.get("rows", {})
     ctx.manifest.data["models"][model] = {k: v for k, v in result.items() if k != "metrics"}
