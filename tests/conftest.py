@@ -44,5 +44,8 @@ def require_landing(*parts: str) -> Path:
     """Path of a landing sample file; skip loudly when the samples were not fetched."""
     path = LANDING.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"sample data missing: {path} (run `smspark fetch-samples`)")
+        message = f"sample data missing: {path} (run `smspark fetch-samples`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI fetches the samples first: missing data there is a failure, not a skip
+        pytest.skip(message)
     return path
