@@ -1,0 +1,139 @@
+"""Cleaning, pseudonymisation, parsing/quarantine, de-duplication, schemas and the split, on small inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql import Row
+from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
+
+from smspark.config import ConfigError, load_config
+from smspark.etl.posts import clean_posts, parse_posts
+from smspark.etl.pseudonymise import pseudonym, pseudonymise_mentions
+from smspark.etl.text import normalise_text, tokenize
+from smspark.features.text import encode, split_col
+from smspark.schemas import BRONZE_POSTS, QUARANTINE, SILVER_POSTS
+
+DAY = dt.date(2026, 11, 21)
+
+
+def test_normalise_text_entities_urls_whitespace():
+    raw = "Fish &amp; chips &amp;amp; more\n\tsee https://t.co/AbC123  and www.example.org/x?y=1 &lt;3"
+    assert normalise_text(raw) == "Fish & chips & more see <url> and <url> <3"
+    assert normalise_text(None) is None
+    assert normalise_text("  \u00a0 ") == ""
+
+
+def test_tokenize_maps_mentions_and_urls():
+    assert tokenize("@u_0123456789abcdef I LOVE it!! <url> #Happy don't") == [
+        "<user>", "i", "love", "it", "!", "!", "<url>", "#happy", "don't"]
+    assert tokenize("@VirginAmerica ok") == ["<user>", "ok"]
+    assert tokenize(None) == []
+
+
+def test_pseudonym_stable_per_key_and_differs_across_keys():
+    a1, a2 = pseudonym("VirginAmerica", b"k1"), pseudonym("@virginamerica", b"k1")
+    assert a1 == a2 and a1.startswith("u_") and len(a1) == 18
+    assert pseudonym("VirginAmerica", b"k2") != a1
+    assert pseudonym("united", b"k1") != a1
+    assert pseudonym(None, b"k1") is None and pseudonym("  ", b"k1") is None
+
+
+def test_mentions_pseudonymised_no_raw_handle_left():
+    text = "@united thanks! cc @JetBlue, mail me at bob@example.com"
+    out = pseudonymise_mentions(text, b"k")
+    assert "united" not in out and "JetBlue" not in out
+    assert out.count("@u_") == 2
+    assert "bob@example.com" in out  # e-mail addresses are not handles
+
+
+def _lines(spark, *values: str):
+    return spark.createDataFrame([(v, "file:/x/posts/demo/p.jsonl") for v in values], "value string, source_file string")
+
+
+def test_parse_posts_quarantines_each_kind_of_bad_line(spark):
+    good = json.dumps({"id": "1", "author": "Bob", "created_at": "2017-01-20T17:00:00Z", "text": "hi @Al",
+                       "source": "web", "retweet_count": 2, "favorite_count": 3, "in_reply_to": None})
+    bad = {
+        "not json at all": "malformed JSON",
+        "[1, 2]": "malformed JSON",
+        json.dumps({"id": "2", "text": "x", "retweet_count": "many"}): "malformed JSON",
+        json.dumps({"text": "no id"}): "missing id",
+        json.dumps({"id": "3", "text": "  "}): "missing text",
+        json.dumps({"id": "4", "text": "x", "created_at": "yesterday"}): "created_at is not an ISO-8601 timestamp",
+        json.dumps({"id": "5", "text": "x", "label": "angry"}): "label not one of negative/neutral/positive",
+        json.dumps({"id": "6", "text": "x", "favorite_count": -1}): "negative count",
+        '{"id": "7", "text": "caf\ufffd"}': "not valid UTF-8",
+        "": "empty line",
+    }
+    bronze, quarantine = parse_posts(_lines(spark, good, *bad), DAY)
+    assertSchemaEqual(bronze.schema, BRONZE_POSTS, ignoreNullable=True)
+    assertSchemaEqual(quarantine.schema, QUARANTINE, ignoreNullable=True)
+    assertDataFrameEqual(
+        quarantine.select("raw", "reason"), [Row(raw=k, reason=v) for k, v in bad.items()]
+    )
+    row = bronze.collect()
+    assert len(row) == 1 and row[0]["post_id"] == "1" and row[0]["corpus"] == "demo"
+    assert row[0]["created_at"] == dt.datetime(2017, 1, 20, 17, 0)
+
+
+def test_clean_posts_dedupes_and_pseudonymises(spark):
+    rows = [
+        {"id": "1", "author": "Bob", "created_at": "2017-01-02T10:00:00Z", "text": "Hello @Alice &amp; https://t.co/x"},
+        {"id": "1", "author": "Bob", "created_at": "2017-01-02T10:00:00Z", "text": "Hello @Alice &amp; https://t.co/x"},
+        {"id": "2", "author": "Carl", "created_at": "2017-01-03T10:00:00Z", "text": "Hello  @alice & https://t.co/y"},
+        {"id": "3", "text": "positive vibes", "label": "Positive"},
+        {"id": "4", "text": "&nbsp;"},
+    ]
+    bronze, quarantine = parse_posts(_lines(spark, *[json.dumps(r) for r in rows]), DAY)
+    assert quarantine.count() == 0
+    silver, q2, dups = clean_posts(bronze, b"test-key")
+    assertSchemaEqual(silver.schema, SILVER_POSTS, ignoreNullable=True)
+    got = {r["post_id"]: r for r in silver.collect()}
+    assert set(got) == {"1", "3"}
+    assert got["1"]["text"] == f"Hello @{pseudonym('alice', b'test-key')} & <url>"
+    assert got["1"]["author_id"] == pseudonym("bob", b"test-key")
+    assert got["1"]["dt"] == dt.date(2017, 1, 2) and got["3"]["dt"] == DAY  # no timestamp: the ingest date
+    assert got["3"]["label"] == "positive"
+    assertDataFrameEqual(dups, [Row(post_id="1", reason="duplicate id"), Row(post_id="2", reason="duplicate text")])
+    assert [r["reason"] for r in q2.collect()] == ["text empty after normalisation"]
+    assert bronze.count() == silver.count() + q2.count() + dups.count()
+
+
+def test_split_is_deterministic_and_roughly_80_10_10(spark):
+    df = spark.range(20000).selectExpr("cast(id as string) as post_id")
+    a = df.select("post_id", split_col(df.post_id).alias("s"))
+    b = spark.range(20000).selectExpr("cast(id as string) as post_id").repartition(7)
+    b = b.select("post_id", split_col(b.post_id).alias("s"))
+    assertDataFrameEqual(a, b)
+    share = {r["s"]: r["count"] / 20000 for r in a.groupBy("s").count().collect()}
+    assert share["train"] == pytest.approx(0.8, abs=0.02)
+    assert share["val"] == pytest.approx(0.1, abs=0.02) and share["test"] == pytest.approx(0.1, abs=0.02)
+
+
+def test_encode_pads_truncates_and_marks_oov():
+    index = {"<pad>": 0, "<oov>": 1, "good": 2, "day": 3}
+    assert encode(["good", "day", "zzz"], index, 5).tolist() == [2, 3, 1, 0, 0]
+    assert encode(["good"] * 9, index, 4).tolist() == [2, 2, 2, 2]
+    assert encode([], index, 3).dtype.name == "int32"
+
+
+def test_config_overrides_and_key_policy(monkeypatch, tmp_path):
+    cfg = load_config(None, ["train.num_proc=1", "models.sentiment.filter_sizes=[2,3]", f"data.root={tmp_path}"])
+    assert cfg.train.num_proc == 1 and cfg.models.sentiment.filter_sizes == [2, 3]
+    assert cfg.layout.silver == tmp_path / "silver"
+    monkeypatch.delenv("SMSPARK_PSEUDONYM_KEY", raising=False)
+    assert cfg.pseudonym_key()  # local profile: development key
+    from smspark.config import PROJECT_ROOT
+
+    strict = load_config(PROJECT_ROOT / "conf" / "cluster.yaml")
+    with pytest.raises(ConfigError, match="SMSPARK_PSEUDONYM_KEY"):
+        strict.pseudonym_key()
+    monkeypatch.setenv("SMSPARK_PSEUDONYM_KEY", "s3cret")
+    assert strict.pseudonym_key() == b"s3cret"
+    with pytest.raises(ConfigError):
+        load_config(None, ["train.num_proc=0"])
+    with pytest.raises(ConfigError):
+        load_config(None, ["no_equals_sign"])
