@@ -76,9 +76,56 @@ class SentimentConfig(_Strict):
     baseline_reg: float = 0.01
 
 
+class ImageConfig(_Strict):
+    """Image CNN (conv-batchnorm-ReLU blocks, global average pooling) and its pixel LogisticRegression baseline.
+
+    ``dataset`` is the silver ``media.source`` trained on (a folder name under ``landing/images``). The CNN reads
+    square ``image_size`` x ``image_size`` x ``channels`` uint8 images (as int32 arrays); ``None`` takes them from
+    the dataset: its most common side (at most 64) and 1 channel when every image is grayscale, else 3.
+    """
+
+    dataset: str = "fashion_mnist"
+    image_size: int | None = Field(None, ge=8, le=256)
+    channels: Literal[1, 3] | None = None
+    filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
+    embedding_dim: int = Field(128, ge=2)
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    batch_size: int = Field(128, ge=1)
+    epochs: int = Field(3, ge=1)
+    learning_rate: float = 1e-3
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0.0, lt=0.5)
+    baseline_max_iter: int = Field(100, ge=1)
+    baseline_reg_grid: list[float] = Field(default_factory=lambda: [0.0001, 0.001])
+    neighbours: int = Field(5, ge=1)
+    neighbour_block_rows: int = Field(1024, ge=16)
+
+
+class GanConfig(_Strict):
+    """Class-conditional DCGAN on ``features/image`` (the image model's dataset and input size).
+
+    ``max_train_rows`` caps the rows seen per epoch (``None``: the whole training split); ``eval_rows`` caps the
+    real test images used for the Frechet distance (``None``: all).
+    """
+
+    latent_dim: int = Field(64, ge=2)
+    gen_filters: list[int] = Field(default_factory=lambda: [128, 64])
+    disc_filters: list[int] = Field(default_factory=lambda: [64, 128])
+    batch_size: int = Field(64, ge=2)
+    epochs: int = Field(5, ge=1)
+    max_train_rows: int | None = Field(20000, ge=1)
+    learning_rate: float = 2e-4
+    beta_1: float = Field(0.5, ge=0.0, lt=1.0)
+    real_label: float = Field(0.9, gt=0.5, le=1.0)
+    samples_per_class: int = Field(8, ge=1)
+    eval_rows: int | None = Field(None, ge=10)
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    gan: GanConfig = Field(default_factory=GanConfig)
 
 
 class ScoringConfig(_Strict):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
+    BooleanType,
     DateType,
     DoubleType,
     FloatType,
@@ -124,3 +126,114 @@ GOLD_POST_SENTIMENT = StructType(
 
 #: Class names of the sentiment model, in class-index order.
 SENTIMENT_CLASSES: tuple[str, ...] = ("negative", "neutral", "positive")
+
+
+# --- media (images) ---------------------------------------------------------------------------------------
+#: Images as ingested: ``content`` is the file as delivered (PNG/JPEG/... bytes) for folder sources, or the raw
+#: uint8 pixels (row-major ``height x width x channels``) of one IDX record (``format`` ``raw``). ``media_id`` is
+#: ``<source>:<split>:<index>`` for IDX records and ``<source>:<path relative to the source folder>`` for files.
+#: ``label_index`` comes from IDX label files; folder sources carry only ``label_name`` (the class folder).
+BRONZE_MEDIA = StructType(
+    [
+        StructField("media_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("split", StringType()),
+        StructField("label_index", IntegerType()),
+        StructField("label_name", StringType()),
+        StructField("format", StringType(), False),
+        StructField("height", IntegerType(), False),
+        StructField("width", IntegerType(), False),
+        StructField("mode", StringType(), False),
+        StructField("content", BinaryType(), False),
+        StructField("content_sha256", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("ingest_date", DateType(), False),
+    ]
+)
+
+#: Curated images: decoded to uint8 ``pixels`` (row-major ``height x width x channels`` bytes; 1 channel =
+#: grayscale, 3 = RGB with any alpha composited over white), longest side at most 256 (larger images are
+#: downscaled, aspect kept). ``label`` is the class index within the source (IDX: the label file's value;
+#: folders: rank of the folder name among the source's class folders), ``label_name`` the class name.
+#: ``split`` is the source's own split (``train``/``test`` for IDX sets, null for folders). Exact duplicate images
+#: within a source are dropped. ``dt`` = the ingest date of the kept record.
+SILVER_MEDIA = StructType(
+    [
+        StructField("media_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("split", StringType()),
+        StructField("label", IntegerType()),
+        StructField("label_name", StringType()),
+        StructField("height", IntegerType(), False),
+        StructField("width", IntegerType(), False),
+        StructField("channels", IntegerType(), False),
+        StructField("pixels", BinaryType(), False),
+        StructField("pixels_sha256", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("ingest_date", DateType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: Image model input: ``pixels`` int32 values 0..255 of fixed length ``size * size * channels`` (row-major HWC),
+#: ``label`` int32 class index.
+IMAGE_FEATURES = StructType(
+    [
+        StructField("media_id", StringType(), False),
+        StructField("pixels", ArrayType(IntegerType(), False), False),
+        StructField("label", IntegerType(), False),
+    ]
+)
+
+#: One row per silver image per scoring date: predicted class, its probability, the image model's embedding
+#: (penultimate layer, float32 of length ``embedding_dim``).
+GOLD_MEDIA_LABELS = StructType(
+    [
+        StructField("media_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("label", StringType(), False),
+        StructField("label_index", IntegerType(), False),
+        StructField("confidence", FloatType(), False),
+        StructField("embedding", ArrayType(FloatType(), False), False),
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: Similar images: for every scored image its ``rank`` 1..k nearest other images of the same source by cosine
+#: similarity of the embeddings (ties by ``neighbour_id``).
+GOLD_MEDIA_SIMILAR = StructType(
+    [
+        StructField("media_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("rank", IntegerType(), False),
+        StructField("neighbour_id", StringType(), False),
+        StructField("similarity", FloatType(), False),
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: Generated images (never part of silver): ``is_synthetic`` is always true; ``label``/``label_name`` are the
+#: class the generator was asked for; ``seed`` reproduces the latent vector.
+GOLD_SYNTHETIC_MEDIA = StructType(
+    [
+        StructField("media_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("is_synthetic", BooleanType(), False),
+        StructField("label", IntegerType(), False),
+        StructField("label_name", StringType(), False),
+        StructField("height", IntegerType(), False),
+        StructField("width", IntegerType(), False),
+        StructField("channels", IntegerType(), False),
+        StructField("pixels", BinaryType(), False),
+        StructField("seed", LongType(), False),
+        StructField("generator_name", StringType(), False),
+        StructField("generator_version", StringType(), False),
+        StructField("generated_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
