@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Build Horovod 0.28.1 (TensorFlow + Gloo, CPU, no MPI) from source into a virtualenv.
+#
+# Usage: scripts/build_horovod.sh [VENV]      (default: $VENV, else .venv)
+#
+# Idempotent: does nothing when the venv already has a Horovod whose TensorFlow extension
+# was built with Gloo. TensorFlow must already be installed in the venv (Horovod compiles
+# against its headers, hence --no-build-isolation). Uses the system cmake (3.x): the PyPI
+# `cmake` 4.x wheel rejects Horovod's CMake files, so it is removed from the venv if present.
+# Takes about 6 minutes on 2 cores.
+#
+# Do NOT install the `horovod[spark]` extra: it pins pyarrow<11. The few plain packages that
+# `horovod.spark.run` needs are in requirements/horovod-extras.txt and installed here.
+set -euo pipefail
+
+HOROVOD_VERSION=0.28.1
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV_DIR="${1:-${VENV:-.venv}}"
+case "$VENV_DIR" in
+  /*) ;;
+  *) VENV_DIR="$ROOT/$VENV_DIR" ;;
+esac
+PY="$VENV_DIR/bin/python"
+
+log() { echo "[build_horovod] $*"; }
+die() { echo "[build_horovod] ERROR: $*" >&2; exit 1; }
+
+[ -x "$PY" ] || die "no python at $PY; create the venv first (make setup)"
+
+# Everything TF-related in this project runs with legacy (tf_keras) Keras.
+export TF_USE_LEGACY_KERAS=1
+export TF_CPP_MIN_LOG_LEVEL=2
+
+check_horovod() {
+  "$PY" - <<'EOF' >/dev/null 2>&1
+import horovod
+import horovod.tensorflow as hvd
+assert horovod.__version__ == "0.28.1", horovod.__version__
+assert hvd.gloo_built(), "gloo not built"
+import horovod.tensorflow.keras  # noqa: F401  (DistributedOptimizer lives here)
+import horovod.spark  # noqa: F401
+EOF
+}
+
+install_extras() {
+  local req="$ROOT/requirements/horovod-extras.txt"
+  if [ -f "$req" ]; then
+    log "installing runtime extras for horovod.spark.run from ${req#"$ROOT"/}"
+    "$PY" -m pip install --disable-pip-version-check -c "$ROOT/requirements/constraints.txt" -r "$req"
+  fi
+}
+
+log "venv: $VENV_DIR"
+install_extras
+
+if check_horovod; then
+  log "horovod $HOROVOD_VERSION with TensorFlow + Gloo already built in $VENV_DIR; nothing to do"
+  exit 0
+fi
+
+log "checking that TensorFlow is importable (Horovod compiles against it)"
+"$PY" -c "import tensorflow as tf; print('[build_horovod] tensorflow', tf.__version__)" \
+  || die "TensorFlow is not importable from $PY; install requirements/base.txt first"
+
+# A PyPI cmake 4.x inside the venv would shadow the system cmake on PATH and fail on
+# Horovod's old CMakeLists (cmake_minimum_required < 3.5).
+if [ -e "$VENV_DIR/bin/cmake" ] || "$PY" -m pip show cmake >/dev/null 2>&1; then
+  log "removing PyPI cmake from the venv (it shadows the system cmake 3.x)"
+  "$PY" -m pip uninstall -y cmake || true
+  rm -f "$VENV_DIR/bin/cmake"
+fi
+
+# System cmake: install it when missing and we are root.
+if ! command -v cmake >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    log "cmake not found; installing it with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake
+  else
+    die "cmake not found; install the system cmake 3.x (e.g. 'sudo apt-get install cmake')"
+  fi
+fi
+CMAKE_BIN="$(command -v cmake)"
+CMAKE_MAJOR="$(cmake --version | head -n1 | sed -E 's/[^0-9]*([0-9]+)\..*/\1/')"
+log "using $CMAKE_BIN ($(cmake --version | head -n1))"
+[ "$CMAKE_MAJOR" = "3" ] || die "Horovod $HOROVOD_VERSION needs cmake 3.x, found $CMAKE_BIN major version $CMAKE_MAJOR"
+command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 || die "no C++ compiler (install build-essential)"
+
+log "pip uninstalling any broken horovod install"
+"$PY" -m pip uninstall -y horovod >/dev/null 2>&1 || true
+
+log "building horovod==$HOROVOD_VERSION (TensorFlow + Gloo, no MPI/PyTorch/MXNet); this takes several minutes"
+start=$(date +%s)
+# Keep the venv's bin first so the build sees the venv's python, but the system cmake.
+PATH="$VENV_DIR/bin:$PATH" \
+HOROVOD_WITH_TENSORFLOW=1 \
+HOROVOD_WITH_GLOO=1 \
+HOROVOD_WITHOUT_MPI=1 \
+HOROVOD_WITHOUT_PYTORCH=1 \
+HOROVOD_WITHOUT_MXNET=1 \
+MAKEFLAGS="-j$(nproc)" \
+  "$PY" -m pip install --disable-pip-version-check --no-build-isolation --no-cache-dir -v \
+  "horovod==$HOROVOD_VERSION"
+end=$(date +%s)
+log "build finished in $((end - start)) s"
+
+log "verifying the build"
+"$PY" - <<'EOF' || die "horovod installed but the check failed (see above)"
+import horovod
+import horovod.tensorflow as hvd
+print("[build_horovod] horovod", horovod.__version__, "gloo_built:", hvd.gloo_built(), "mpi_built:", hvd.mpi_built())
+assert hvd.gloo_built(), "Horovod was built without Gloo"
+import horovod.tensorflow.keras  # noqa: F401
+import horovod.spark  # noqa: F401
+EOF
+[ -x "$VENV_DIR/bin/horovodrun" ] || die "horovodrun missing from $VENV_DIR/bin"
+log "ok: horovod $HOROVOD_VERSION with TensorFlow + Gloo in $VENV_DIR"

@@ -1,0 +1,221 @@
+"""Run one training function on N Horovod workers and collect what each rank returns.
+
+One entry point, :func:`run_distributed`, with interchangeable backends:
+
+* ``"spark"`` (default): ``horovod.spark.run`` on the active SparkSession. Each rank is a Spark task (the job
+  needs ``num_proc`` free task slots; ``local[2]`` has 2) that starts a Gloo worker process running ``fn``.
+* ``"horovodrun"``: ``horovodrun -np N -H localhost:N --gloo`` on this machine, no Spark involved. ``fn`` and
+  ``args`` are cloudpickled to a temporary directory, every rank runs :mod:`smspark.train._hvd_entry`, which
+  pickles its return value back next to them.
+
+``fn`` runs in fresh Python processes, so it must be picklable with cloudpickle: a function of an importable
+module (``smspark...``) or a closure / ``__main__`` function (pickled by value). It should ``hvd.init()`` itself
+and return something small and picklable (metrics, weights as numpy arrays, a model path), not a Keras model.
+The workers get ``TF_USE_LEGACY_KERAS=1`` in their environment so TensorFlow picks tf_keras.
+
+A ``tf.distribute`` backend can be added later as another entry in ``_BACKENDS`` with the same signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Backend = Literal["spark", "horovodrun"]
+
+#: Environment every worker gets (callers' ``env`` entries win).
+WORKER_ENV: dict[str, str] = {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+#: File names exchanged with :mod:`smspark.train._hvd_entry`.
+PAYLOAD_FILE = "payload.pkl"
+RESULT_FILE = "result-{rank}.pkl"
+ERROR_FILE = "error-{rank}.txt"
+
+_SETUP_HINT = "run `make setup` (or scripts/build_horovod.sh) to build Horovod with TensorFlow and Gloo"
+
+
+class DistributedRunError(RuntimeError):
+    """The distributed run failed: a worker raised, exited non-zero, or returned nothing."""
+
+
+def _require_horovod() -> None:
+    """Fail early and clearly when Horovod is missing or was built without TensorFlow/Gloo."""
+    try:
+        import horovod.tensorflow as hvd
+    except ImportError as exc:
+        raise RuntimeError(f"horovod.tensorflow is not importable ({exc}); {_SETUP_HINT}") from exc
+    if not hvd.gloo_built():
+        raise RuntimeError(f"Horovod was built without Gloo; {_SETUP_HINT}")
+
+
+def _worker_env(env: dict[str, str] | None) -> dict[str, str]:
+    merged = dict(WORKER_ENV)
+    merged.update(env or {})
+    return merged
+
+
+def _run_spark(
+    fn: Callable[..., T], args: tuple, num_proc: int, spark: SparkSession | None, env: dict[str, str]
+) -> list[T]:
+    from pyspark.sql import SparkSession
+
+    try:
+        import horovod.spark
+    except ImportError as exc:
+        raise RuntimeError(f"horovod.spark is not importable ({exc}); {_SETUP_HINT}") from exc
+
+    session = spark or SparkSession.getActiveSession()
+    if session is None:
+        raise ValueError("backend 'spark' needs a SparkSession: pass spark=... or create one first")
+    sc = session.sparkContext
+    slots = sc.defaultParallelism
+    if num_proc > slots:
+        logger.warning(
+            "num_proc=%d exceeds spark.default.parallelism=%d; Horovod waits (HOROVOD_SPARK_START_TIMEOUT, default "
+            "600 s) for enough concurrent task slots and fails if they never come",
+            num_proc,
+            slots,
+        )
+    if sc.master.startswith("local"):
+        worker_python = shutil.which(sc.pythonExec) or sc.pythonExec
+        if os.path.realpath(worker_python) != os.path.realpath(sys.executable):
+            logger.warning(
+                "Spark Python workers run %s but the driver runs %s; Horovod must be importable there "
+                "(set PYSPARK_PYTHON to the driver's interpreter before the SparkContext starts: the "
+                "spark.pyspark.python conf is ignored when a session is built from Python)",
+                sc.pythonExec,
+                sys.executable,
+            )
+    logger.info("horovod.spark.run: %d workers (gloo) on %s", num_proc, sc.master)
+    return horovod.spark.run(fn, args=args, num_proc=num_proc, env=env, use_gloo=True, verbose=1)
+
+
+def _horovodrun_path() -> str:
+    candidate = Path(sys.executable).parent / "horovodrun"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("horovodrun")
+    if found is None:
+        raise RuntimeError(f"horovodrun not found next to {sys.executable} nor on PATH; {_SETUP_HINT}")
+    return found
+
+
+def _package_root() -> str:
+    """Directory containing the ``smspark`` package, so workers import the same code as the driver."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+def _run_horovodrun(fn: Callable[..., T], args: tuple, num_proc: int, env: dict[str, str]) -> list[T]:
+    import cloudpickle
+
+    horovodrun = _horovodrun_path()
+    workdir = Path(tempfile.mkdtemp(prefix="smspark-hvd-"))
+    try:
+        with open(workdir / PAYLOAD_FILE, "wb") as f:
+            cloudpickle.dump((fn, tuple(args)), f)
+        cmd = [
+            horovodrun,
+            "-np",
+            str(num_proc),
+            "-H",
+            f"localhost:{num_proc}",
+            "--gloo",
+            sys.executable,
+            "-m",
+            "smspark.train._hvd_entry",
+            str(workdir),
+        ]
+        proc_env = os.environ.copy()
+        proc_env.update(env)
+        pythonpath = [_package_root(), *filter(None, proc_env.get("PYTHONPATH", "").split(os.pathsep))]
+        proc_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(pythonpath))
+        logger.info("running: %s", " ".join(cmd))
+        tail: deque[str] = deque(maxlen=40)
+        with subprocess.Popen(
+            cmd, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                logger.info("%s", line)
+            returncode = proc.wait()
+
+        errors = [
+            f"rank {rank}:\n{(workdir / ERROR_FILE.format(rank=rank)).read_text()}"
+            for rank in range(num_proc)
+            if (workdir / ERROR_FILE.format(rank=rank)).exists()
+        ]
+        if returncode != 0 or errors:
+            detail = "\n".join(errors) if errors else "\n".join(tail)
+            raise DistributedRunError(f"horovodrun exited with code {returncode}:\n{detail}")
+
+        results = []
+        for rank in range(num_proc):
+            path = workdir / RESULT_FILE.format(rank=rank)
+            if not path.exists():
+                raise DistributedRunError(f"rank {rank} finished without writing {path.name}")
+            with open(path, "rb") as f:
+                results.append(cloudpickle.load(f))
+        return results
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+_BACKENDS: dict[str, Callable[..., list[Any]]] = {
+    "spark": lambda fn, args, num_proc, spark, env: _run_spark(fn, args, num_proc, spark, env),
+    "horovodrun": lambda fn, args, num_proc, spark, env: _run_horovodrun(fn, args, num_proc, env),
+}
+
+
+def run_distributed(
+    fn: Callable[..., T],
+    args: tuple = (),
+    *,
+    num_proc: int,
+    backend: Backend = "spark",
+    spark: SparkSession | None = None,
+    env: dict[str, str] | None = None,
+) -> list[T]:
+    """Run ``fn(*args)`` on ``num_proc`` Horovod workers (Gloo, CPU or GPU) and return their results.
+
+    Args:
+        fn: the per-rank function; it calls ``hvd.init()`` and reads its shard (``cur_shard=hvd.rank()``).
+            Must be cloudpickle-able; its return value must be picklable.
+        args: positional arguments for ``fn`` (pickled and shipped to every worker).
+        num_proc: number of workers (Horovod ``size``), >= 1.
+        backend: ``"spark"`` (``horovod.spark.run`` on ``spark`` / the active session, one Spark task per rank) or
+            ``"horovodrun"`` (local processes via ``horovodrun --gloo``).
+        spark: session for the ``"spark"`` backend; default the active one. Ignored by ``"horovodrun"``.
+        env: extra environment variables for the workers (``TF_USE_LEGACY_KERAS=1`` is always set).
+
+    Returns:
+        ``[result of rank 0, result of rank 1, ...]``, length ``num_proc``.
+
+    Raises:
+        ValueError: unknown backend, ``num_proc < 1``, or no SparkSession for the ``"spark"`` backend.
+        RuntimeError: Horovod not built (run ``make setup``), or a worker failed (``DistributedRunError`` for
+            ``"horovodrun"``; Horovod's own error for ``"spark"``).
+    """
+    if backend not in _BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {sorted(_BACKENDS)}")
+    if num_proc < 1:
+        raise ValueError(f"num_proc must be >= 1, got {num_proc}")
+    _require_horovod()
+    results = _BACKENDS[backend](fn, tuple(args), num_proc, spark, _worker_env(env))
+    if len(results) != num_proc:
+        raise DistributedRunError(f"expected {num_proc} results, got {len(results)}")
+    return results

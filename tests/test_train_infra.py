@@ -1,0 +1,246 @@
+"""Training infrastructure: Petastorm readers, Horovod callbacks and the distributed launcher."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import cloudpickle
+import numpy as np
+import pytest
+
+import smspark  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
+from smspark.train.readers import parquet_row_count, petastorm_dataset, steps_per_epoch
+
+# pyarrow 14 deprecation warnings raised through Petastorm 0.13.1 are expected with this stack.
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+# The worker function below is defined in this test module, which Horovod workers cannot import: ship it by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+SEQ_LEN = 16
+VOCAB = 40
+ROWS = 480
+
+
+@pytest.fixture(scope="session")
+def _spark():
+    from pyspark.sql import SparkSession
+
+    # Spark's Python workers (which run Horovod's task code) must be this interpreter; a builder-side
+    # spark.pyspark.python conf is ignored, only the environment variable counts.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("test_train_infra")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield spark
+    spark.stop()
+
+
+def _write_tokens(spark, path, rows: int = ROWS, files: int = 4) -> str:
+    """A toy text-classification table: ``token_ids array<int>`` of length SEQ_LEN, ``label int`` in {0, 1, 2},
+    ``weight float``, ``id int``; the label is learnable (it is the token range the ids come from)."""
+    from pyspark.sql import functions as F
+
+    label = (F.col("id") % 3).cast("int")
+    tokens = [((label * 13 + (F.col("id") * (i + 7)) % 13) % VOCAB).cast("int") for i in range(SEQ_LEN)]
+    df = spark.range(rows).select(
+        F.col("id").cast("int").alias("id"),
+        F.array(*tokens).alias("token_ids"),
+        label.alias("label"),
+        (F.col("id") / rows).cast("float").alias("weight"),
+    )
+    df.repartition(files).write.mode("overwrite").parquet(str(path))
+    return path.resolve().as_uri()
+
+
+@pytest.fixture(scope="module")
+def tokens_url(_spark, tmp_path_factory):
+    return _write_tokens(_spark, tmp_path_factory.mktemp("tokens") / "train")
+
+
+def test_steps_per_epoch():
+    assert steps_per_epoch(1000, 32, 2) == 15
+    assert steps_per_epoch(10, 32, 2) == 1
+    assert steps_per_epoch(64, 32, 1) == 2
+    with pytest.raises(ValueError):
+        steps_per_epoch(10, 0, 1)
+
+
+def test_parquet_row_count(tokens_url):
+    assert parquet_row_count(tokens_url) == ROWS
+
+
+def test_reader_yields_dense_int32_arrays(tokens_url):
+    import tensorflow as tf
+
+    with petastorm_dataset(
+        tokens_url, feature_cols=["token_ids"], label_col="label", batch_size=32, cur_shard=0, shard_count=1
+    ) as ds:
+        x_spec, y_spec = ds.element_spec
+        assert x_spec.shape.as_list() == [32, SEQ_LEN] and x_spec.dtype == tf.int32
+        assert y_spec.shape.as_list() == [32] and y_spec.dtype == tf.int32
+        x, y = next(iter(ds))
+        assert x.shape == (32, SEQ_LEN) and x.dtype == tf.int32
+        assert int(tf.reduce_max(x)) < VOCAB and set(np.unique(y.numpy())) <= {0, 1, 2}
+
+    with petastorm_dataset(
+        tokens_url,
+        feature_cols=["token_ids", "weight"],
+        label_col=None,
+        batch_size=8,
+        cur_shard=0,
+        shard_count=1,
+        num_epochs=1,
+    ) as ds:
+        spec = ds.element_spec
+        assert set(spec) == {"token_ids", "weight"}
+        assert spec["token_ids"].shape.as_list() == [None, SEQ_LEN] and spec["weight"].dtype == tf.float32
+
+
+def test_two_shards_cover_every_row_once(tokens_url):
+    seen = []
+    for shard in range(2):
+        with petastorm_dataset(
+            tokens_url,
+            feature_cols=["token_ids"],
+            label_col="id",
+            batch_size=50,
+            cur_shard=shard,
+            shard_count=2,
+            num_epochs=1,
+            shuffle=False,
+        ) as ds:
+            ids = np.concatenate([y.numpy() for _, y in ds])
+        assert 0 < len(ids) < ROWS
+        seen.append(ids)
+    all_ids = np.concatenate(seen)
+    assert len(all_ids) == ROWS
+    assert sorted(all_ids.tolist()) == list(range(ROWS))
+
+
+def test_too_few_row_groups_for_shards(_spark, tmp_path):
+    url = _write_tokens(_spark, tmp_path / "one_file", rows=20, files=1)
+    with pytest.raises(ValueError, match="row group"):
+        with petastorm_dataset(
+            url, feature_cols=["token_ids"], label_col="label", batch_size=4, cur_shard=1, shard_count=2
+        ):
+            pass
+
+
+def test_unknown_column(tokens_url):
+    with pytest.raises(ValueError, match="nope"):
+        with petastorm_dataset(
+            tokens_url, feature_cols=["nope"], label_col="label", batch_size=4, cur_shard=0, shard_count=1
+        ):
+            pass
+
+
+def _train_worker(url: str, rows: int, batch_size: int, epochs: int) -> dict:
+    """Per-rank training: tiny embedding classifier over this rank's Petastorm shard."""
+    import horovod.tensorflow as hvd
+    import tensorflow as tf
+    import tf_keras
+
+    from smspark.train.hvd_callbacks import (
+        BroadcastGlobalVariablesCallback,
+        LearningRateWarmupCallback,
+        MetricAverageCallback,
+        distributed_optimizer,
+        scale_learning_rate,
+    )
+    from smspark.train.readers import petastorm_dataset, steps_per_epoch
+
+    hvd.init()
+    tf.random.set_seed(1234 + hvd.rank())  # different initial weights per rank: the broadcast must fix them
+    model = tf_keras.Sequential(
+        [
+            tf_keras.Input(shape=(SEQ_LEN,), dtype="int32"),
+            tf_keras.layers.Embedding(VOCAB, 8),
+            tf_keras.layers.GlobalAveragePooling1D(),
+            tf_keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=distributed_optimizer(tf_keras.optimizers.Adam(scale_learning_rate(0.01))),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    steps = steps_per_epoch(rows, batch_size, hvd.size())
+    with petastorm_dataset(
+        url,
+        feature_cols=["token_ids"],
+        label_col="label",
+        batch_size=batch_size,
+        cur_shard=hvd.rank(),
+        shard_count=hvd.size(),
+        seed=hvd.rank(),
+    ) as ds:
+        history = model.fit(
+            ds,
+            steps_per_epoch=steps,
+            epochs=epochs,
+            callbacks=[
+                BroadcastGlobalVariablesCallback(0),
+                MetricAverageCallback(),
+                LearningRateWarmupCallback(warmup_epochs=1, steps_per_epoch=steps),
+            ],
+            verbose=0,
+        )
+    return {
+        "rank": hvd.rank(),
+        "size": hvd.size(),
+        "weights": model.get_weights(),
+        "history": history.history,
+    }
+
+
+def _check_two_rank_results(results: list[dict]) -> None:
+    assert [r["rank"] for r in results] == [0, 1]
+    assert [r["size"] for r in results] == [2, 2]
+    w0, w1 = results[0]["weights"], results[1]["weights"]
+    assert len(w0) == len(w1) == 3
+    for a, b in zip(w0, w1, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    # MetricAverageCallback: every rank reports the same (averaged) epoch metrics
+    assert results[0]["history"]["loss"] == pytest.approx(results[1]["history"]["loss"])
+    assert results[0]["history"]["accuracy"] == pytest.approx(results[1]["history"]["accuracy"])
+    # warm-up ends at the scaled rate, 0.01 * size
+    assert results[0]["history"]["lr"][-1] == pytest.approx(0.02)
+
+
+@pytest.mark.slow
+def test_run_distributed_spark_two_workers(_spark, tokens_url):
+    from smspark.train.launcher import run_distributed
+
+    results = run_distributed(_train_worker, (tokens_url, ROWS, 16, 2), num_proc=2, backend="spark", spark=_spark)
+    _check_two_rank_results(results)
+
+
+@pytest.mark.slow
+def test_run_distributed_spark_one_worker(_spark, tokens_url):
+    from smspark.train.launcher import run_distributed
+
+    results = run_distributed(_train_worker, (tokens_url, ROWS, 32, 1), num_proc=1, backend="spark", spark=_spark)
+    assert [(r["rank"], r["size"]) for r in results] == [(0, 1)]
+
+
+@pytest.mark.slow
+def test_run_distributed_horovodrun_two_workers(tokens_url):
+    from smspark.train.launcher import run_distributed
+
+    results = run_distributed(_train_worker, (tokens_url, ROWS, 16, 2), num_proc=2, backend="horovodrun")
+    _check_two_rank_results(results)
+
+
+def test_run_distributed_rejects_bad_arguments():
+    from smspark.train.launcher import run_distributed
+
+    with pytest.raises(ValueError, match="backend"):
+        run_distributed(print, num_proc=1, backend="mpi")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_proc"):
+        run_distributed(print, num_proc=0, backend="horovodrun")
