@@ -121,11 +121,67 @@ class GanConfig(_Strict):
     eval_rows: int | None = Field(None, ge=10)
 
 
+class RecommenderConfig(_Strict):
+    """NeuMF (He et al. 2017) hyper-parameters, its evaluation protocol, the ALS grid and two-stage scoring.
+
+    Training: every interaction is an implicit positive; ``num_negatives`` unseen items are sampled per training
+    positive, ``eval_negatives`` per validation/test user (the leave-last-out protocol of He et al.). Metrics are
+    HR@``top_k`` and NDCG@``top_k``. ALS (MLlib, ``implicitPrefs``) is fitted for every point of the
+    ``als_ranks`` x ``als_reg_params`` x ``als_alphas`` grid and the best on validation HR@``top_k`` is tested.
+    Scoring: the NeuMF top ``candidate_pool`` unseen items per user, re-ranked by the behaviour model, keeping
+    ``recommend_k``; users are scored ``score_user_batch`` at a time. User segments: KMeans on the NeuMF user
+    embeddings with k in ``segment_k_min..segment_k_max`` picked by silhouette.
+    """
+
+    gmf_dim: int = Field(16, ge=1)
+    mlp_embed_dim: int = Field(32, ge=1)
+    mlp_layers: list[int] = Field(default_factory=lambda: [64, 32, 16])
+    l2: float = Field(0.0, ge=0.0)
+    num_negatives: int = Field(4, ge=1)
+    eval_negatives: int = Field(100, ge=1)
+    top_k: int = Field(10, ge=1)
+    batch_size: int = Field(256, ge=1)
+    epochs: int = Field(6, ge=1)
+    learning_rate: float = 1e-3
+    als_ranks: list[int] = Field(default_factory=lambda: [16, 32])
+    als_reg_params: list[float] = Field(default_factory=lambda: [0.01, 0.1])
+    als_alphas: list[float] = Field(default_factory=lambda: [10.0])
+    als_max_iter: int = Field(10, ge=1)
+    recommend_k: int = Field(20, ge=1)
+    candidate_pool: int = Field(20, ge=1)
+    score_user_batch: int = Field(64, ge=1)
+    segment_k_min: int = Field(2, ge=2)
+    segment_k_max: int = Field(8, ge=2)
+
+
+class BehaviourConfig(_Strict):
+    """Engagement model: a GRU/LSTM over the user's previous ``history_len`` events + the candidate item.
+
+    An event is engaged when its rating is at least ``engagement_threshold``. The MLlib LogisticRegression
+    baseline on aggregate features picks its ``regParam`` from ``baseline_reg_params`` on validation AUC.
+    """
+
+    history_len: int = Field(50, ge=1)
+    engagement_threshold: float = 4.0
+    item_dim: int = Field(32, ge=1)
+    rnn: Literal["gru", "lstm"] = "gru"
+    rnn_units: int = Field(64, ge=1)
+    dense_units: int = Field(64, ge=1)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    batch_size: int = Field(256, ge=1)
+    epochs: int = Field(3, ge=1)
+    learning_rate: float = 1e-3
+    baseline_reg_params: list[float] = Field(default_factory=lambda: [0.0, 0.01])
+    baseline_max_iter: int = Field(100, ge=1)
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
     image: ImageConfig = Field(default_factory=ImageConfig)
     gan: GanConfig = Field(default_factory=GanConfig)
+    recommender: RecommenderConfig = Field(default_factory=RecommenderConfig)
+    behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
 
 
 class ScoringConfig(_Strict):

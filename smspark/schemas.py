@@ -237,3 +237,114 @@ GOLD_SYNTHETIC_MEDIA = StructType(
         StructField("dt", DateType(), False),
     ]
 )
+
+# --- interactions (MovieLens-style ratings) ---------------------------------------------------------------
+#: Parsed, typed ratings as delivered: ``user_id`` the export's integer user id as text (pseudonymised in
+#: silver), ``event_time`` from unix seconds (UTC), ``source_format`` ``ml-latest`` (``ratings.csv``) or
+#: ``ml-100k`` (``u.data``).
+BRONZE_INTERACTIONS = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("item_id", IntegerType(), False),
+        StructField("rating", FloatType(), False),
+        StructField("event_time", TimestampType(), False),
+        StructField("source_format", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("ingest_date", DateType(), False),
+    ]
+)
+
+#: Parsed item catalogue: ``title`` without the trailing ``(year)``, ``year`` from the title (or the 100K
+#: release date), ``genres`` the item's genre names (empty when none are listed).
+BRONZE_ITEMS = StructType(
+    [
+        StructField("item_id", IntegerType(), False),
+        StructField("title", StringType()),
+        StructField("year", IntegerType()),
+        StructField("genres", ArrayType(StringType(), False), False),
+        StructField("source_format", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("ingest_date", DateType(), False),
+    ]
+)
+
+#: Curated ratings: ``user_id`` pseudonymised with the keyed HMAC (``u_<16 hex>``), one row per
+#: (user, item, event_time); ``dt`` is the UTC date of ``event_time``.
+SILVER_INTERACTIONS = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("item_id", IntegerType(), False),
+        StructField("rating", FloatType(), False),
+        StructField("event_time", TimestampType(), False),
+        StructField("ingest_date", DateType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: Curated item catalogue, one row per ``item_id`` (not partitioned).
+SILVER_ITEMS = StructType(
+    [
+        StructField("item_id", IntegerType(), False),
+        StructField("title", StringType()),
+        StructField("year", IntegerType()),
+        StructField("genres", ArrayType(StringType(), False), False),
+    ]
+)
+
+#: Recommender input (NeuMF): contiguous ``user_idx`` (0..users-1) and ``item_idx`` (1..items, 0 is padding),
+#: ``label`` 1.0 for an interaction, 0.0 for a sampled unseen item.
+RECOMMENDER_FEATURES = StructType(
+    [
+        StructField("user_idx", IntegerType(), False),
+        StructField("item_idx", IntegerType(), False),
+        StructField("label", FloatType(), False),
+    ]
+)
+
+#: Behaviour (engagement) model input, one row per event: the user's previous ``history_len`` events, oldest
+#: first and left-padded with 0 (``hist_items`` item_idx, ``hist_ratings`` stars, ``hist_gaps`` log1p of the hours
+#: between that event and the candidate event), the candidate ``cand_item`` and its multi-hot ``cand_genres``,
+#: the event's ``rating`` (baseline aggregates only) and ``label`` 1.0 when ``rating >= engagement_threshold``.
+BEHAVIOUR_FEATURES = StructType(
+    [
+        StructField("user_idx", IntegerType(), False),
+        StructField("hist_items", ArrayType(IntegerType(), False), False),
+        StructField("hist_ratings", ArrayType(FloatType(), False), False),
+        StructField("hist_gaps", ArrayType(FloatType(), False), False),
+        StructField("cand_item", IntegerType(), False),
+        StructField("cand_genres", ArrayType(FloatType(), False), False),
+        StructField("rating", FloatType(), False),
+        StructField("label", FloatType(), False),
+    ]
+)
+
+#: Two-stage recommendations: per user ``recommend_k`` unseen items (the NeuMF top candidates re-ranked by the
+#: behaviour model's engagement probability, ``rank`` 1 = highest) with both scores and both model versions.
+GOLD_USER_RECOMMENDATIONS = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("rank", IntegerType(), False),
+        StructField("item_id", IntegerType(), False),
+        StructField("recommender_score", FloatType(), False),
+        StructField("engagement_prob", FloatType(), False),
+        StructField("recommender_version", StringType(), False),
+        StructField("behaviour_version", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: User segments: KMeans cluster of the NeuMF user embedding (GMF + MLP user vectors), ``k`` picked by silhouette.
+GOLD_USER_SEGMENTS = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("segment", IntegerType(), False),
+        StructField("k", IntegerType(), False),
+        StructField("silhouette", FloatType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: GroupLens MovieLens export formats the interactions ingest recognises.
+MOVIELENS_FORMATS: tuple[str, ...] = ("ml-latest", "ml-100k")
