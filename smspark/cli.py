@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("smspark.jobs.score", "score the corpus with the champion through pandas UDFs -> gold"),
     "predict": ("smspark.jobs.predict", "score a JSON-lines/CSV file with the champion"),
     "nightly": ("smspark.jobs.nightly", "ingest -> etl -> features -> train (if needed) -> score"),
+    "bench": ("smspark.jobs.bench", "scoring throughput: Spark pandas UDFs next to plain model.predict"),
 }
 
 

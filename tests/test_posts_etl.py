@@ -7,6 +7,7 @@ import json
 
 import pytest
 from pyspark.sql import Row
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
 from smspark.config import ConfigError, load_config
@@ -28,7 +29,16 @@ def test_normalise_text_entities_urls_whitespace():
 
 def test_tokenize_maps_mentions_and_urls():
     assert tokenize("@u_0123456789abcdef I LOVE it!! <url> #Happy don't") == [
-        "<user>", "i", "love", "it", "!", "!", "<url>", "#happy", "don't"]
+        "<user>",
+        "i",
+        "love",
+        "it",
+        "!",
+        "!",
+        "<url>",
+        "#happy",
+        "don't",
+    ]
     assert tokenize("@VirginAmerica ok") == ["<user>", "ok"]
     assert tokenize(None) == []
 
@@ -50,12 +60,24 @@ def test_mentions_pseudonymised_no_raw_handle_left():
 
 
 def _lines(spark, *values: str):
-    return spark.createDataFrame([(v, "file:/x/posts/demo/p.jsonl") for v in values], "value string, source_file string")
+    return spark.createDataFrame(
+        [(v, "file:/x/posts/demo/p.jsonl") for v in values], "value string, source_file string"
+    )
 
 
 def test_parse_posts_quarantines_each_kind_of_bad_line(spark):
-    good = json.dumps({"id": "1", "author": "Bob", "created_at": "2017-01-20T17:00:00Z", "text": "hi @Al",
-                       "source": "web", "retweet_count": 2, "favorite_count": 3, "in_reply_to": None})
+    good = json.dumps(
+        {
+            "id": "1",
+            "author": "Bob",
+            "created_at": "2017-01-20T17:00:00Z",
+            "text": "hi @Al",
+            "source": "web",
+            "retweet_count": 2,
+            "favorite_count": 3,
+            "in_reply_to": None,
+        }
+    )
     bad = {
         "not json at all": "malformed JSON",
         "[1, 2]": "malformed JSON",
@@ -65,15 +87,22 @@ def test_parse_posts_quarantines_each_kind_of_bad_line(spark):
         json.dumps({"id": "4", "text": "x", "created_at": "yesterday"}): "created_at is not an ISO-8601 timestamp",
         json.dumps({"id": "5", "text": "x", "label": "angry"}): "label not one of negative/neutral/positive",
         json.dumps({"id": "6", "text": "x", "favorite_count": -1}): "negative count",
-        '{"id": "7", "text": "caf\ufffd"}': "not valid UTF-8",
         "": "empty line",
     }
-    bronze, quarantine = parse_posts(_lines(spark, good, *bad), DAY)
+    latin1 = '{"id": "7", "text": "caf\xe9"}'.encode("latin-1").hex()  # a byte 0xE9 alone: invalid UTF-8
+    lines = _lines(spark, good, *bad).unionByName(
+        spark.range(1).select(
+            F.unhex(F.lit(latin1)).cast("string").alias("value"),
+            F.lit("file:/x/posts/demo/p.jsonl").alias("source_file"),
+        )
+    )
+    bronze, quarantine = parse_posts(lines, DAY)
     assertSchemaEqual(bronze.schema, BRONZE_POSTS, ignoreNullable=True)
     assertSchemaEqual(quarantine.schema, QUARANTINE, ignoreNullable=True)
-    assertDataFrameEqual(
-        quarantine.select("raw", "reason"), [Row(raw=k, reason=v) for k, v in bad.items()]
-    )
+    expected = [Row(raw=k, reason=v) for k, v in bad.items()] + [
+        Row(raw='{"id": "7", "text": "caf\ufffd"}', reason="not valid UTF-8")
+    ]
+    assertDataFrameEqual(quarantine.select("raw", "reason"), expected)
     row = bronze.collect()
     assert len(row) == 1 and row[0]["post_id"] == "1" and row[0]["corpus"] == "demo"
     assert row[0]["created_at"] == dt.datetime(2017, 1, 20, 17, 0)

@@ -34,8 +34,8 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
     """Parse landing lines into bronze posts; reject what cannot be parsed.
 
     Args:
-        lines: one row per raw line with ``value`` (string, as read by Spark's text source, so undecodable
-            bytes arrive as U+FFFD) and ``source_file`` (string path ``.../posts/<corpus>/<file>``).
+        lines: one row per raw line with ``value`` (string as read by Spark's text source: raw bytes, possibly
+            not valid UTF-8) and ``source_file`` (string path ``.../posts/<corpus>/<file>``).
         ingest_date: the bronze partition these rows land in.
 
     Returns:
@@ -49,7 +49,7 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
     created = F.try_to_timestamp(F.col("j.created_at"))
     label = F.lower(F.trim(F.col("j.label")))
     reason = _first_reason(
-        (F.col("value").contains("\ufffd"), "not valid UTF-8"),
+        (~F.is_valid_utf8(F.col("value")), "not valid UTF-8"),
         (F.trim(F.col("value")) == "", "empty line"),
         (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
         (F.coalesce(F.trim(F.col("j.id")), F.lit("")) == "", "missing id"),
@@ -65,7 +65,7 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
         F.lit("ingest").alias("stage"),
         "source_file",
         "reason",
-        F.col("value").alias("raw"),
+        F.make_valid_utf8(F.col("value")).alias("raw"),  # invalid bytes -> U+FFFD
         F.current_timestamp().alias("quarantined_at"),
         day.alias("ingest_date"),
     )

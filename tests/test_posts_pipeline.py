@@ -1,0 +1,175 @@
+"""End to end on a real slice: nightly (ingest -> etl -> features -> 2 Horovod workers x 1 epoch -> score),
+quarantine of malformed landing lines, re-scoring a date, ad-hoc prediction, and a job under spark-submit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from itertools import islice
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from smspark.config import PROJECT_ROOT
+from smspark.jobs import nightly, predict, score
+from tests.conftest import require_landing
+
+pytestmark = pytest.mark.slow
+
+DAY = "2026-11-21"
+BAD_LINES = {
+    "{this is not json": "malformed JSON",
+    json.dumps({"text": "a post without an id"}): "missing id",
+    json.dumps({"id": "bad-ts", "text": "x", "created_at": "last tuesday"}): "created_at is not an ISO-8601 timestamp",
+}
+UNDECODABLE = b'{"id": "latin1", "text": "caf\xe9 au lait"}\n'  # latin-1 bytes: not valid UTF-8
+
+
+def _slice(src: Path, dst: Path, step: int, limit: int) -> int:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with src.open() as fh, dst.open("w") as out:
+        lines = list(islice((ln for i, ln in enumerate(fh) if i % step == 0), limit))
+        out.writelines(lines)
+    return len(lines)
+
+
+@pytest.fixture(scope="module")
+def run(spark, tmp_path_factory):
+    """One nightly run on ~3,500 real posts plus a file of malformed lines; returns (root, manifest, counts)."""
+    root = tmp_path_factory.mktemp("e2e") / "data"
+    landing = root / "landing" / "posts"
+    n = _slice(
+        require_landing("posts", "labelled_tweets", "posts.jsonl"), landing / "labelled_tweets" / "p.jsonl", 11, 2600
+    )
+    n += _slice(
+        require_landing("posts", "trump_archive", "posts.jsonl"), landing / "trump_archive" / "p.jsonl", 20, 900
+    )
+    bad = landing / "broken_export" / "p.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes("\n".join(BAD_LINES).encode() + b"\n" + UNDECODABLE)
+    sets = [f"data.root={root}", "models.sentiment.epochs=1", "models.sentiment.vocab_size=5000", "train.num_proc=2"]
+    args = ["--date", DAY] + [a for s in sets for a in ("--set", s)]
+    assert nightly.main(args) == 0
+    manifest = json.loads(max((root / "runs").glob("*nightly*/manifest.json")).read_text())
+    return root, args, manifest, n + len(BAD_LINES) + 1
+
+
+def test_nightly_stages_reconcile(run):
+    root, _, manifest, lines = run
+    assert manifest["status"] == "ok"
+    stages = manifest["stages"]
+    assert list(stages) == ["ingest.posts", "etl.posts", "features.sentiment", "train.sentiment", "score.sentiment"]
+    for name, st in stages.items():
+        if "reconciled" in st["counts"]:
+            assert st["counts"]["reconciled"], name
+        assert st["seconds"] > 0
+    ingest = stages["ingest.posts"]["counts"]
+    assert ingest["rows_in"] == lines and ingest["quarantined"] == len(BAD_LINES) + 1
+    etl = stages["etl.posts"]["counts"]
+    assert etl["rows_in"] == ingest["rows_out"] == etl["rows_out"] + etl["quarantined"] + etl["duplicates_dropped"]
+    assert stages["score.sentiment"]["counts"]["scored"] == etl["rows_out"]
+
+
+def test_training_ran_two_workers_and_logged_both_models(run):
+    _, _, manifest, _ = run
+    model = manifest["models"]["sentiment"]
+    assert model["ranks"] == [0, 1] and model["num_proc"] == 2
+    assert model["champion"]["champion_version"] == model["version"] == "1"
+    for name in ("cnn", "baseline_tfidf_logreg"):
+        m = manifest["metrics"]["sentiment"][name]
+        assert 0.0 < m["macro_f1"] <= m["accuracy"] + 0.35 and 0.34 < m["accuracy"] <= 1.0  # above chance (3 classes)
+    assert all(Path(p).exists() for p in model["plots"])
+
+
+def test_malformed_lines_quarantined_with_reasons(run, spark):
+    root, _, _, _ = run
+    q = spark.read.parquet(str(root / "quarantine" / "posts")).where(F.col("stage") == "ingest").toPandas()
+    got = dict(zip(q["raw"], q["reason"], strict=True))
+    for raw, reason in BAD_LINES.items():
+        assert got[raw] == reason
+    undecodable = q[q["reason"] == "not valid UTF-8"]
+    assert len(undecodable) == 1 and "caf\ufffd au lait" in undecodable["raw"].iloc[0]
+    assert (q["source_file"].str.endswith("broken_export/p.jsonl")).all()
+
+
+def test_every_post_scored_once_and_rescoring_replaces_the_date(run, spark):
+    root, args, manifest, _ = run
+    silver = spark.read.parquet(str(root / "silver" / "posts"))
+    gold_path = str(root / "gold" / "post_sentiment")
+
+    def gold():
+        return spark.read.parquet(gold_path).where(F.col("dt") == dt.date.fromisoformat(DAY))
+
+    g = gold()
+    assert g.count() == silver.count() == g.select("post_id").distinct().count()
+    assert silver.join(g, "post_id", "left_anti").count() == 0
+    pdf = g.toPandas()
+    assert set(pdf["label"]) <= {"negative", "neutral", "positive"}
+    probs = pdf[["prob_negative", "prob_neutral", "prob_positive"]].sum(axis=1)
+    assert probs.between(0.999, 1.001).all()
+    assert (pdf["model_name"] == "smspark_sentiment").all() and (pdf["model_version"] == "1").all()
+    assert score.main(args + ["--model", "sentiment"]) == 0
+    assert gold().count() == silver.count()  # replaced, not appended
+
+
+def test_no_raw_handles_in_silver(run, spark):
+    root, _, _, _ = run
+    silver = spark.read.parquet(str(root / "silver" / "posts"))
+    assert silver.where(F.col("author_id") == "realDonaldTrump").count() == 0
+    texts = [r["text"] for r in silver.select("text").collect()]
+    mentions = [w for t in texts for w in t.split() if w.startswith("@")]
+    assert mentions and all(w[1:].startswith("u_") for w in mentions)
+
+
+def test_predict_file_and_clear_errors(run, tmp_path, capsys):
+    root, _, _, _ = run
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": ["a", "b", "c"], "text": ["I love this airline!", "worst flight ever @united", None]}).to_csv(
+        src, index=False
+    )
+    out = tmp_path / "out.parquet"
+    assert predict.main(["sentiment", "--input", str(src), "--output", str(out), "--set", f"data.root={root}"]) == 0
+    res = pd.read_parquet(out)
+    assert list(res.columns) == ["id", "label", "prob_negative", "prob_neutral", "prob_positive"]
+    assert res["id"].tolist() == ["a", "b", "c"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "body": "x"}\n')
+    assert predict.main(["sentiment", "--input", str(bad), "--output", str(out), "--set", f"data.root={root}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing column(s) text" in err[0]
+    empty_root = tmp_path / "nothing"
+    assert (
+        predict.main(["sentiment", "--input", str(src), "--output", str(out), "--set", f"data.root={empty_root}"]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "smspark train --model sentiment" in err[0]
+
+
+def test_ingest_under_spark_submit(run, tmp_path):
+    root, _, _, _ = run
+    other = tmp_path / "data"
+    (other / "landing").mkdir(parents=True)
+    os.symlink(root / "landing" / "posts", other / "landing" / "posts")
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    cmd = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        "--master",
+        "local[1]",
+        "jobs/ingest.py",
+        "--conf",
+        "conf/local.yaml",
+        "--date",
+        DAY,
+        "--set",
+        f"data.root={other}",
+    ]
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "bronze/posts" in proc.stdout
+    manifest = json.loads(max((other / "runs").glob("*ingest*/manifest.json")).read_text())
+    assert manifest["stages"]["ingest.posts"]["counts"]["reconciled"]
