@@ -52,10 +52,11 @@ def test_pseudonym_stable_per_key_and_differs_across_keys():
 
 
 def test_mentions_pseudonymised_no_raw_handle_left():
-    text = "@united thanks! cc @JetBlue, mail me at bob@example.com"
+    text = "@united thanks! cc @JetBlue, @@Apple @americanairlines_help mail me at bob@example.com"
     out = pseudonymise_mentions(text, b"k")
-    assert "united" not in out and "JetBlue" not in out
-    assert out.count("@u_") == 2
+    for handle in ("united", "JetBlue", "Apple", "americanairlines"):
+        assert handle not in out
+    assert out.count("@u_") == 4 and "@@" not in out
     assert "bob@example.com" in out  # e-mail addresses are not handles
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from itertools import islice
@@ -122,8 +123,8 @@ def test_no_raw_handles_in_silver(run, spark):
     silver = spark.read.parquet(str(root / "silver" / "posts"))
     assert silver.where(F.col("author_id") == "realDonaldTrump").count() == 0
     texts = [r["text"] for r in silver.select("text").collect()]
-    mentions = [w for t in texts for w in t.split() if w.startswith("@")]
-    assert mentions and all(w[1:].startswith("u_") for w in mentions)
+    handles = [h for t in texts for h in re.findall(r"(?<!\w)@+(\w+)", t)]
+    assert handles and all(re.fullmatch(r"u_[0-9a-f]{16}", h) for h in handles)
 
 
 def test_predict_file_and_clear_errors(run, tmp_path, capsys):

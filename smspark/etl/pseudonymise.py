@@ -17,8 +17,9 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
-#: A platform handle after ``@``: 1-15 letters, digits or underscores, not inside an e-mail address.
-MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])")
+#: An @mention: one or more ``@`` then word characters (any length: real exports hold handles longer than today's
+#: 15-character limit, and doubled ``@@``), not inside an e-mail address. Broad on purpose: privacy first.
+MENTION = re.compile(r"(?<!\w)@+(\w+)")
 
 
 def pseudonym(handle: str | None, key: bytes) -> str | None:
