@@ -15,6 +15,7 @@ from smspark.jobs.steps import names_arg, run_steps
 #: table -> (bronze folder, step)
 ETL_STEPS: dict[str, tuple[str, str]] = {
     "posts": ("posts", "smspark.jobs.steps.posts:etl"),
+    "interactions": ("interactions", "smspark.jobs.steps.interactions:etl"),
 }
 
 

@@ -14,6 +14,7 @@ from smspark.jobs.steps import names_arg, run_steps
 #: table -> (landing folder, step)
 INGESTERS: dict[str, tuple[str, str]] = {
     "posts": ("posts", "smspark.jobs.steps.posts:ingest"),
+    "interactions": ("movielens", "smspark.jobs.steps.interactions:ingest"),
 }
 
 

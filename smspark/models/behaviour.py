@@ -1,0 +1,217 @@
+"""The behaviour model: P(engagement) of a user with a candidate item, from the user's recent history.
+
+A recurrent encoder in the spirit of session-based RNN recommenders (Hidasi et al. 2016, "Session-based
+Recommendations with Recurrent Neural Networks"), used here as a click/engagement predictor: each of the user's
+previous ``N`` events is the concatenation of its item embedding, its rating / 5 and its ``log1p`` hour gap / 10;
+a GRU (or LSTM) reads them oldest first, skipping the left padding (item_idx 0) through an explicit mask. The
+final state, the candidate's embedding (the same item table), their element-wise product after a projection,
+and the candidate's multi-hot genres feed a ReLU layer, dropout and one sigmoid unit.
+
+Inputs (batch ``B``): ``hist_items`` int32 ``[B, N]``, ``hist_ratings`` float32 ``[B, N]`` (stars, 0 = padding),
+``hist_gaps`` float32 ``[B, N]``, ``cand_item`` int32 ``[B]``, ``cand_genres`` float32 ``[B, G]``.
+Output: float32 ``[B, 1]``, the probability that the rating is at least the engagement threshold.
+
+Also: the MLlib LogisticRegression baseline's aggregate features and the model's MLflow pyfunc.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+import smspark  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from smspark.config import BehaviourConfig
+from smspark.models.packaging import KerasPyfunc
+
+log = logging.getLogger(__name__)
+
+INPUTS = ("hist_items", "hist_ratings", "hist_gaps", "cand_item", "cand_genres")
+
+
+def build_model(cfg: BehaviourConfig, n_items: int, n_genres: int):  # -> tf_keras.Model
+    """The uncompiled engagement model for items ``1..n_items`` (embedding rows ``n_items + 1``) and ``n_genres``."""
+    import tensorflow as tf
+    import tf_keras
+    from tf_keras import layers
+
+    n = cfg.history_len
+    hist_items = tf_keras.Input(shape=(n,), dtype="int32", name="hist_items")
+    hist_ratings = tf_keras.Input(shape=(n,), dtype="float32", name="hist_ratings")
+    hist_gaps = tf_keras.Input(shape=(n,), dtype="float32", name="hist_gaps")
+    cand_item = tf_keras.Input(shape=(), dtype="int32", name="cand_item")
+    cand_genres = tf_keras.Input(shape=(max(n_genres, 1),), dtype="float32", name="cand_genres")
+
+    item_emb = layers.Embedding(n_items + 1, cfg.item_dim, name="item_embedding")
+    ratings = layers.Reshape((n, 1), name="ratings_step")(layers.Rescaling(1 / 5.0, name="ratings_scale")(hist_ratings))
+    gaps = layers.Reshape((n, 1), name="gaps_step")(layers.Rescaling(1 / 10.0, name="gaps_scale")(hist_gaps))
+    steps = layers.Concatenate(name="event")([item_emb(hist_items), ratings, gaps])
+    mask = tf.not_equal(hist_items, 0)
+    rnn_cls = layers.GRU if cfg.rnn == "gru" else layers.LSTM
+    state = rnn_cls(cfg.rnn_units, name="history_encoder")(steps, mask=mask)
+    cand = item_emb(cand_item)
+    match = layers.Multiply(name="match")([layers.Dense(cfg.item_dim, name="user_projection")(state), cand])
+    x = layers.Concatenate(name="joint")([state, cand, match, cand_genres])
+    x = layers.Dense(cfg.dense_units, activation="relu", name="hidden")(x)
+    x = layers.Dropout(cfg.dropout, name="dropout")(x)
+    out = layers.Dense(1, activation="sigmoid", name="engagement")(x)
+    inputs = {
+        "hist_items": hist_items,
+        "hist_ratings": hist_ratings,
+        "hist_gaps": hist_gaps,
+        "cand_item": cand_item,
+        "cand_genres": cand_genres,
+    }
+    return tf_keras.Model(inputs=inputs, outputs=out, name="behaviour")
+
+
+def pad_left(rows: list[np.ndarray], length: int, dtype: Any) -> np.ndarray:
+    """Variable-length rows -> ``[len(rows), length]`` keeping each row's last ``length`` values, left-padded
+    with 0."""
+    out = np.zeros((len(rows), length), dtype=dtype)
+    for i, r in enumerate(rows):
+        r = np.asarray(r, dtype=dtype)[-length:]
+        if len(r):
+            out[i, length - len(r) :] = r
+    return out
+
+
+class BehaviourPyfunc(KerasPyfunc):
+    """The engagement model with its id maps and genres.
+
+    ``predict``: a DataFrame with ``hist_items`` (lists of item ids, oldest first), ``hist_ratings``,
+    ``hist_gaps`` (lists of float, same lengths) and ``cand_item`` (item id) -> ``engagement_prob`` (float32).
+    Items unknown to the model are treated as padding (history) or get the padding embedding (candidate).
+    Artifacts as :class:`smspark.models.recommender.RecommenderPyfunc`.
+    """
+
+    maps: Any = None
+
+    def load_context(self, context: Any) -> None:
+        from smspark.features.interactions import IdMaps
+
+        super().load_context(context)
+        self.maps = IdMaps.load(context.artifacts["id_maps"])
+
+    def _item_index(self, item_ids: np.ndarray) -> np.ndarray:
+        lookup = getattr(self, "_lk", None)
+        if lookup is None:
+            lookup = self._lk = self.maps.item_lookup()
+        flat = np.asarray(item_ids, dtype=np.int64)
+        return pd.Series(flat.reshape(-1)).map(lookup).fillna(0).to_numpy(dtype=np.int32).reshape(flat.shape)
+
+    def encode_history(
+        self, hist_items: list[Any], hist_ratings: list[Any], hist_gaps: list[Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per user, raw item ids/ratings/gaps (oldest first) -> left-padded ``[B, N]`` arrays in model indices;
+        events with items unknown to the model are dropped."""
+        n = int(self.meta["history_len"])
+        items, ratings, gaps = [], [], []
+        for it, r, g in zip(hist_items, hist_ratings, hist_gaps, strict=True):
+            idx = self._item_index(np.asarray(it, dtype=np.int64))
+            keep = idx > 0
+            items.append(idx[keep])
+            ratings.append(np.asarray(r, dtype=np.float32)[keep])
+            gaps.append(np.asarray(g, dtype=np.float32)[keep])
+        return pad_left(items, n, np.int32), pad_left(ratings, n, np.float32), pad_left(gaps, n, np.float32)
+
+    def engagement(
+        self,
+        hist_items: list[Any],
+        hist_ratings: list[Any],
+        hist_gaps: list[Any],
+        candidates: np.ndarray,
+        batch_size: int = 8192,
+    ) -> np.ndarray:
+        """P(engagement) of user ``b`` with each of its candidate item ids ``candidates[b]``: float32 ``[B, C]``."""
+        candidates = np.asarray(candidates, dtype=np.int64)
+        b, c = candidates.shape
+        if b == 0 or c == 0:
+            return np.zeros((b, c), dtype=np.float32)
+        hi, hr, hg = self.encode_history(hist_items, hist_ratings, hist_gaps)
+        cand = self._item_index(candidates).reshape(-1)
+        x = {
+            "hist_items": np.repeat(hi, c, axis=0),
+            "hist_ratings": np.repeat(hr, c, axis=0),
+            "hist_gaps": np.repeat(hg, c, axis=0),
+            "cand_item": cand,
+            "cand_genres": self.maps.item_genres[cand],
+        }
+        return self.keras_model.predict(x, batch_size=batch_size, verbose=0).reshape(b, c).astype(np.float32)
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        probs = self.engagement(
+            list(model_input["hist_items"]),
+            list(model_input["hist_ratings"]),
+            list(model_input["hist_gaps"]),
+            model_input["cand_item"].to_numpy(dtype=np.int64).reshape(-1, 1),
+        )
+        return pd.DataFrame({"engagement_prob": probs.reshape(-1)})
+
+
+# --- the LogisticRegression baseline's features -------------------------------------------------------------
+
+#: Aggregate features of the baseline, in vector order.
+AGGREGATES = ("user_mean_rating", "user_log_count", "item_mean_rating", "item_log_popularity", "user_genre_affinity")
+
+
+def aggregate_features(train: DataFrame, rows: DataFrame, prior_weight: float = 5.0) -> DataFrame:
+    """Add the baseline's aggregate features to ``rows``, computed from the ``train`` rows only.
+
+    Args:
+        train: behaviour training rows (``user_idx``, ``cand_item``, ``cand_genres``, ``rating``, ``label``).
+        rows: rows to featurise (any split; same columns).
+        prior_weight: pseudo-count shrinking a user's per-genre engagement rate towards the user's overall rate.
+
+    Returns:
+        ``rows`` plus float columns :data:`AGGREGATES`: the user's mean rating and ``log1p`` count, the item's mean
+        rating and ``log1p`` count in training, and the user's affinity for the candidate's genres: the mean over
+        those genres of the user's smoothed engagement rate in that genre. Users/items absent from training get the
+        global mean rating / engagement rate and a count of 0.
+    """
+    glob = train.agg(F.avg("rating").alias("g_rating"), F.avg("label").alias("g_label")).first()
+    g_rating, g_label = float(glob["g_rating"]), float(glob["g_label"])
+    users = train.groupBy("user_idx").agg(
+        F.avg("rating").alias("user_mean_rating"),
+        F.log1p(F.count(F.lit(1))).alias("user_log_count"),
+        F.avg("label").alias("_user_rate"),
+    )
+    items = train.groupBy("cand_item").agg(
+        F.avg("rating").alias("item_mean_rating"), F.log1p(F.count(F.lit(1))).alias("item_log_popularity")
+    )
+    genre_of = F.posexplode(F.col("cand_genres")).alias("genre", "flag")
+    per_genre = (
+        train.select("user_idx", "label", genre_of)
+        .where(F.col("flag") > 0)
+        .groupBy("user_idx", "genre")
+        .agg(F.sum("label").alias("_engaged"), F.count(F.lit(1)).alias("_n"))
+        .join(users.select("user_idx", "_user_rate"), "user_idx")
+        .select(
+            "user_idx",
+            "genre",
+            ((F.col("_engaged") + prior_weight * F.col("_user_rate")) / (F.col("_n") + prior_weight)).alias("_aff"),
+        )
+    )
+    pairs = rows.select("user_idx", "cand_item", "cand_genres").dropDuplicates(["user_idx", "cand_item"])
+    aff = (
+        pairs.select("user_idx", "cand_item", genre_of)
+        .where(F.col("flag") > 0)
+        .join(per_genre, ["user_idx", "genre"], "left")
+        .groupBy("user_idx", "cand_item")
+        .agg(F.avg("_aff").alias("_genre_aff"))
+    )
+    out = rows.join(users, "user_idx", "left").join(items, "cand_item", "left")
+    out = out.join(aff, ["user_idx", "cand_item"], "left")
+    user_rate = F.coalesce(F.col("_user_rate"), F.lit(g_label))
+    return out.select(
+        *rows.columns,
+        F.coalesce(F.col("user_mean_rating"), F.lit(g_rating)).cast("double").alias("user_mean_rating"),
+        F.coalesce(F.col("user_log_count"), F.lit(0.0)).cast("double").alias("user_log_count"),
+        F.coalesce(F.col("item_mean_rating"), F.lit(g_rating)).cast("double").alias("item_mean_rating"),
+        F.coalesce(F.col("item_log_popularity"), F.lit(0.0)).cast("double").alias("item_log_popularity"),
+        F.coalesce(F.col("_genre_aff"), user_rate).cast("double").alias("user_genre_affinity"),
+    )

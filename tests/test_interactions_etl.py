@@ -1,0 +1,229 @@
+"""MovieLens ingest and ETL on real slices of the sample ratings, in both GroupLens formats (ml-latest CSV and the
+100K ``u.data``/``u.item``/``u.genre`` files written from the same rows)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from smspark.etl.interactions import drop_header, parse_items, parse_ratings
+from smspark.etl.pseudonymise import pseudonym
+from smspark.jobs.common import JobContext
+from smspark.jobs.steps import interactions as steps
+from smspark.manifest import RunManifest
+from smspark.sources.movielens import ML100K_GENRES, ML_100K, ML_LATEST, detect_export
+from tests.conftest import require_landing
+
+DAY = dt.date(2026, 11, 21)
+USERS = {1, 2, 3, 4}  # 351 real ratings of 319 movies
+
+#: ml-latest genre names that the 100K list spells differently
+_TO_100K = {"Children": "Children's"}
+
+
+def real_slice(users: set[int]) -> tuple[list[list[str]], dict[int, list[str]]]:
+    """Real ``ratings.csv`` rows of ``users`` (as text) and ``movies.csv`` rows by movie id (title, genres)."""
+    ratings_path = require_landing("movielens", "ratings.csv")
+    movies_path = require_landing("movielens", "movies.csv")
+    with ratings_path.open(newline="") as fh:
+        rows = [r for r in csv.reader(fh)][1:]
+    rows = [r for r in rows if int(r[0]) in users]
+    with movies_path.open(newline="", encoding="utf-8") as fh:
+        movies = {int(r[0]): r[1:] for r in list(csv.reader(fh))[1:]}
+    return rows, movies
+
+
+def make_ctx(cfg, spark) -> JobContext:
+    return JobContext(
+        cfg=cfg, run_date=DAY, manifest=RunManifest("test", cfg.layout.runs, DAY, cfg.profile), _spark=spark
+    )
+
+
+def write_ml_latest(folder: Path, rows: list[list[str]], movies: dict[int, list[str]], extra: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "ratings.csv").open("w", newline="") as fh:
+        fh.write("userId,movieId,rating,timestamp\n")
+        fh.writelines(",".join(r) + "\n" for r in rows)
+        fh.writelines(line + "\n" for line in extra)
+    used = {int(r[1]) for r in rows}
+    with (folder / "movies.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["movieId", "title", "genres"])
+        for mid in sorted(used):
+            w.writerow([mid, *movies[mid]])
+        fh.write("notanid,Some Title (1999),Drama\n")
+
+
+def write_ml_100k(folder: Path, rows: list[list[str]], movies: dict[int, list[str]]) -> None:
+    """``u.data`` (tab-separated) from the real rows; ``u.item`` (latin-1, 19 flags) for their movies plus movie 29
+    (a non-ASCII title); ``u.genre``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "u.data").write_text("".join("\t".join(r) + "\n" for r in rows))
+    lines = []
+    for mid in sorted({int(r[1]) for r in rows} | {29}):
+        title, genres = movies[mid]
+        names = {_TO_100K.get(g, g) for g in genres.split("|")}
+        flags = "|".join("1" if g in names else "0" for g in ML100K_GENRES)
+        year = title.rstrip()[-5:-1]
+        lines.append(f"{mid}|{title}|01-Jan-{year}||http://us.imdb.com/M/title-exact?{mid}|{flags}")
+    lines.append("99999|Untitled|01-Jan-1997||http://x|" + "|".join(["0"] * 19))  # year from the release date
+    lines.append("99998|Bad Flags (1998)|01-Jan-1998||http://x|" + "|".join(["2"] * 19))
+    (folder / "u.item").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    (folder / "u.genre").write_text("".join(f"{g}|{i}\n" for i, g in enumerate(ML100K_GENRES)) + "\n")
+
+
+BAD_LINES = [
+    "1,31,2.5",  # wrong number of fields
+    "x,31,2.5,1260759144",  # user id
+    "2,abc,3.0,1260759144",  # item id
+    "2,31,seven,1260759144",  # rating
+    "2,31,3.0,yesterday",  # timestamp
+    "3,31,7.0,1260759144",  # out of range
+    "",  # empty line
+    "4,999999,4.0,1260759144",  # unknown item: passes ingest, quarantined by etl
+]
+
+
+def test_detect_export_formats(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "ratings.csv").write_text("userId,movieId,rating,timestamp\n")
+    assert detect_export(tmp_path / "a").format == ML_LATEST
+    nested = tmp_path / "b" / "ml-100k"
+    nested.mkdir(parents=True)
+    (nested / "u.data").write_text("")
+    found = detect_export(tmp_path / "b")
+    assert found.format == ML_100K and found.items is None and found.genres == ML100K_GENRES
+    (tmp_path / "a" / "u.data").write_text("")
+    with pytest.raises(ValueError, match="both"):
+        detect_export(tmp_path / "a")
+    empty = tmp_path / "c"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no MovieLens export"):
+        detect_export(empty)
+
+
+def test_parse_ratings_reasons(spark):
+    lines = spark.createDataFrame(
+        [(v, "f.csv") for v in ["userId,movieId,rating,timestamp", "1,31,2.5,1260759144", *BAD_LINES]],
+        "value string, source_file string",
+    )
+    bronze, quarantine = parse_ratings(drop_header(lines, "userId"), ML_LATEST, DAY)
+    assertDataFrameEqual(
+        bronze.select("user_id", "item_id", "rating", F.unix_timestamp("event_time").alias("ts")),
+        [
+            Row(user_id="1", item_id=31, rating=2.5, ts=1260759144),
+            Row(user_id="4", item_id=999999, rating=4.0, ts=1260759144),
+        ],
+    )
+    assertDataFrameEqual(
+        quarantine.select("reason"),
+        [
+            Row(reason="wrong number of fields (expected 4)"),
+            Row(reason="user id is not an integer"),
+            Row(reason="item id is not an integer"),
+            Row(reason="rating is not a number"),
+            Row(reason="timestamp is not unix seconds"),
+            Row(reason="rating out of range [0.5, 5]"),
+            Row(reason="empty line"),
+        ],
+    )
+    hundred_k = spark.createDataFrame([("1\t31\t0.5\t1260759144", "u.data")], "value string, source_file string")
+    _, q = parse_ratings(hundred_k, ML_100K, DAY)
+    assert [r["reason"] for r in q.collect()] == ["rating out of range [1, 5]"]
+
+
+def test_parse_movies_csv_titles_years_genres(spark):
+    lines = spark.createDataFrame(
+        [
+            ('11,"American President, The (1995)",Comedy|Drama|Romance', "m"),
+            ("2,Untitled,(no genres listed)", "m"),
+        ],
+        "value string, source_file string",
+    )
+    bronze, quarantine = parse_items(lines, ML_LATEST, DAY)
+    assertDataFrameEqual(
+        bronze.select("item_id", "title", "year", "genres"),
+        [
+            Row(item_id=11, title="American President, The", year=1995, genres=["Comedy", "Drama", "Romance"]),
+            Row(item_id=2, title="Untitled", year=None, genres=[]),
+        ],
+    )
+    assert quarantine.count() == 0
+
+
+def test_ml_latest_ingest_and_etl(spark, make_cfg):
+    rows, movies = real_slice(USERS)
+    cfg = make_cfg()
+    dup = ",".join(rows[5])
+    write_ml_latest(cfg.layout.landing / "movielens", rows, movies, [*BAD_LINES, dup])
+    ctx = make_ctx(cfg, spark)
+    rec = steps.ingest(ctx)
+    counts = rec["counts"]["tables"]
+    assert counts["interactions"]["rows_in"] == len(rows) + len(BAD_LINES) + 1
+    assert counts["interactions"]["quarantined"] == 7 and counts["interactions"]["reconciled"]
+    assert counts["interactions"]["quarantined_by_reason"]["rating out of range [0.5, 5]"] == 1
+    assert counts["items"]["quarantined"] == 1 and counts["items"]["rows_out"] == len({r[1] for r in rows})
+
+    rec = steps.etl(ctx)
+    c = rec["counts"]
+    assert c["reconciled"] and c["quarantined"] == 1 and c["duplicates_dropped"] == 1
+    assert c["rows_out"] == len(rows) and c["users"] == len(USERS)
+    silver = spark.read.parquet(str(cfg.layout.silver / "interactions"))
+    key = cfg.pseudonym_key()
+    assert {r[0] for r in silver.select("user_id").distinct().collect()} == {pseudonym(str(u), key) for u in USERS}
+    first = rows[0]  # 1,31,2.5,1260759144
+    assertDataFrameEqual(
+        silver.where((F.col("user_id") == pseudonym(first[0], key)) & (F.col("item_id") == int(first[1]))).select(
+            "rating", F.unix_timestamp("event_time").alias("ts"), F.col("dt").cast("string").alias("dt")
+        ),
+        [Row(rating=2.5, ts=1260759144, dt="2009-12-14")],
+    )
+    q = spark.read.parquet(str(cfg.layout.quarantine / "interactions")).where(F.col("stage") == "etl")
+    assert [r["reason"] for r in q.collect()] == ["unknown item (not in the catalogue)"]
+    items = spark.read.parquet(str(cfg.layout.silver / "items"))
+    assertDataFrameEqual(
+        items.where(F.col("item_id").isin(31, 1029)),
+        [
+            Row(item_id=31, title="Dangerous Minds", year=1995, genres=["Drama"]),
+            Row(item_id=1029, title="Dumbo", year=1941, genres=["Animation", "Children", "Drama", "Musical"]),
+        ],
+    )
+
+
+def test_ml_100k_ingest_and_etl(spark, make_cfg):
+    rows, movies = real_slice(USERS)
+    cfg = make_cfg()
+    write_ml_100k(cfg.layout.landing / "movielens" / "ml-100k", rows, movies)
+    ctx = make_ctx(cfg, spark)
+    rec = steps.ingest(ctx)
+    assert rec["inputs"]["format"] == ML_100K and rec["inputs"]["items"] == "u.item"
+    tables = rec["counts"]["tables"]
+    assert tables["interactions"]["rows_in"] == len(rows) and tables["interactions"]["reconciled"]
+    low = sum(float(r[2]) < 1 for r in rows)
+    assert tables["interactions"]["quarantined"] == low
+    assert tables["items"]["quarantined_by_reason"] == {"genre flags are not 0/1": 1}
+    bronze = spark.read.parquet(str(cfg.layout.bronze / "interactions"))
+    assert {r[0] for r in bronze.select("source_format").distinct().collect()} == {ML_100K}
+
+    rec = steps.etl(ctx)
+    assert rec["counts"]["reconciled"] and rec["counts"]["rows_out"] == len(rows) - low
+    items = spark.read.parquet(str(cfg.layout.silver / "items"))
+    assertDataFrameEqual(
+        items.where(F.col("item_id").isin(1029, 29, 99999)),
+        [
+            Row(item_id=1029, title="Dumbo", year=1941, genres=["Animation", "Children's", "Drama", "Musical"]),
+            Row(
+                item_id=29,
+                title="City of Lost Children, The (Cité des enfants perdus, La)",
+                year=1995,
+                genres=["Adventure", "Drama", "Fantasy", "Mystery", "Sci-Fi"],
+            ),
+            Row(item_id=99999, title="Untitled", year=1997, genres=[]),
+        ],
+    )
