@@ -70,7 +70,8 @@ class SentimentConfig(_Strict):
     num_filters: int = 100
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
     batch_size: int = 64
-    epochs: int = Field(4, ge=1)
+    epochs: int = Field(5, ge=1)
+    early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
     baseline_max_iter: int = 100
     baseline_reg: float = 0.01

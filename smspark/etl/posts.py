@@ -88,20 +88,21 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
 
 
 def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Bronze posts -> silver posts.
-
-    Text normalised (:func:`smspark.etl.text.normalise_text`), ``author``/``in_reply_to`` and @mentions
-    pseudonymised with ``key`` (HMAC-SHA256), duplicates dropped: first by ``post_id`` (the latest ingest
-    wins), then by exact normalised text within a corpus (the earliest post wins, ties by ``post_id``).
-    ``dt`` is the UTC date of ``created_at``, or ``ingest_date`` when the export has no timestamp.
+    """Bronze posts -> silver posts: :func:`normalise_posts` then :func:`dedupe_posts` (see both).
 
     Returns:
-        ``(silver, quarantine, duplicates)``: :data:`SILVER_POSTS` rows; posts whose text is empty after
-        normalisation (:data:`QUARANTINE`); dropped duplicates with ``post_id`` and ``reason``
-        (``duplicate id`` / ``duplicate text``). ``rows(bronze) == rows(silver) + rows(quarantine) +
+        ``(silver, quarantine, duplicates)`` with ``rows(bronze) == rows(silver) + rows(quarantine) +
         rows(duplicates)``.
     """
-    df = bronze.select(
+    return dedupe_posts(normalise_posts(bronze, key))
+
+
+def normalise_posts(bronze: DataFrame, key: bytes) -> DataFrame:
+    """Text normalised (:func:`smspark.etl.text.normalise_text`), ``author``/``in_reply_to`` and @mentions
+    pseudonymised with ``key`` (HMAC-SHA256). One row per bronze row; the raw text is kept as ``_raw_text`` only
+    to break ties deterministically in :func:`dedupe_posts` (it never reaches silver).
+    """
+    return bronze.select(
         "post_id",
         "corpus",
         pseudonym_col(F.col("author"), key).alias("author_id"),
@@ -117,6 +118,19 @@ def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, Da
         "source_file",
         "ingest_date",
     )
+
+
+def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Normalised posts -> silver posts, with what was rejected and what was dropped.
+
+    Posts whose text is empty after normalisation are quarantined; duplicates are dropped first by ``post_id``
+    (the latest ingest wins), then by exact normalised text within a corpus (the earliest post wins, ties by
+    ``post_id``). ``dt`` is the UTC date of ``created_at``, or ``ingest_date`` when the export has no timestamp.
+
+    Returns:
+        ``(silver, quarantine, duplicates)``: :data:`SILVER_POSTS` rows; :data:`QUARANTINE` rows; dropped
+        duplicates as ``post_id`` + ``reason`` (``duplicate id`` / ``duplicate text``).
+    """
     empty = F.coalesce(F.col("text"), F.lit("")) == ""
     quarantine = df.where(empty).select(
         F.lit("posts").alias("table"),

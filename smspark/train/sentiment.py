@@ -93,6 +93,7 @@ def train_sentiment(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
             seed=cfg.train.seed,
             tracking_uri=mlflow.get_tracking_uri(),
             run_id=run.info.run_id,
+            early_stopping_patience=mcfg.early_stopping_patience,
         )
         results = run_distributed(keras_worker, (spec,), num_proc=num_proc, backend=backend, spark=spark)
         import tf_keras

@@ -37,6 +37,9 @@ class KerasTrainSpec:
         out_dir: rank 0 writes ``model.h5``, ``checkpoint.h5`` and ``history.json`` here.
         tracking_uri, run_id: when set, rank 0 logs per-epoch metrics (``<metric_prefix><name>``, step = epoch)
             to that MLflow run.
+        early_stopping_patience: when set, stop after this many epochs without a lower ``val_loss`` and restore
+            the best epoch's weights. Metrics are averaged across ranks first, so every rank stops at the same
+            epoch (no rank is left waiting in an allreduce).
     """
 
     model_fn: Callable[[], Any]
@@ -56,6 +59,7 @@ class KerasTrainSpec:
     tracking_uri: str | None = None
     run_id: str | None = None
     metric_prefix: str = ""
+    early_stopping_patience: int | None = None
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -101,6 +105,12 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     opt = distributed_optimizer(tf_keras.optimizers.Adam(learning_rate=spec.learning_rate * size))
     model.compile(optimizer=opt, loss=spec.loss, metrics=list(spec.metrics))
     callbacks: list[Any] = [BroadcastGlobalVariablesCallback(0), MetricAverageCallback()]
+    if spec.early_stopping_patience is not None:
+        callbacks.append(
+            tf_keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True
+            )
+        )
     if rank == 0:
         os.makedirs(spec.out_dir, exist_ok=True)
         callbacks.append(tf_keras.callbacks.ModelCheckpoint(os.path.join(spec.out_dir, "checkpoint.h5")))

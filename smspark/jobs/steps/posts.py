@@ -14,7 +14,7 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
-from smspark.etl.posts import clean_posts, parse_posts
+from smspark.etl.posts import dedupe_posts, normalise_posts, parse_posts
 from smspark.features.text import SPLITS, full_vocab, sentiment_features, split_col, tokens_col, vocabulary
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_table, write_json, write_partitions, write_quarantine, write_table
@@ -50,13 +50,15 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     key = ctx.cfg.pseudonym_key()
     src = ctx.layout.bronze / "posts"
     bronze = read_table(ctx.spark, src, BRONZE_POSTS, "run `smspark ingest` first")
-    n_in = bronze.count()
-    silver, quarantine, dups = clean_posts(bronze, key)
+    normalised = normalise_posts(bronze, key).persist()  # the UDFs run once for the three outputs below
+    n_in = normalised.count()
+    silver, quarantine, dups = dedupe_posts(normalised)
     out = ctx.layout.silver / "posts"
     write_table(silver.repartition(F.col("dt")), out, "dt")
     n_q = write_quarantine(quarantine, ctx.layout, "posts", "etl")
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
     n_out = ctx.spark.read.parquet(str(out)).count()
+    normalised.unpersist()
     ctx.output("silver/posts", out)
     return {
         "inputs": {"bronze": str(src)},
