@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("smspark.jobs.predict", "score a JSON-lines/CSV file with the champion"),
     "nightly": ("smspark.jobs.nightly", "ingest -> etl -> features -> train (if needed) -> score"),
     "bench": ("smspark.jobs.bench", "scoring throughput: Spark pandas UDFs next to plain model.predict"),
+    "generate": ("smspark.jobs.generate", "synthetic images from the GAN champion -> gold/synthetic_media"),
 }
 
 

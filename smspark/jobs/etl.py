@@ -16,6 +16,7 @@ from smspark.jobs.steps import names_arg, run_steps
 ETL_STEPS: dict[str, tuple[str, str]] = {
     "posts": ("posts", "smspark.jobs.steps.posts:etl"),
     "interactions": ("interactions", "smspark.jobs.steps.interactions:etl"),
+    "media": ("media", "smspark.jobs.steps.media:etl"),
 }
 
 

@@ -15,6 +15,7 @@ FEATURE_STEPS: dict[str, tuple[str, str]] = {
     "sentiment": ("posts", "smspark.jobs.steps.posts:features"),
     "recommender": ("interactions", "smspark.jobs.steps.interactions:features_recommender"),
     "behaviour": ("interactions", "smspark.jobs.steps.interactions:features_behaviour"),
+    "image": ("media", "smspark.jobs.steps.media:features_image"),
 }
 
 

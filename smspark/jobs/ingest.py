@@ -15,6 +15,7 @@ from smspark.jobs.steps import names_arg, run_steps
 INGESTERS: dict[str, tuple[str, str]] = {
     "posts": ("posts", "smspark.jobs.steps.posts:ingest"),
     "interactions": ("movielens", "smspark.jobs.steps.interactions:ingest"),
+    "media": ("images", "smspark.jobs.steps.media:ingest"),
 }
 
 

@@ -1,0 +1,555 @@
+"""Media (images): the ingest, etl, features, train and score steps of the image classifier and the GAN.
+
+- ingest: ``landing/images/<source>/`` -> ``bronze/media`` (partition ``ingest_date``). A source folder holding
+  IDX files (``*-images-idx3-ubyte[.gz]`` + ``*-labels-idx1-ubyte[.gz]``) is read with
+  :func:`smspark.sources.idx.read_idx`; any other is read as class-per-folder images with Spark's ``binaryFile``
+  source (``recursiveFileLookup``, ``pathGlobFilter`` png/jpg/jpeg). Unreadable files and records go to
+  ``quarantine/media`` with the reason; ``records in = bronze rows + quarantined``.
+- etl: ``bronze/media`` -> ``silver/media`` (partition ``dt``): decoded uint8 pixels, duplicates dropped.
+- features (model ``image``): the ``models.image.dataset`` source of ``silver/media`` ->
+  ``features/image/{train,val,test}`` + ``meta.json`` (the GAN reads the same features).
+- train: ``image`` (CNN + pixel LogisticRegression) and ``gan`` (conditional DCGAN evaluated with the image model).
+- score: every ``silver/media`` image -> ``gold/media_labels`` and ``gold/media_similar`` (partition ``dt`` = run
+  date) with the ``smspark_image`` champion.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from smspark.etl.media import (
+    IMAGE_GLOB,
+    curate_media,
+    decode_media,
+    file_quarantine_row,
+    idx_frame,
+    idx_split,
+    latest_by_id,
+    probe_files,
+    split_probed,
+)
+from smspark.features.media import SPLITS, choose_input_shape, image_features
+from smspark.jobs.common import JobContext, UserError
+from smspark.jobs.io import read_table, write_json, write_partitions, write_quarantine, write_table
+from smspark.manifest import reconcile
+from smspark.schemas import BRONZE_MEDIA, QUARANTINE
+from smspark.sources.idx import read_idx
+
+log = logging.getLogger(__name__)
+
+LANDING_FOLDER = "images"
+
+
+# --- ingest ---------------------------------------------------------------------------------------------------
+
+
+def idx_pairs(folder: Path) -> list[tuple[Path, Path | None]]:
+    """``(images file, labels file or None)`` for every ``*-images-idx3-ubyte[.gz]`` in ``folder``, by name."""
+    pairs = []
+    for images in sorted(folder.glob("*-images-idx3-ubyte*")):
+        prefix = images.name.split("-images-")[0]
+        labels = sorted(folder.glob(f"{prefix}-labels-idx1-ubyte*"))
+        pairs.append((images, labels[0] if labels else None))
+    return pairs
+
+
+def discover_sources(images_root: Path) -> dict[str, Path]:
+    """Source name -> folder for every sub-folder of ``landing/images`` (hidden folders skipped)."""
+    if not images_root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(images_root.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))}
+
+
+def _read_classes(folder: Path) -> list[str] | None:
+    path = folder / "classes.json"
+    if not path.exists():
+        return None
+    classes = json.loads(path.read_text())
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise UserError(f"{path} must be a JSON list of class names (index = label)")
+    return classes
+
+
+def _ingest_idx(ctx: JobContext, source: str, folder: Path) -> tuple[DataFrame | None, list[pd.DataFrame], int]:
+    """IDX pairs of one source -> (bronze rows as Spark, quarantine frames, records read)."""
+    classes = _read_classes(folder)
+    frames, quarantined = [], []
+    n_in = 0
+    for images_path, labels_path in idx_pairs(folder):
+        split = idx_split(images_path.name)
+        try:
+            if labels_path is None:
+                raise ValueError(f"no labels file {images_path.name.split('-images-')[0]}-labels-idx1-ubyte[.gz]")
+            images = read_idx(images_path)
+            labels = read_idx(labels_path)
+            n_in += len(images)
+            bronze, q = idx_frame(images, labels, classes, source, split, str(images_path), ctx.run_date)
+        except (OSError, ValueError) as exc:
+            n_in += 1  # the file itself is the record we could not read
+            log.warning("media ingest: %s quarantined: %s", images_path, exc)
+            quarantined.append(
+                pd.DataFrame([file_quarantine_row(str(images_path), f"unreadable IDX file: {exc}", ctx.run_date)])
+            )
+            continue
+        log.info("media ingest: %s %s: %d records from %s", source, split, len(images), images_path.name)
+        frames.append(bronze)
+        quarantined.append(q)
+    if not frames:
+        return None, quarantined, n_in
+    pdf = pd.concat(frames, ignore_index=True)
+    chunks = max(1, len(pdf) // 10_000)
+    sdf = ctx.spark.createDataFrame(pdf, schema=BRONZE_MEDIA).repartition(max(chunks, 2))
+    return sdf, quarantined, n_in
+
+
+def _ingest_folder(ctx: JobContext, source: str, folder: Path) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Class-per-folder images of one source -> (probed files, persisted; bronze; quarantine).
+
+    ``binaryFile`` makes a partition per few small files; they are coalesced to a few tasks per core so the probe
+    UDF does not pay a Python round trip per handful of images.
+    """
+    files = (
+        ctx.spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .option("pathGlobFilter", IMAGE_GLOB)
+        .load(str(folder))
+    )
+    files = files.coalesce(max(2, 2 * ctx.spark.sparkContext.defaultParallelism))
+    probed = probe_files(files, str(folder.resolve())).persist()
+    bronze, quarantine = split_probed(probed, source, ctx.run_date)
+    return probed, bronze, quarantine
+
+
+def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
+    """Ingest the given ``{source name: folder}`` into ``bronze/media``; returns the stage record.
+
+    Raises:
+        UserError: no source, or a folder with neither IDX files nor images.
+    """
+    if not sources:
+        raise UserError(
+            f"no image sources under {ctx.layout.landing / LANDING_FOLDER}: run `smspark fetch-samples` or copy "
+            "an IDX set or a class-per-folder image tree to landing/images/<name>/"
+        )
+    bronze_parts: list[DataFrame] = []
+    quarantine_parts: list[DataFrame] = []
+    pandas_quarantine: list[pd.DataFrame] = []
+    n_in = 0
+    per_source: dict[str, dict[str, Any]] = {}
+    persisted: list[DataFrame] = []
+    for source, folder in sources.items():
+        if idx_pairs(folder):
+            sdf, q, n = _ingest_idx(ctx, source, folder)
+            n_in += n
+            pandas_quarantine += q
+            if sdf is not None:
+                bronze_parts.append(sdf)
+            per_source[source] = {"layout": "idx", "folder": str(folder), "records": n}
+        else:
+            files, bronze, quarantine = _ingest_folder(ctx, source, folder)
+            files = files.persist()
+            persisted.append(files)
+            n = files.count()
+            if n == 0:
+                raise UserError(f"{folder} holds neither IDX files nor png/jpg/jpeg images in class folders")
+            n_in += n
+            bronze_parts.append(bronze)
+            quarantine_parts.append(quarantine)
+            per_source[source] = {"layout": "class folders", "folder": str(folder), "records": n}
+    out = ctx.layout.bronze / "media"
+    n_out = 0
+    if bronze_parts:
+        bronze_all = bronze_parts[0]
+        for part in bronze_parts[1:]:
+            bronze_all = bronze_all.unionByName(part)
+        write_partitions(bronze_all, out, "ingest_date")
+        written = ctx.spark.read.parquet(str(out)).where(F.col("ingest_date") == F.lit(ctx.run_date))
+        n_out = written.count()
+        for r in written.groupBy("source").count().collect():
+            per_source.setdefault(r["source"], {})["bronze_rows"] = r["count"]
+    pdq = [q for q in pandas_quarantine if len(q)]
+    if pdq:
+        quarantine_parts.append(ctx.spark.createDataFrame(pd.concat(pdq, ignore_index=True), schema=QUARANTINE))
+    n_q = 0
+    if quarantine_parts:
+        q_all = quarantine_parts[0]
+        for part in quarantine_parts[1:]:
+            q_all = q_all.unionByName(part)
+        n_q = write_quarantine(q_all, ctx.layout, "media", "ingest")
+    for df in persisted:
+        df.unpersist()
+    ctx.output("bronze/media", out)
+    return {
+        "inputs": {"landing": {s: str(p) for s, p in sources.items()}, "sources": per_source},
+        "outputs": {"bronze": str(out), "quarantine": str(ctx.layout.quarantine / "media")},
+        "counts": reconcile(n_in, n_out, quarantined=n_q),
+    }
+
+
+def ingest(ctx: JobContext) -> dict[str, Any]:
+    """Every source folder under ``landing/images`` -> ``bronze/media`` (see :func:`ingest_sources`)."""
+    return ingest_sources(ctx, discover_sources(ctx.layout.landing / LANDING_FOLDER))
+
+
+# --- etl ------------------------------------------------------------------------------------------------------
+
+
+def etl(ctx: JobContext) -> dict[str, Any]:
+    """``bronze/media`` -> ``silver/media``, recomputed in full so de-duplication spans every ingest."""
+    src = ctx.layout.bronze / "media"
+    bronze = read_table(ctx.spark, src, BRONZE_MEDIA, "run `smspark ingest` first")
+    n_in = bronze.count()
+    latest, dup_id = latest_by_id(bronze)
+    decoded = decode_media(latest).persist()
+    silver, quarantine, dup_img = curate_media(decoded)
+    dups = dup_id.unionByName(dup_img)
+    out = ctx.layout.silver / "media"
+    files = max(4, 2 * ctx.spark.sparkContext.defaultParallelism)
+    write_table(silver.repartition(files), out, "dt")
+    n_q = write_quarantine(quarantine, ctx.layout, "media", "etl")
+    dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
+    decoded.unpersist()
+    written = ctx.spark.read.parquet(str(out))
+    n_out = written.count()
+    by_source = {r["source"]: r["count"] for r in written.groupBy("source").count().collect()}
+    ctx.output("silver/media", out)
+    return {
+        "inputs": {"bronze": str(src)},
+        "outputs": {"silver": str(out), "rows_by_source": by_source},
+        "counts": {**reconcile(n_in, n_out, n_q, sum(dup_counts.values())), "duplicates_by_reason": dup_counts},
+    }
+
+
+# --- features -------------------------------------------------------------------------------------------------
+
+
+def split_files(ctx: JobContext) -> int:
+    """Files per features split: enough row groups for every Horovod worker's Petastorm shard (2 per worker)."""
+    return max(4, 2 * ctx.cfg.train.num_proc)
+
+
+def features_image(ctx: JobContext) -> dict[str, Any]:
+    """The ``models.image.dataset`` images of ``silver/media`` -> ``features/image/{train,val,test}`` + ``meta.json``.
+
+    Raises:
+        UserError: the dataset is not in silver, has no labelled images, or fewer than 2 classes.
+    """
+    mcfg = ctx.cfg.models.image
+    media = read_table(ctx.spark, ctx.layout.silver / "media", what="run `smspark etl` first")
+    data = media.where(F.col("source") == mcfg.dataset).persist()
+    n_source = data.count()
+    if n_source == 0:
+        known = sorted(r["source"] for r in media.select("source").distinct().collect())
+        raise UserError(
+            f"no images of dataset {mcfg.dataset!r} in silver/media (sources: {', '.join(known) or 'none'}); "
+            "set models.image.dataset to one of them"
+        )
+    labelled = data.where(F.col("label").isNotNull())
+    class_rows = labelled.groupBy("label", "label_name").count().orderBy("label").collect()
+    if len(class_rows) < 2:
+        raise UserError(f"dataset {mcfg.dataset!r} has {len(class_rows)} labelled class(es); a classifier needs 2+")
+    labels = [r["label"] for r in class_rows]
+    if labels != list(range(len(labels))):
+        raise UserError(f"dataset {mcfg.dataset!r} has class indices {labels}; expected 0..{len(labels) - 1}")
+    classes = [r["label_name"] for r in class_rows]
+    shapes = [
+        (r["height"], r["width"], r["channels"], r["count"])
+        for r in labelled.groupBy("height", "width", "channels").count().collect()
+    ]
+    size, channels = choose_input_shape(shapes, mcfg.image_size, mcfg.channels)
+    official_test = labelled.where(F.col("split") == "test").limit(1).count() > 0
+    feats = image_features(data, size, channels, mcfg.val_fraction, mcfg.test_fraction, official_test).persist()
+    out = ctx.layout.features / "image"
+    counts: dict[str, int] = {}
+    for split in SPLITS:
+        part = feats.where(F.col("split") == split).drop("split")
+        write_table(part.repartition(split_files(ctx)), out / split)
+        counts[split] = ctx.spark.read.parquet(str(out / split)).count()
+    n_in = sum(r["count"] for r in class_rows)
+    class_counts = {classes[r["label"]]: {s: 0 for s in SPLITS} for r in class_rows}
+    for r in feats.groupBy("label", "split").count().collect():
+        class_counts[classes[r["label"]]][r["split"]] = r["count"]
+    meta = {
+        "dataset": mcfg.dataset,
+        "classes": classes,
+        "input_shape": [size, size, channels],
+        "source_shapes": sorted([list(s) for s in shapes], key=lambda s: -s[3])[:10],
+        "official_test": official_test,
+        "rows": counts,
+        "class_counts": class_counts,
+        "run_date": ctx.run_date.isoformat(),
+    }
+    write_json(out / "meta.json", meta)
+    feats.unpersist()
+    data.unpersist()
+    ctx.output("features/image", out)
+    return {
+        "inputs": {
+            "silver": str(ctx.layout.silver / "media"),
+            "dataset": mcfg.dataset,
+            "unlabelled_images_not_used": n_source - n_in,
+        },
+        "outputs": {"features": str(out), "input_shape": [size, size, channels], "classes": len(classes)},
+        "counts": {**reconcile(n_in, sum(counts.values())), "splits": counts, "official_test": official_test},
+    }
+
+
+# --- train ----------------------------------------------------------------------------------------------------
+
+
+def _require_features(ctx: JobContext) -> None:
+    if not (ctx.layout.features / "image" / "meta.json").exists():
+        raise UserError(f"no image features under {ctx.layout.features}: run `smspark features --models image` first")
+
+
+def train_image(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
+    """Image CNN with Horovod next to its MLlib baseline; see :func:`smspark.train.image.train_image`."""
+    from smspark.train.image import train_image as _train
+
+    _require_features(ctx)
+    return _train(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
+
+
+def train_gan(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
+    """Conditional DCGAN with Horovod, evaluated with the image champion; see :func:`smspark.train.gan.train_gan`."""
+    from smspark.train.gan import train_gan as _train
+    from smspark.train.registry import NoChampionError
+
+    _require_features(ctx)
+    try:
+        return _train(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
+    except NoChampionError as exc:
+        raise UserError(f"the GAN is evaluated with the image model: {exc}") from exc
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+
+# --- score ----------------------------------------------------------------------------------------------------
+
+
+def score(ctx: JobContext) -> dict[str, Any]:
+    """Every ``silver/media`` image -> ``gold/media_labels`` (label, confidence, embedding) and
+    ``gold/media_similar`` (top-k neighbours within its source) with the ``smspark_image`` champion.
+
+    Reconciles ``silver images = labelled rows`` and ``neighbour rows = sum over sources of n * min(k, n - 1)``.
+    """
+    from smspark.scoring.media import gold_similar, score_media, similar_media
+    from smspark.train.registry import NoChampionError, configure, get_champion
+
+    mcfg = ctx.cfg.models.image
+    try:
+        champ = get_champion(configure(ctx.cfg), "image")
+    except NoChampionError as exc:
+        raise UserError(str(exc)) from exc
+    ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ctx.cfg.scoring.batch_size))
+    media = read_table(ctx.spark, ctx.layout.silver / "media", what="run `smspark etl` first")
+    media = media.select("media_id", "source", "pixels", "height", "width", "channels")
+    media = media.repartition(max(2, ctx.spark.sparkContext.defaultParallelism)).persist()
+    n_in = media.count()
+    by_source = {r["source"]: r["count"] for r in media.groupBy("source").count().collect()}
+    gold = score_media(
+        media, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, ctx.cfg.scoring.batch_size
+    )
+    out = ctx.layout.gold / "media_labels"
+    start = time.perf_counter()
+    write_partitions(gold, out, "dt")
+    seconds = time.perf_counter() - start
+    media.unpersist()
+    written = ctx.spark.read.parquet(str(out)).where(F.col("dt") == F.lit(ctx.run_date))
+    n_out = written.count()
+    model_dataset = _champion_dataset(ctx, champ)
+
+    sim_out = ctx.layout.gold / "media_similar"
+    start = time.perf_counter()
+    neighbours = similar_media(
+        written.select("media_id", "source", "embedding"), mcfg.neighbours, mcfg.neighbour_block_rows
+    )
+    write_partitions(gold_similar(neighbours, champ, ctx.run_date), sim_out, "dt")
+    sim_seconds = time.perf_counter() - start
+    n_sim = ctx.spark.read.parquet(str(sim_out)).where(F.col("dt") == F.lit(ctx.run_date)).count()
+    expected_sim = sum(n * min(mcfg.neighbours, n - 1) for n in by_source.values())
+    if n_sim != expected_sim:
+        from smspark.manifest import ReconciliationError
+
+        raise ReconciliationError(f"media_similar has {n_sim} rows, expected {expected_sim}")
+    ctx.output("gold/media_labels", out / f"dt={ctx.run_date.isoformat()}")
+    ctx.output("gold/media_similar", sim_out / f"dt={ctx.run_date.isoformat()}")
+    ctx.manifest.data["models"].setdefault("image", {})["scored_with"] = {
+        "name": champ.name,
+        "version": champ.version,
+        "dataset": model_dataset,
+    }
+    if any(s != model_dataset for s in by_source):
+        log.warning(
+            "media scoring: the image champion was trained on %s; images of %s are labelled with its classes too",
+            model_dataset,
+            ", ".join(s for s in by_source if s != model_dataset),
+        )
+    return {
+        "inputs": {"silver": str(ctx.layout.silver / "media"), "model": champ.uri, "model_dataset": model_dataset},
+        "outputs": {"gold": str(out), "similar": str(sim_out), "dt": ctx.run_date.isoformat()},
+        "counts": {
+            **reconcile(n_in, n_out),
+            "scored": n_out,
+            "by_source": by_source,
+            "score_seconds": round(seconds, 2),
+            "images_per_second": round(n_out / seconds, 1) if seconds > 0 else None,
+            "neighbour_rows": n_sim,
+            "neighbour_seconds": round(sim_seconds, 2),
+        },
+    }
+
+
+def _champion_dataset(ctx: JobContext, champ: Any) -> str | None:
+    from smspark.scoring.udfs import load_python_model
+
+    model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
+    return model.meta.get("dataset")
+
+
+# --- bench ----------------------------------------------------------------------------------------------------
+
+
+def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
+    """Scoring throughput of the image champion: the Spark pandas UDF (``gold/media_labels`` columns, written to
+    the ``noop`` sink over cached silver rows, model loading once per Python worker included) next to loading the
+    same pyfunc once and ``score`` (preprocess + ``predict``) in this plain process over the same images.
+
+    Returns ``rows``, the timings of every repetition, images/s of both sides and ``ratio_spark_over_plain``
+    (> 1: Spark is faster).
+    """
+    import statistics
+
+    from smspark.scoring.media import media_udf
+    from smspark.scoring.udfs import _MODELS, load_python_model
+    from smspark.train.registry import NoChampionError, configure, get_champion
+
+    try:
+        champ = get_champion(configure(ctx.cfg), "image")
+    except NoChampionError as exc:
+        raise UserError(str(exc)) from exc
+    media = read_table(ctx.spark, ctx.layout.silver / "media", what="run `smspark etl` first")
+    media = media.select("media_id", "pixels", "height", "width", "channels")
+    if rows:
+        media = media.orderBy("media_id").limit(rows)
+    media = media.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
+    n = media.count()
+    local = media.select("pixels", "height", "width", "channels").toPandas()
+    bs = ctx.cfg.scoring.batch_size
+    ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
+    udf = media_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
+    spark_s, plain_s = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
+        scored.write.format("noop").mode("overwrite").save()
+        spark_s.append(time.perf_counter() - start)
+        _MODELS.clear()
+        start = time.perf_counter()
+        model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
+        model.score(
+            local["pixels"].tolist(), local["height"].tolist(), local["width"].tolist(), local["channels"].tolist(), bs
+        )
+        plain_s.append(time.perf_counter() - start)
+    media.unpersist()
+    spark_t, plain_t = statistics.median(spark_s), statistics.median(plain_s)
+    return {
+        "rows": n,
+        "model": champ.uri,
+        "spark_parallelism": ctx.spark.sparkContext.defaultParallelism,
+        "spark_udf_seconds": [round(s, 3) for s in spark_s],
+        "plain_predict_seconds": [round(s, 3) for s in plain_s],
+        "spark_udf_rows_per_second": round(n / spark_t, 1),
+        "plain_predict_rows_per_second": round(n / plain_t, 1),
+        "ratio_spark_over_plain": round(plain_t / spark_t, 3),
+    }
+
+
+# --- evaluate on a user's copy ----------------------------------------------------------------------------------
+
+
+def _evaluation_source(ctx: JobContext, input_dir: Path) -> str:
+    """Ingest ``input_dir`` (an IDX set or class-per-folder images) as the only source of the temporary data root,
+    clean it and point ``models.image.dataset`` at it; returns the source name."""
+    source = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in input_dir.name) or "input"
+    cfg = ctx.cfg.model_copy(deep=True)
+    cfg.models.image.dataset = source
+    ctx.cfg = cfg
+    with ctx.manifest.stage("ingest.media") as rec:
+        rec.update(ingest_sources(ctx, {source: input_dir}))
+    with ctx.manifest.stage("etl.media") as rec:
+        rec.update(etl(ctx))
+    return source
+
+
+def evaluate_image(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, Any]]:
+    """``smspark evaluate image``: the CNN and the pixel LogisticRegression on ``input_dir``, same split.
+
+    The split is the official one for an IDX set with train and t10k/test files, else stratified (``val_fraction``,
+    ``test_fraction``); images are resized to ``models.image.image_size`` (default: the most common side, <= 64).
+
+    Returns:
+        ``{"cnn": {"accuracy", "macro_f1"}, "logreg": {"accuracy", "macro_f1"}}`` on the test split.
+    """
+    from smspark.jobs import train as train_job
+
+    _evaluation_source(ctx, input_dir)
+    with ctx.manifest.stage("features.image") as rec:
+        rec.update(features_image(ctx))
+    res = train_job.run(ctx, "image")
+    cnn, base = res["metrics"]["cnn"], res["metrics"]["baseline_pixel_logreg"]
+    return {
+        "cnn": {"accuracy": cnn["accuracy"], "macro_f1": cnn["macro_f1"]},
+        "logreg": {"accuracy": base["accuracy"], "macro_f1": base["macro_f1"]},
+    }
+
+
+def evaluate_gan(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, Any]]:
+    """``smspark evaluate gan``: the image CNN, then the conditional GAN on ``input_dir``; the GAN's Frechet
+    distance next to the real-vs-real floor and the CNN's accuracy on generated vs real test images.
+
+    With ``models.image.image_size`` unset, the automatic side is rounded down to a multiple of
+    ``2 ** len(models.gan.gen_filters)`` so the generator's upsampling fits.
+
+    Returns:
+        ``{"gan": {"frechet_distance", "frechet_floor", "class_accuracy"}, "real_vs_real": {"frechet_distance",
+        "class_accuracy"}, "cnn": {"accuracy", "macro_f1"}}``.
+    """
+    from smspark.jobs import train as train_job
+
+    source = _evaluation_source(ctx, input_dir)
+    mcfg = ctx.cfg.models.image
+    if mcfg.image_size is None:
+        media = ctx.spark.read.parquet(str(ctx.layout.silver / "media")).where(F.col("source") == source)
+        shapes = [
+            (r["height"], r["width"], r["channels"], r["count"])
+            for r in media.groupBy("height", "width", "channels").count().collect()
+        ]
+        side, _ = choose_input_shape(shapes, None, mcfg.channels)
+        step = 2 ** len(ctx.cfg.models.gan.gen_filters)
+        mcfg.image_size = max(3 * step, side - side % step)
+    with ctx.manifest.stage("features.image") as rec:
+        rec.update(features_image(ctx))
+    img = train_job.run(ctx, "image")
+    gan = train_job.run(ctx, "gan")["metrics"]
+    cnn = img["metrics"]["cnn"]
+    return {
+        "gan": {
+            "frechet_distance": gan["gan"]["frechet_distance"],
+            "frechet_floor": gan["real_vs_real_floor"]["frechet_distance"],
+            "class_accuracy": gan["gan"]["class_accuracy"],
+        },
+        "real_vs_real": {
+            "frechet_distance": gan["real_vs_real_floor"]["frechet_distance"],
+            "class_accuracy": gan["real_vs_real_floor"]["image_model_accuracy"],
+        },
+        "cnn": {"accuracy": cnn["accuracy"], "macro_f1": cnn["macro_f1"]},
+    }

@@ -1,0 +1,55 @@
+"""Image classifier: a small CNN of conv-batchnorm-ReLU blocks with global average pooling, in tf_keras.
+
+Input: int32 pixel values 0..255 ``[batch, size * size * channels]`` (row-major HWC, the ``pixels`` column of
+``features/image``), scaled to [0, 1] inside the model. Blocks: per entry of ``cfg.filters`` a 3x3 ``Conv2D`` (no
+bias) -> ``BatchNormalization`` (momentum 0.9: short runs on small sets still get usable moving statistics) -> ReLU, with a 2x2 max-pool between blocks; then ``GlobalAveragePooling2D`` ->
+``Dense(embedding_dim, relu)`` named ``embedding`` (the penultimate layer, used for scoring embeddings, similar
+images and the GAN's Frechet distance) -> dropout -> softmax. Output: float32 class probabilities
+``[batch, num_classes]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import smspark  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from smspark.config import ImageConfig
+
+#: Name of the penultimate (embedding) layer.
+EMBEDDING_LAYER = "embedding"
+
+
+def build_model(cfg: ImageConfig, input_shape: tuple[int, int, int], num_classes: int) -> Any:  # -> tf_keras.Model
+    """The uncompiled CNN for ``input_shape = (height, width, channels)`` images and ``num_classes`` classes.
+
+    Raises:
+        ValueError: fewer than 2 classes or no conv blocks.
+    """
+    import tf_keras as keras
+
+    if num_classes < 2:
+        raise ValueError(f"an image classifier needs at least 2 classes, got {num_classes}")
+    if not cfg.filters:
+        raise ValueError("models.image.filters must list at least one conv block")
+    h, w, c = input_shape
+    pixels = keras.Input(shape=(h * w * c,), dtype="int32", name="pixels")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="scale")(pixels)
+    x = keras.layers.Reshape((h, w, c), name="image")(x)
+    for i, filters in enumerate(cfg.filters):
+        if i > 0:
+            x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
+        x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    emb = keras.layers.Dense(cfg.embedding_dim, activation="relu", name=EMBEDDING_LAYER)(x)
+    x = keras.layers.Dropout(cfg.dropout, name="dropout")(emb)
+    out = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(pixels, out, name="image_cnn")
+
+
+def with_embedding(model: Any) -> Any:  # -> tf_keras.Model
+    """A model with the same input and two outputs: ``[embedding float32 [n, d], probs float32 [n, k]]``."""
+    import tf_keras as keras
+
+    return keras.Model(model.input, [model.get_layer(EMBEDDING_LAYER).output, model.output], name="image_cnn_emb")

@@ -1,0 +1,261 @@
+"""Media scoring: image labels and embeddings, similar-image retrieval, synthetic images.
+
+- :func:`score_media`: silver ``media`` -> ``gold/media_labels`` rows through an iterator pandas UDF that loads the
+  ``smspark_image`` champion once per Python worker (:func:`smspark.scoring.udfs.load_python_model`).
+- :func:`similar_media`: embeddings -> top-k neighbours by cosine similarity within each source, computed in
+  blocks: the L2-normalised embedding matrix of each source is broadcast once, and a ``mapInPandas`` task per block
+  of ``block_rows`` query rows multiplies that block by the matrix (``[b, d] x [d, n]``) and keeps its top k
+  (``argpartition``). Memory per task is ``block_rows * n`` floats; no cross join is ever formed. The broadcast
+  matrix is ``n * d * 4`` bytes per source (70,000 x 128 -> 36 MB).
+- :func:`synthetic_media`: ``per_class`` generated images per class from the ``smspark_gan`` champion, also through
+  a pandas UDF, flagged ``is_synthetic``; they go to gold only, never to silver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    FloatType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from smspark.schemas import GOLD_MEDIA_LABELS, GOLD_MEDIA_SIMILAR, GOLD_SYNTHETIC_MEDIA
+from smspark.scoring.udfs import load_python_model
+from smspark.train.registry import Champion
+
+log = logging.getLogger(__name__)
+
+MEDIA_STRUCT = StructType(
+    [
+        StructField("label", StringType()),
+        StructField("label_index", IntegerType()),
+        StructField("confidence", FloatType()),
+        StructField("embedding", ArrayType(FloatType(), False)),
+    ]
+)
+
+NEIGHBOUR_SCHEMA = StructType(
+    [
+        StructField("media_id", StringType()),
+        StructField("source", StringType()),
+        StructField("rank", IntegerType()),
+        StructField("neighbour_id", StringType()),
+        StructField("similarity", FloatType()),
+    ]
+)
+
+GENERATED_SCHEMA = StructType(
+    [
+        StructField("row", LongType()),
+        StructField("label", IntegerType()),
+        StructField("label_name", StringType()),
+        StructField("height", IntegerType()),
+        StructField("width", IntegerType()),
+        StructField("channels", IntegerType()),
+        StructField("pixels", BinaryType()),
+        StructField("seed", LongType()),
+    ]
+)
+
+
+def media_udf(model_uri: str, tracking_uri: str, registry_uri: str | None = None, batch_size: int = 1024):
+    """A pandas UDF: ``(pixels, height, width, channels)`` -> struct ``label``, ``label_index``, ``confidence``,
+    ``embedding`` (see :class:`smspark.models.media_packaging.ImagePyfunc`)."""
+
+    @F.pandas_udf(MEDIA_STRUCT)
+    def score(batches: Iterator[tuple[pd.Series, pd.Series, pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
+        model = load_python_model(model_uri, tracking_uri, registry_uri)
+        for pixels, height, width, channels in batches:
+            yield model.score(pixels.tolist(), height.tolist(), width.tolist(), channels.tolist(), batch_size)
+
+    return score
+
+
+def score_media(
+    media: DataFrame,
+    champion: Champion,
+    tracking_uri: str,
+    registry_uri: str | None,
+    run_date: dt.date,
+    batch_size: int = 1024,
+) -> DataFrame:
+    """Silver ``media`` (``media_id``, ``source``, ``pixels``, ``height``, ``width``, ``channels``) ->
+    :data:`GOLD_MEDIA_LABELS` rows, one per image, ``dt = run_date``."""
+    udf = media_udf(champion.uri, tracking_uri, registry_uri, batch_size)
+    scored = media.select(
+        "media_id", "source", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")).alias("s")
+    )
+    return scored.select(
+        "media_id",
+        "source",
+        "s.label",
+        "s.label_index",
+        "s.confidence",
+        "s.embedding",
+        F.lit(champion.name).alias("model_name"),
+        F.lit(champion.version).alias("model_version"),
+        F.current_timestamp().alias("scored_at"),
+        F.lit(run_date).cast("date").alias("dt"),
+    ).select(*[F.col(f.name).cast(f.dataType) for f in GOLD_MEDIA_LABELS.fields])
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, float32 ``[n, d]``; all-zero rows stay zero (their similarities are 0)."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def topk_block(block: np.ndarray, matrix: np.ndarray, offset: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` most similar rows of ``matrix`` for each row of ``block``, excluding the row itself.
+
+    Args:
+        block: unit-norm float32 ``[b, d]``: rows ``offset .. offset + b - 1`` of ``matrix``.
+        matrix: unit-norm float32 ``[n, d]``.
+        k: neighbours wanted; ``min(k, n - 1)`` are returned.
+
+    Returns:
+        ``(indices int64 [b, k'], similarities float32 [b, k'])``, each row by similarity descending, ties by index.
+    """
+    n = len(matrix)
+    kk = min(k, n - 1)
+    if kk <= 0:
+        return np.zeros((len(block), 0), np.int64), np.zeros((len(block), 0), np.float32)
+    sims = block @ matrix.T
+    rows = np.arange(len(block))
+    sims[rows, offset + rows] = -np.inf
+    cand = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+    cand_sims = np.take_along_axis(sims, cand, axis=1)
+    order = np.lexsort((cand, -cand_sims), axis=1)
+    idx = np.take_along_axis(cand, order, axis=1)
+    return idx.astype(np.int64), np.take_along_axis(cand_sims, order, axis=1).astype(np.float32)
+
+
+def similar_media(embeddings: DataFrame, k: int = 5, block_rows: int = 1024) -> DataFrame:
+    """Top-``k`` nearest other images of the same source by cosine similarity, for every image.
+
+    Args:
+        embeddings: ``media_id`` (unique), ``source``, ``embedding`` (``array<float>``, same length per source).
+        k: neighbours per image (fewer when a source has ``<= k`` images).
+        block_rows: query rows per task (each task holds a ``block_rows x n`` similarity block).
+
+    Returns:
+        :data:`NEIGHBOUR_SCHEMA` rows (``media_id``, ``source``, ``rank`` 1..k, ``neighbour_id``, ``similarity``).
+        The embedding matrices are collected to the driver and broadcast (see the module docstring).
+    """
+    spark = embeddings.sparkSession
+    pdf = embeddings.select("source", "media_id", "embedding").toPandas()
+    matrices: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    blocks = []
+    for source, group in pdf.groupby("source", sort=True):
+        group = group.sort_values("media_id")
+        ids = group["media_id"].to_numpy(dtype=object)
+        mat = l2_normalise(np.stack(group["embedding"].to_numpy()))
+        matrices[str(source)] = (ids, mat)
+        blocks += [(str(source), s, min(s + block_rows, len(ids))) for s in range(0, len(ids), block_rows)]
+    if not blocks:
+        return spark.createDataFrame([], NEIGHBOUR_SCHEMA)
+    bc = spark.sparkContext.broadcast(matrices)
+    block_df = spark.createDataFrame(pd.DataFrame(blocks, columns=["source", "start", "end"]))
+    block_df = block_df.repartition(min(len(blocks), max(1, spark.sparkContext.defaultParallelism * 2)))
+
+    def neighbours(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        data = bc.value
+        for part in parts:
+            for source, start, end in part.itertuples(index=False):
+                ids, mat = data[source]
+                idx, sims = topk_block(mat[start:end], mat, int(start), k)
+                b, kk = idx.shape
+                yield pd.DataFrame(
+                    {
+                        "media_id": np.repeat(ids[start:end], kk),
+                        "source": source,
+                        "rank": np.tile(np.arange(1, kk + 1, dtype=np.int32), b),
+                        "neighbour_id": ids[idx.reshape(-1)],
+                        "similarity": sims.reshape(-1),
+                    }
+                )
+
+    return block_df.mapInPandas(neighbours, NEIGHBOUR_SCHEMA)
+
+
+def gold_similar(neighbours: DataFrame, champion: Champion, run_date: dt.date) -> DataFrame:
+    """Neighbour rows -> :data:`GOLD_MEDIA_SIMILAR` (model name/version, ``dt = run_date``)."""
+    return neighbours.select(
+        "media_id",
+        "source",
+        "rank",
+        "neighbour_id",
+        "similarity",
+        F.lit(champion.name).alias("model_name"),
+        F.lit(champion.version).alias("model_version"),
+        F.lit(run_date).cast("date").alias("dt"),
+    ).select(*[F.col(f.name).cast(f.dataType) for f in GOLD_MEDIA_SIMILAR.fields])
+
+
+def synthetic_media(
+    spark: SparkSession,
+    champion: Champion,
+    tracking_uri: str,
+    registry_uri: str | None,
+    num_classes: int,
+    per_class: int,
+    seed: int,
+    run_date: dt.date,
+    run_id: str,
+) -> DataFrame:
+    """``per_class`` generated images for each of ``num_classes`` classes -> :data:`GOLD_SYNTHETIC_MEDIA` rows.
+
+    Row ``i`` asks for class ``i // per_class`` with latent seed ``seed * 1_000_003 + i`` (reproducible);
+    ``media_id`` is ``synthetic:<generator name>:v<version>:<run_id>:<i>``, ``source`` is ``synthetic`` and
+    ``is_synthetic`` is true. The generator is loaded once per Python worker.
+    """
+    n = num_classes * per_class
+    rows = spark.range(n).select(
+        F.col("id").alias("row"),
+        (F.col("id") / F.lit(per_class)).cast("int").alias("label"),
+        (F.lit(seed * 1_000_003) + F.col("id")).alias("seed"),
+    )
+    rows = rows.repartition(max(1, min(n // 256 + 1, spark.sparkContext.defaultParallelism)))
+    uri, name, version = champion.uri, champion.name, champion.version
+
+    def generate(parts: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        model = load_python_model(uri, tracking_uri, registry_uri)
+        for part in parts:
+            out = model.predict(None, part[["label", "seed"]])
+            out.insert(0, "row", part["row"].to_numpy())
+            out["seed"] = part["seed"].to_numpy()
+            yield out
+
+    gen = rows.mapInPandas(generate, GENERATED_SCHEMA)
+    return gen.select(
+        F.concat_ws(":", F.lit("synthetic"), F.lit(name), F.lit(f"v{version}"), F.lit(run_id), F.col("row")).alias(
+            "media_id"
+        ),
+        F.lit("synthetic").alias("source"),
+        F.lit(True).alias("is_synthetic"),
+        "label",
+        "label_name",
+        "height",
+        "width",
+        "channels",
+        "pixels",
+        "seed",
+        F.lit(name).alias("generator_name"),
+        F.lit(version).alias("generator_version"),
+        F.current_timestamp().alias("generated_at"),
+        F.lit(run_date).cast("date").alias("dt"),
+    ).select(*[F.col(f.name).cast(f.dataType) for f in GOLD_SYNTHETIC_MEDIA.fields])
