@@ -89,7 +89,9 @@ command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 || die "no C++ 
 log "pip uninstalling any broken horovod install"
 "$PY" -m pip uninstall -y horovod >/dev/null 2>&1 || true
 
+BUILD_LOG="$VENV_DIR/horovod-build.log"
 log "building horovod==$HOROVOD_VERSION (TensorFlow + Gloo, no MPI/PyTorch/MXNet); this takes several minutes"
+log "compiler output goes to $BUILD_LOG"
 start=$(date +%s)
 # Keep the venv's bin first so the build sees the venv's python, but the system cmake.
 PATH="$VENV_DIR/bin:$PATH" \
@@ -100,7 +102,8 @@ HOROVOD_WITHOUT_PYTORCH=1 \
 HOROVOD_WITHOUT_MXNET=1 \
 MAKEFLAGS="-j$(nproc)" \
   "$PY" -m pip install --disable-pip-version-check --no-build-isolation --no-cache-dir -v \
-  "horovod==$HOROVOD_VERSION"
+  "horovod==$HOROVOD_VERSION" > "$BUILD_LOG" 2>&1 \
+  || { tail -n 60 "$BUILD_LOG" >&2; die "the Horovod build failed; the full log is $BUILD_LOG"; }
 end=$(date +%s)
 log "build finished in $((end - start)) s"
 
