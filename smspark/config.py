@@ -129,6 +129,8 @@ class RecommenderConfig(_Strict):
     positive, ``eval_negatives`` per validation/test user (the leave-last-out protocol of He et al.). Metrics are
     HR@``top_k`` and NDCG@``top_k``. ALS (MLlib, ``implicitPrefs``) is fitted for every point of the
     ``als_ranks`` x ``als_reg_params`` x ``als_alphas`` grid and the best on validation HR@``top_k`` is tested.
+    Training stops after ``early_stopping_patience`` epochs without a lower validation loss (averaged over the
+    Horovod workers) and keeps the best epoch's weights (None: all ``epochs``, last weights).
     Scoring: the NeuMF top ``candidate_pool`` unseen items per user, re-ranked by the behaviour model, keeping
     ``recommend_k``; users are scored ``score_user_batch`` at a time. User segments: KMeans on the NeuMF user
     embeddings with k in ``segment_k_min..segment_k_max`` picked by silhouette.
@@ -142,7 +144,8 @@ class RecommenderConfig(_Strict):
     eval_negatives: int = Field(100, ge=1)
     top_k: int = Field(10, ge=1)
     batch_size: int = Field(256, ge=1)
-    epochs: int = Field(6, ge=1)
+    epochs: int = Field(10, ge=1)
+    early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
     als_ranks: list[int] = Field(default_factory=lambda: [16, 32])
     als_reg_params: list[float] = Field(default_factory=lambda: [0.01, 0.1])
@@ -160,6 +163,7 @@ class BehaviourConfig(_Strict):
 
     An event is engaged when its rating is at least ``engagement_threshold``. The MLlib LogisticRegression
     baseline on aggregate features picks its ``regParam`` from ``baseline_reg_params`` on validation AUC.
+    Early stopping as for the recommender.
     """
 
     history_len: int = Field(50, ge=1)
@@ -170,7 +174,8 @@ class BehaviourConfig(_Strict):
     dense_units: int = Field(64, ge=1)
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     batch_size: int = Field(256, ge=1)
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(4, ge=1)
+    early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
     baseline_reg_params: list[float] = Field(default_factory=lambda: [0.0, 0.01])
     baseline_max_iter: int = Field(100, ge=1)

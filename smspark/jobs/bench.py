@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.io import read_table
+from smspark.jobs.steps import resolve
 
 
 def bench_sentiment(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
@@ -64,6 +65,7 @@ def bench_sentiment(ctx: JobContext, rows: int | None, repeat: int) -> dict[str,
 
 #: bench target -> function(ctx, rows, repeat) -> results
 TARGETS: dict[str, Callable[[JobContext, int | None, int], dict[str, Any]]] = {"sentiment": bench_sentiment}
+TARGETS["recommendations"] = resolve("smspark.jobs.steps.interactions:bench")
 
 
 def run(ctx: JobContext, target: str, rows: int | None, repeat: int) -> dict[str, Any]:

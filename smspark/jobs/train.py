@@ -18,6 +18,8 @@ from smspark.train.registry import NoChampionError, configure, get_champion
 #: model -> step ``(ctx, num_proc, backend) -> manifest record``
 TRAINERS: dict[str, str] = {
     "sentiment": "smspark.jobs.steps.posts:train",
+    "recommender": "smspark.jobs.steps.interactions:train_recommender",
+    "behaviour": "smspark.jobs.steps.interactions:train_behaviour",
     "image": "smspark.jobs.steps.media:train_image",
     "gan": "smspark.jobs.steps.media:train_gan",
 }

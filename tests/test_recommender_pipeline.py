@@ -1,0 +1,107 @@
+"""End to end on a real MovieLens slice (the first 60 users): nightly ingest -> etl -> features -> NeuMF and the
+behaviour model trained by 2 Horovod workers through Petastorm -> two-stage recommendations and segments."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from smspark.jobs import nightly
+from tests.conftest import require_landing
+
+DAY = "2026-11-21"
+USERS = 60
+K = 20
+
+#: Small but complete settings: the real protocol (4 / 100 negatives, HR@10), few epochs, one ALS grid point.
+FAST = [
+    "train.num_proc=2",
+    "train.backend=spark",
+    "spark.conf.spark.sql.shuffle.partitions=4",
+    "models.recommender.epochs=2",
+    "models.recommender.als_ranks=[8]",
+    "models.recommender.als_reg_params=[0.1]",
+    "models.recommender.segment_k_max=4",
+    f"models.recommender.recommend_k={K}",
+    "models.recommender.candidate_pool=30",
+    "models.behaviour.epochs=1",
+    "models.behaviour.history_len=20",
+    "models.behaviour.rnn_units=16",
+]
+
+
+def _sets(values: list[str]) -> list[str]:
+    return [arg for v in values for arg in ("--set", v)]
+
+
+def write_slice(folder: Path, users: int) -> int:
+    """The real ``ratings.csv`` rows of users ``1..users`` and their movies into ``folder``; returns the rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with require_landing("movielens", "ratings.csv").open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    keep = [r for r in rows[1:] if int(r[0]) <= users]
+    with (folder / "ratings.csv").open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([rows[0], *keep])
+    used = {r[1] for r in keep}
+    with require_landing("movielens", "movies.csv").open(newline="", encoding="utf-8") as fh:
+        movies = list(csv.reader(fh))
+    with (folder / "movies.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([movies[0], *[m for m in movies[1:] if m[0] in used]])
+    return len(keep)
+
+
+@pytest.mark.slow
+def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
+    root = tmp_path / "data"
+    n_ratings = write_slice(root / "landing" / "movielens", USERS)
+    argv = ["--date", DAY, "--train", "recommender,behaviour", "--score", "recommendations"]
+    assert nightly.main(argv + _sets([f"data.root={root}", *FAST])) == 0
+
+    manifest = json.loads(next((root / "runs").glob("*-nightly-*/manifest.json")).read_text())
+    assert manifest["status"] == "ok"
+    stages = manifest["stages"]
+    for name in ("ingest.interactions", "etl.interactions", "features.recommender", "features.behaviour"):
+        assert stages[name]["counts"]["reconciled"], name
+    assert stages["ingest.interactions"]["counts"]["rows_in"] == n_ratings
+    neg = stages["features.recommender"]["counts"]
+    assert neg["negatives"] == neg["negatives_expected"]
+    assert neg["negatives"]["test"] == 100 * USERS and neg["negatives"]["train"] == 4 * neg["positives"]["train"]
+    assert manifest["models"]["recommender"]["ranks"] == [0, 1]  # two Horovod workers
+    assert manifest["models"]["behaviour"]["ranks"] == [0, 1]
+    metrics = manifest["metrics"]
+    for name in ("neumf", "als", "popularity"):
+        assert {"HR@10", "NDCG@10", "HR@10_full", "NDCG@10_full"} <= set(metrics["recommender"][name])
+        assert 0.0 <= metrics["recommender"][name]["NDCG@10"] <= metrics["recommender"][name]["HR@10"] <= 1.0
+    for name in ("behaviour", "behaviour_logreg"):
+        assert 0.0 < metrics["behaviour"][name]["AUC"] < 1.0 and metrics["behaviour"][name]["logloss"] > 0
+    assert isinstance(manifest["models"]["recommender"]["beats_baselines"], bool)
+
+    score = stages["score.recommendations"]["counts"]
+    assert score["reconciled"] and score["rows"] == score["rows_expected"] == K * USERS
+
+    gold = spark.read.parquet(str(root / "gold" / "user_recommendations")).where(F.col("dt") == DAY)
+    silver = spark.read.parquet(str(root / "silver" / "interactions"))
+    per_user = gold.groupBy("user_id").agg(
+        F.count(F.lit(1)).alias("n"),
+        F.countDistinct("item_id").alias("items"),
+        F.min("rank").alias("lo"),
+        F.max("rank").alias("hi"),
+    )
+    assert per_user.count() == USERS == silver.select("user_id").distinct().count()
+    assert (
+        per_user.where((F.col("n") != K) | (F.col("items") != K) | (F.col("lo") != 1) | (F.col("hi") != K)).count() == 0
+    )
+    assert gold.join(silver, ["user_id", "item_id"], "left_semi").count() == 0  # nothing already rated
+    ordered = gold.groupBy("user_id").agg(F.sort_array(F.collect_list(F.struct("rank", "engagement_prob"))).alias("r"))
+    for row in ordered.collect():
+        probs = [p for _, p in row["r"]]
+        assert probs == sorted(probs, reverse=True)  # re-ranked by engagement
+    assert {r[0] for r in gold.select("recommender_version").distinct().collect()} == {"1"}
+
+    segments = spark.read.parquet(str(root / "gold" / "user_segments")).where(F.col("dt") == DAY)
+    summary = metrics["user_segments"]
+    assert 2 <= summary["k"] <= 4 and sum(summary["sizes"].values()) == segments.count() == USERS
