@@ -1,8 +1,9 @@
 """Job ``nightly``: ingest -> etl -> features -> train -> score, one run, one manifest.
 
 Every table with landing data is ingested and cleaned and every model whose input exists gets features; the
-models in ``nightly.train`` are trained only when they have no champion yet (or with ``--retrain``); the
-``nightly.score`` scorers then write gold for ``--date``. The manifest (``<data.root>/runs/<run_id>/manifest.json``)
+models in ``nightly.train`` whose features exist are trained only when they have no champion yet (or with
+``--retrain``); the ``nightly.score`` scorers whose silver input exists then write gold for ``--date``. What is
+skipped, and why, is recorded in the manifest. The manifest (``<data.root>/runs/<run_id>/manifest.json``)
 is written last, with every stage's inputs, outputs, counts and timings, the model versions and metrics.
 """
 
@@ -22,11 +23,18 @@ def run(
     etl.run(ctx)
     features.run(ctx)
     for model in to_train if to_train is not None else ctx.cfg.nightly.train:
-        if retrain or not train.has_champion(ctx, model):
+        if not train.has_input(ctx, model):
+            ctx.manifest.data["models"][model] = {"trained": False, "reason": "no input features under the data root"}
+        elif retrain or not train.has_champion(ctx, model):
             train.run(ctx, model)
         else:
             ctx.manifest.data["models"][model] = {"trained": False, "reason": "a champion exists (use --retrain)"}
-    score.run(ctx, to_score if to_score is not None else ctx.cfg.nightly.score)
+    scorers = to_score if to_score is not None else ctx.cfg.nightly.score
+    present = [s for s in scorers if s not in score.SCORERS or (ctx.layout.silver / score.SCORERS[s][0]).exists()]
+    for skipped in sorted(set(scorers) - set(present)):
+        ctx.manifest.data.setdefault("skipped", {})[f"score.{skipped}"] = "no silver input under the data root"
+    if present:
+        score.run(ctx, present)
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

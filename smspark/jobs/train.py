@@ -25,6 +25,21 @@ TRAINERS: dict[str, str] = {
 }
 
 
+#: model -> the features folder its trainer reads (nightly skips a model whose input is absent)
+TRAIN_INPUTS: dict[str, str] = {
+    "sentiment": "sentiment",
+    "recommender": "recommender",
+    "behaviour": "behaviour",
+    "image": "image",
+    "gan": "image",
+}
+
+
+def has_input(ctx: JobContext, model: str) -> bool:
+    """Whether the features a model trains on exist under the data root."""
+    return (ctx.layout.features / TRAIN_INPUTS.get(model, model)).exists()
+
+
 def has_champion(ctx: JobContext, model: str) -> bool:
     try:
         get_champion(configure(ctx.cfg), model)
