@@ -89,17 +89,19 @@ class ImageConfig(_Strict):
     image_size: int | None = Field(None, ge=8, le=256)
     channels: Literal[1, 3] | None = None
     filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
+    pooling: Literal["max", "avg"] = "max"
     embedding_dim: int = Field(128, ge=2)
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1)
     epochs: int = Field(3, ge=1)
     learning_rate: float = 1e-3
+    early_stopping_patience: int | None = Field(None, ge=0)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0.0, lt=0.5)
     baseline_max_iter: int = Field(100, ge=1)
-    baseline_reg_grid: list[float] = Field(default_factory=lambda: [0.0001, 0.001])
+    baseline_reg_grid: list[float] = Field(default_factory=lambda: [0.001])
     neighbours: int = Field(5, ge=1)
-    neighbour_block_rows: int = Field(1024, ge=16)
+    neighbour_block_rows: int = Field(512, ge=16)
 
 
 class GanConfig(_Strict):

@@ -16,6 +16,7 @@ to two feature sets; here the features are the image classifier's penultimate la
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -114,10 +115,12 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
         raise ValueError("each feature set needs at least 2 rows")
     mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
-        eps = np.eye(s1.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)  # singular products are handled just below
+        covmean = linalg.sqrtm(s1 @ s2)
+        if not np.isfinite(covmean).all():
+            eps = np.eye(s1.shape[0]) * 1e-6
+            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
     covmean = np.real(covmean)
     diff = mu1 - mu2
     return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean)))

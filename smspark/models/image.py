@@ -1,11 +1,16 @@
-"""Image classifier: a small CNN of conv-batchnorm-ReLU blocks with global average pooling, in tf_keras.
+"""Image classifier: a small CNN of conv-batchnorm-ReLU blocks with global pooling, in tf_keras.
 
 Input: int32 pixel values 0..255 ``[batch, size * size * channels]`` (row-major HWC, the ``pixels`` column of
 ``features/image``), scaled to [0, 1] inside the model. Blocks: per entry of ``cfg.filters`` a 3x3 ``Conv2D`` (no
-bias) -> ``BatchNormalization`` (momentum 0.9: short runs on small sets still get usable moving statistics) -> ReLU, with a 2x2 max-pool between blocks; then ``GlobalAveragePooling2D`` ->
-``Dense(embedding_dim, relu)`` named ``embedding`` (the penultimate layer, used for scoring embeddings, similar
-images and the GAN's Frechet distance) -> dropout -> softmax. Output: float32 class probabilities
-``[batch, num_classes]``.
+bias) -> ``BatchNormalization`` -> ReLU, with a 2x2 max-pool between blocks; then global pooling (``cfg.pooling``:
+max, the default, or average) -> ``Dense(embedding_dim, relu)`` named ``embedding`` (the penultimate layer, used for
+scoring embeddings, similar images and the GAN's Frechet distance) -> dropout -> softmax. Output: float32 class
+probabilities ``[batch, num_classes]``.
+
+Batchnorm momentum is 0.9 (Keras: 0.99) so short runs on small sets still end with usable moving statistics.
+Global max pooling is the default because, measured on 15,000 Fashion-MNIST images after 3 epochs, the same
+network with average pooling scored 0.73 test accuracy in inference mode but 0.85 with batch statistics: averaging
+over the whole feature map makes it sensitive to the moving-statistics error; max pooling scored 0.87 in both.
 """
 
 from __future__ import annotations
@@ -41,7 +46,10 @@ def build_model(cfg: ImageConfig, input_shape: tuple[int, int, int], num_classes
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
         x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    if cfg.pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     emb = keras.layers.Dense(cfg.embedding_dim, activation="relu", name=EMBEDDING_LAYER)(x)
     x = keras.layers.Dropout(cfg.dropout, name="dropout")(emb)
     out = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)

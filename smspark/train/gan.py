@@ -10,7 +10,8 @@ The driver then evaluates the generator with the image model's champion (same da
 Frechet distance between the champion's penultimate-layer features of generated images and of real test images,
 next to the real-vs-real floor (one half of the test set against the other, same sample sizes), and the
 champion's accuracy on generated images against the requested class. The generator is registered as
-``smspark_gan`` and becomes ``champion`` only with a lower Frechet distance than the current one.
+``smspark_gan`` and becomes ``champion`` only with a lower Frechet distance than the current champion, whose
+distance is re-measured in the same run on the same features (a champion of another dataset is replaced).
 """
 
 from __future__ import annotations
@@ -72,7 +73,14 @@ def fixed_latent(cfg: GanConfig, num_classes: int, seed: int) -> tuple[np.ndarra
 
 
 def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
-    """One Horovod rank of GAN training; returns ``{"rank", "size", "history", "seconds", "steps_per_epoch"}``."""
+    """One Horovod rank of GAN training.
+
+    Returns:
+        ``{"rank", "size", "history", "seconds", "steps_per_epoch", "weight_checksums"}``; ``weight_checksums`` is
+        the sum of absolute trainable weights of the generator and of the discriminator: equal on every rank when
+        the initial broadcast and the gradient averaging worked (batchnorm moving statistics, not trainable, are
+        per rank).
+    """
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import horovod.tensorflow as hvd
     import tensorflow as tf
@@ -195,7 +203,15 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
         gen.save(os.path.join(spec.out_dir, "generator.h5"))
         with open(os.path.join(spec.out_dir, "history.json"), "w") as fh:
             json.dump({"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds}, fh)
-    return {"rank": rank, "size": size, "history": history, "seconds": seconds, "steps_per_epoch": steps}
+    checksums = [float(sum(np.abs(w.numpy()).sum() for w in m.trainable_weights)) for m in (gen, disc)]
+    return {
+        "rank": rank,
+        "size": size,
+        "history": history,
+        "seconds": seconds,
+        "steps_per_epoch": steps,
+        "weight_checksums": checksums,
+    }
 
 
 def evaluate_generator(
@@ -257,6 +273,42 @@ def evaluate_generator(
     }
 
 
+def _champion_frechet(
+    client: Any, cfg: Settings, gen_meta: dict[str, Any], image_model: Any, x_test: np.ndarray, y_test: np.ndarray
+) -> float | None:
+    """The current GAN champion's Frechet distance re-measured with this run's image model, test images and seeds.
+
+    Frechet distances are only comparable on the same features, and the image model behind them may have changed
+    since the champion was trained. None when there is no champion or it generates another dataset or shape.
+    """
+    from smspark.scoring.udfs import load_python_model
+    from smspark.train.registry import NoChampionError, get_champion
+
+    try:
+        champ = get_champion(client, MODEL)
+    except NoChampionError:
+        return None
+    previous = load_python_model(champ.uri, cfg.tracking_uri(), cfg.mlflow.registry_uri)
+    same = all(previous.meta.get(k) == gen_meta[k] for k in ("dataset", "image_shape", "classes"))
+    if not same:
+        return None
+    ev = evaluate_generator(
+        previous.generate,
+        image_model.embed_and_predict,
+        x_test,
+        y_test,
+        len(gen_meta["classes"]),
+        cfg.train.seed,
+        cfg.models.gan.eval_rows,
+    )
+    log.info(
+        "GAN champion v%s re-measured on this run's features: Frechet distance %.3f",
+        champ.version,
+        ev["frechet_distance"],
+    )
+    return float(ev["frechet_distance"])
+
+
 def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: str) -> dict[str, Any]:
     """Train, evaluate, log, register the GAN. Returns the manifest record.
 
@@ -273,9 +325,9 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
     from smspark.models.gan import sample_grid, upsampling_steps
     from smspark.models.media_packaging import GeneratorPyfunc
     from smspark.scoring.udfs import load_python_model
-    from smspark.train.image import features_meta, mlflow_key, read_pixels
+    from smspark.train.image import features_meta, mlflow_key, promote_on_dataset, read_pixels
     from smspark.train.launcher import run_distributed
-    from smspark.train.registry import configure, get_champion, promote_if_better, registered_name
+    from smspark.train.registry import configure, get_champion, registered_name
     from smspark.train.sentiment import pip_requirements
 
     gcfg = cfg.models.gan
@@ -384,8 +436,18 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
             registered_model_name=registered_name(MODEL),
         )
         version = str(info.registered_model_version)
-        champion = promote_if_better(
-            client, MODEL, version, SELECTION_METRIC, ev["frechet_distance"], higher_is_better=False
+        champion_fd = _champion_frechet(client, cfg, gen_meta, image_model, x_test, y_test)
+        if champion_fd is not None:
+            mlflow.log_metric("champion_frechet_distance", champion_fd)
+        champion = promote_on_dataset(
+            client,
+            MODEL,
+            version,
+            SELECTION_METRIC,
+            ev["frechet_distance"],
+            meta["dataset"],
+            higher_is_better=False,
+            champion_value=champion_fd,
         )
     return {
         "mlflow_run_id": run.info.run_id,
@@ -398,6 +460,7 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
         "num_proc": num_proc,
         "backend": backend,
         "ranks": sorted(r["rank"] for r in results),
+        "weight_checksums": {r["rank"]: r["weight_checksums"] for r in results},
         "train_seconds": round(max(r["seconds"] for r in results), 2),
         "steps_per_epoch": results[0]["steps_per_epoch"],
         "rows": {"train": rows["train"], "test": rows["test"]},

@@ -5,7 +5,8 @@ shape, dataset). The CNN trains through the generic :func:`smspark.train.worker.
 ``hvd.DistributedOptimizer``). On the driver, the CNN and Spark MLlib LogisticRegression on the pixels (scaled to
 [0, 1]) are tested on the same test split: accuracy, macro-F1, per-class F1 and a confusion-matrix PNG each, in one
 MLflow run and the run manifest. The CNN is registered as ``smspark_image`` (an MLflow pyfunc with the Keras model
-and its meta) and becomes ``champion`` only when it beats the current champion on test macro-F1.
+and its meta) and becomes ``champion`` only when it beats the current champion on test macro-F1 (a champion
+trained on another dataset is replaced: see :func:`promote_on_dataset`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from smspark.models.image import build_model
 from smspark.models.media_packaging import ImagePyfunc
 from smspark.models.pixel_baseline import pixel_logreg
 from smspark.train.launcher import run_distributed
-from smspark.train.registry import configure, promote_if_better, registered_name
+from smspark.train.registry import configure, registered_name
 from smspark.train.sentiment import pip_requirements
 from smspark.train.worker import KerasTrainSpec, keras_worker
 
@@ -71,6 +72,75 @@ def image_pyfunc(model: Any, meta: dict[str, Any]) -> ImagePyfunc:
     wrapper = ImagePyfunc()
     wrapper.keras_model, wrapper.meta = model, meta
     return wrapper
+
+
+def promote_on_dataset(
+    client: Any,
+    model: str,
+    version: str,
+    metric: str,
+    value: float,
+    dataset: str,
+    higher_is_better: bool = True,
+    champion_value: float | None = None,
+) -> dict[str, Any]:
+    """:func:`smspark.train.registry.promote_if_better`, but only among versions trained on the same dataset.
+
+    A champion trained on another dataset (its run's ``dataset`` tag) is replaced without comparison: figures on
+    different datasets are not comparable, and the configured dataset is the one scoring should serve.
+    ``champion_value``, when given, is the champion's figure re-measured by the caller on the same footing (it then
+    replaces the figure recorded in the champion's run).
+    """
+    from smspark.train.registry import CHAMPION, NoChampionError, get_champion, promote_if_better
+
+    try:
+        current = get_champion(client, model)
+    except NoChampionError:
+        current = None
+    if current is not None and current.run_id:
+        previous_dataset = client.get_run(current.run_id).data.tags.get("dataset")
+        if previous_dataset != dataset:
+            client.set_registered_model_alias(registered_name(model), CHAMPION, version)
+            log.warning(
+                "%s v%s replaces champion v%s without comparison: trained on %s, the champion on %s",
+                registered_name(model),
+                version,
+                current.version,
+                dataset,
+                previous_dataset,
+            )
+            return {
+                "promoted": True,
+                "champion_version": version,
+                "previous_version": current.version,
+                "previous_value": None,
+                "previous_dataset": previous_dataset,
+                "metric": metric,
+                "value": value,
+            }
+        if champion_value is not None:
+            better = value > champion_value if higher_is_better else value < champion_value
+            if better:
+                client.set_registered_model_alias(registered_name(model), CHAMPION, version)
+            log.info(
+                "%s v%s %s champion v%s (%s %.4f vs %.4f, both measured in this run)",
+                registered_name(model),
+                version,
+                "replaces" if better else "does not beat",
+                current.version,
+                metric,
+                value,
+                champion_value,
+            )
+            return {
+                "promoted": better,
+                "champion_version": version if better else current.version,
+                "previous_version": current.version,
+                "previous_value": champion_value,
+                "metric": metric,
+                "value": value,
+            }
+    return promote_if_better(client, model, version, metric, value, higher_is_better=higher_is_better)
 
 
 def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int, backend: str) -> dict[str, Any]:
@@ -122,6 +192,7 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
             seed=cfg.train.seed,
             tracking_uri=mlflow.get_tracking_uri(),
             run_id=run.info.run_id,
+            early_stopping_patience=mcfg.early_stopping_patience,
         )
         results = run_distributed(keras_worker, (spec,), num_proc=num_proc, backend=backend, spark=spark)
         import tf_keras
@@ -196,7 +267,7 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
             registered_model_name=registered_name(MODEL),
         )
         version = str(info.registered_model_version)
-        champion = promote_if_better(client, MODEL, version, SELECTION_METRIC, cnn["macro_f1"])
+        champion = promote_on_dataset(client, MODEL, version, SELECTION_METRIC, cnn["macro_f1"], meta["dataset"])
     hist = results[0]["history"]
     return {
         "mlflow_run_id": run.info.run_id,

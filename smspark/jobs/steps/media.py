@@ -271,7 +271,10 @@ def features_image(ctx: JobContext) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for split in SPLITS:
         part = feats.where(F.col("split") == split).drop("split")
-        write_table(part.repartition(split_files(ctx)), out / split)
+        # The split window leaves rows grouped by class; a file read in that order would feed Petastorm (whose
+        # shuffle buffer is smaller than a file) long runs of one class. Spread them: a fixed pseudo-random order.
+        part = part.repartition(split_files(ctx)).sortWithinPartitions(F.xxhash64(F.col("media_id"), F.lit(17)))
+        write_table(part, out / split)
         counts[split] = ctx.spark.read.parquet(str(out / split)).count()
     n_in = sum(r["count"] for r in class_rows)
     class_counts = {classes[r["label"]]: {s: 0 for s in SPLITS} for r in class_rows}

@@ -1,0 +1,3 @@
+from smspark.jobs.generate import main
+
+raise SystemExit(main())
