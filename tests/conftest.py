@@ -23,8 +23,10 @@ def spark():
     """The suite's one SparkSession: local[2], built by the project's own factory."""
     from smspark.session import get_session
 
-    cfg = load_config(None, ["spark.master=local[2]", "spark.conf.spark.sql.shuffle.partitions=4",
-                             "spark.conf.spark.driver.memory=4g"])
+    cfg = load_config(
+        None,
+        ["spark.master=local[2]", "spark.conf.spark.sql.shuffle.partitions=4", "spark.conf.spark.driver.memory=4g"],
+    )
     session = get_session(cfg)
     yield session
     session.stop()
