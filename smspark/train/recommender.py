@@ -221,6 +221,12 @@ def _beats(model: str, value: float, baselines: dict[str, float], metric: str) -
     return flags
 
 
+def _best_epoch(history: dict[str, list[float]]) -> int | None:
+    """1-based epoch with the lowest ``val_loss`` (the weights kept when early stopping is on)."""
+    val = history.get("val_loss") or []
+    return int(np.argmin(val)) + 1 if val else None
+
+
 def _write_meta(path: Path, meta: dict[str, Any]) -> Path:
     path.write_text(json.dumps(meta, indent=2) + "\n")
     return path
@@ -268,6 +274,7 @@ def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_pro
             seed=cfg.train.seed,
             tracking_uri=mlflow.get_tracking_uri(),
             run_id=run.info.run_id,
+            early_stopping_patience=mcfg.early_stopping_patience,
         )
         results = _run_workers(spec, spark, num_proc, backend)
         model = _load_keras(Path(spec.out_dir) / "model.h5")
@@ -331,6 +338,8 @@ def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_pro
         "train_seconds": round(max(r["seconds"] for r in results), 2),
         "rows": rows,
         "history": results[0]["history"],
+        "epochs_run": len(results[0]["history"].get("loss", [])),
+        "best_epoch": _best_epoch(results[0]["history"]),
         "metrics": {**metrics, "neumf_val": neumf_val},
         "als_grid": als["grid"],
         "beats_baselines": all(beats.values()),
@@ -457,6 +466,7 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
             seed=cfg.train.seed,
             tracking_uri=mlflow.get_tracking_uri(),
             run_id=run.info.run_id,
+            early_stopping_patience=mcfg.early_stopping_patience,
         )
         results = _run_workers(spec, spark, num_proc, backend)
         model = _load_keras(Path(spec.out_dir) / "model.h5")
@@ -526,6 +536,8 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         "train_seconds": round(max(r["seconds"] for r in results), 2),
         "rows": rows,
         "history": results[0]["history"],
+        "epochs_run": len(results[0]["history"].get("loss", [])),
+        "best_epoch": _best_epoch(results[0]["history"]),
         "metrics": metrics,
         "logreg_grid": base["grid"],
         "beats_baselines": all(beats.values()),
