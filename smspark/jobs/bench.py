@@ -66,6 +66,7 @@ def bench_sentiment(ctx: JobContext, rows: int | None, repeat: int) -> dict[str,
 #: bench target -> function(ctx, rows, repeat) -> results
 TARGETS: dict[str, Callable[[JobContext, int | None, int], dict[str, Any]]] = {"sentiment": bench_sentiment}
 TARGETS["recommendations"] = resolve("smspark.jobs.steps.interactions:bench")
+TARGETS["media"] = resolve("smspark.jobs.steps.media:bench")
 
 
 def run(ctx: JobContext, target: str, rows: int | None, repeat: int) -> dict[str, Any]:

@@ -68,6 +68,13 @@ def discover_sources(images_root: Path) -> dict[str, Path]:
     return {p.name: p for p in sorted(images_root.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))}
 
 
+def list_image_files(folder: Path) -> list[Path]:
+    """Every file under ``folder`` whose name matches :data:`IMAGE_GLOB` (``.png``/``.jpg``/``.jpeg`` in lower or
+    upper case), as the landing holds them: the records an ingest of the folder must account for."""
+    suffixes = {".png", ".PNG", ".jpg", ".JPG", ".jpeg", ".JPEG"}
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in suffixes)
+
+
 def _read_classes(folder: Path) -> list[str] | None:
     path = folder / "classes.json"
     if not path.exists():
@@ -154,16 +161,30 @@ def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
                 bronze_parts.append(sdf)
             per_source[source] = {"layout": "idx", "folder": str(folder), "records": n}
         else:
-            files, bronze, quarantine = _ingest_folder(ctx, source, folder)
-            files = files.persist()
-            persisted.append(files)
-            n = files.count()
-            if n == 0:
+            listed = list_image_files(folder)
+            if not listed:
                 raise UserError(f"{folder} holds neither IDX files nor png/jpg/jpeg images in class folders")
-            n_in += n
+            files, bronze, quarantine = _ingest_folder(ctx, source, folder)
+            persisted.append(files)
+            read = {r["rel"] for r in files.select("rel").collect()}
+            # Spark's file sources skip empty files and names starting with '_' or '.': account for them here
+            unread = [f for f in listed if f.relative_to(folder).as_posix() not in read]
+            pandas_quarantine.append(
+                pd.DataFrame(
+                    [
+                        file_quarantine_row(
+                            str(f),
+                            "empty file" if f.stat().st_size == 0 else "not read by the file source (hidden name)",
+                            ctx.run_date,
+                        )
+                        for f in unread
+                    ]
+                )
+            )
+            n_in += len(listed)
             bronze_parts.append(bronze)
             quarantine_parts.append(quarantine)
-            per_source[source] = {"layout": "class folders", "folder": str(folder), "records": n}
+            per_source[source] = {"layout": "class folders", "folder": str(folder), "records": len(listed)}
     out = ctx.layout.bronze / "media"
     n_out = 0
     if bronze_parts:
