@@ -238,30 +238,28 @@ def items_from_interactions(silver_interactions: DataFrame) -> DataFrame:
     )
 
 
-def clean_interactions(
-    bronze: DataFrame, key: bytes, known_items: DataFrame | None = None
-) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Bronze interactions -> silver interactions.
+def pseudonymise_interactions(bronze: DataFrame, key: bytes) -> DataFrame:
+    """Bronze interactions with ``user_id`` replaced by ``pseudonym(user_id, key)``
+    (:func:`smspark.etl.pseudonymise.pseudonym`, the same keyed HMAC as post authors). Cache the result when it
+    feeds several outputs: the HMAC runs in a Python UDF."""
+    return bronze.withColumn("user_id", pseudonym_col(F.col("user_id"), key))
 
-    ``user_id`` becomes ``pseudonym(user_id, key)`` (:func:`smspark.etl.pseudonymise.pseudonym`, the same keyed
-    HMAC as post authors). With ``known_items`` (a DataFrame with ``item_id``: the catalogue), ratings of other
-    items are quarantined as ``unknown item``. Duplicates, the same (user, item, event_time) more than once, keep
-    one row: the latest ingest, then the first source file, then the highest rating. ``dt`` = UTC date of
-    ``event_time``.
+
+def clean_interactions(
+    interactions: DataFrame, known_items: DataFrame | None = None
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Pseudonymised bronze interactions (:func:`pseudonymise_interactions`) -> silver interactions.
+
+    With ``known_items`` (a DataFrame with ``item_id``: the catalogue), ratings of other items are quarantined as
+    ``unknown item``. Duplicates, the same (user, item, event_time) more than once, keep one row: the latest
+    ingest, then the first source file, then the highest rating. ``dt`` = UTC date of ``event_time``.
 
     Returns:
         ``(silver, quarantine, duplicates)``: :data:`SILVER_INTERACTIONS`, :data:`QUARANTINE` (``raw`` is a JSON of
         the pseudonymised row) and dropped duplicates (``user_id``, ``item_id``, ``reason``).
-        ``rows(bronze) == rows(silver) + rows(quarantine) + rows(duplicates)``.
+        ``rows(input) == rows(silver) + rows(quarantine) + rows(duplicates)``.
     """
-    df = bronze.select(
-        pseudonym_col(F.col("user_id"), key).alias("user_id"),
-        "item_id",
-        "rating",
-        "event_time",
-        "source_file",
-        "ingest_date",
-    )
+    df = interactions.select("user_id", "item_id", "rating", "event_time", "source_file", "ingest_date")
     if known_items is not None:
         catalogue = known_items.select("item_id").distinct().withColumn("_known", F.lit(True))
         df = df.join(catalogue, "item_id", "left")
@@ -270,7 +268,7 @@ def clean_interactions(
         quarantine = _quarantine(unknown, "interactions", "etl", raw, F.col("ingest_date"))
         df = df.where(F.col("_known").isNotNull()).drop("_known")
     else:
-        quarantine = bronze.sparkSession.createDataFrame([], QUARANTINE)
+        quarantine = interactions.sparkSession.createDataFrame([], QUARANTINE)
     w = Window.partitionBy("user_id", "item_id", "event_time").orderBy(
         F.col("ingest_date").desc(), F.col("source_file"), F.col("rating").desc()
     )
@@ -305,4 +303,5 @@ __all__ = [
     "items_from_interactions",
     "parse_items",
     "parse_ratings",
+    "pseudonymise_interactions",
 ]

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if known.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
+            print(f"{'work area (removed)':<28} {root}  (keep it with --workdir DIR)")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from smspark.etl.interactions import (
     items_from_interactions,
     parse_items,
     parse_ratings,
+    pseudonymise_interactions,
 )
 from smspark.features.interactions import (
     SPLITS,
@@ -132,7 +133,8 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     if n_items_in:
         silver_items, item_dups = clean_items(bronze_items)
         silver_items = silver_items.persist()
-    silver, quarantine, dups = clean_interactions(bronze, key, silver_items)
+    pseudonymised = pseudonymise_interactions(bronze, key).persist()
+    silver, quarantine, dups = clean_interactions(pseudonymised, silver_items)
     out = ctx.layout.silver / "interactions"
     write_table(silver.repartition(F.col("dt")), out, "dt")
     n_q = write_quarantine(quarantine, ctx.layout, "interactions", "etl")
@@ -150,6 +152,7 @@ def etl(ctx: JobContext) -> dict[str, Any]:
         items_counts = reconcile(n_items_in, n_items_out, duplicates_dropped=item_dups.count())
         silver_items.unpersist()
     users = written.select("user_id").distinct().count()
+    pseudonymised.unpersist()
     ctx.output("silver/interactions", out)
     ctx.output("silver/items", items_out)
     return {
