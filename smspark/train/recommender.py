@@ -433,6 +433,13 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
     feats = cfg.layout.features / "behaviour"
     maps = IdMaps.load(feats / "id_maps.npz")
     feat_meta = json.loads((feats / "meta.json").read_text())
+    if feat_meta["history_len"] != mcfg.history_len:
+        log.warning(
+            "features/behaviour were built with history_len=%d (config: %d); the model follows the features",
+            feat_meta["history_len"],
+            mcfg.history_len,
+        )
+        mcfg = mcfg.model_copy(update={"history_len": int(feat_meta["history_len"])})
     n_genres = len(maps.genres)
     rows = {s: parquet_row_count(str(feats / s)) for s in SPLITS}
     client = configure(cfg)

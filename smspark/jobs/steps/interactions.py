@@ -351,6 +351,14 @@ def train_behaviour(ctx: JobContext, num_proc: int, backend: str) -> dict[str, A
 # --- score --------------------------------------------------------------------------------------------------
 
 
+def _history_len(ctx: JobContext, beh: Any) -> int:
+    """The history length the behaviour champion was trained with (its own metadata, not today's config)."""
+    from smspark.scoring.udfs import load_python_model
+
+    model = load_python_model(beh.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
+    return int(model.meta["history_len"])
+
+
 def score(ctx: JobContext) -> dict[str, Any]:
     """Every user of ``silver/interactions`` -> ``gold/user_recommendations`` (exactly ``recommend_k`` unseen items
     per user known to the recommender) and ``gold/user_segments``; reconciles ``users = scored + unknown to the
@@ -369,7 +377,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     events = read_table(ctx.spark, ctx.layout.silver / "interactions", what="run `smspark etl` first")
     events = events.select("user_id", "item_id", "rating", "event_time")
     start = time.perf_counter()
-    states = user_states(events, ctx.cfg.models.behaviour.history_len).persist()
+    states = user_states(events, _history_len(ctx, beh)).persist()
     result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date)
     out = ctx.layout.gold / "user_recommendations"
     write_partitions(result.gold, out, "dt")
@@ -475,7 +483,7 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
     events = read_table(ctx.spark, ctx.layout.silver / "interactions", what="run `smspark etl` first")
-    states = user_states(events, ctx.cfg.models.behaviour.history_len)
+    states = user_states(events, _history_len(ctx, beh))
     if rows:
         states = states.orderBy("user_id").limit(rows)
     states = states.repartition(max(2, ctx.spark.sparkContext.defaultParallelism)).persist()
