@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     pre.add_argument("--output", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
     root = known.workdir.resolve() if known.workdir else Path(tempfile.mkdtemp(prefix="smspark-evaluate-"))
+    root.mkdir(parents=True, exist_ok=True)
     # the work area's own data root and MLflow store win over any profile or --set
     isolated = ["--set", f"data.root={root}", "--set", "mlflow.tracking_uri=null", "--set", "mlflow.registry_uri=null"]
     try:
