@@ -83,6 +83,8 @@ class ImageConfig(_Strict):
     ``dataset`` is the silver ``media.source`` trained on (a folder name under ``landing/images``). The CNN reads
     square ``image_size`` x ``image_size`` x ``channels`` uint8 images (as int32 arrays); ``None`` takes them from
     the dataset: its most common side (at most 64) and 1 channel when every image is grayscale, else 3.
+    ``epochs`` is raised when needed so every worker runs at least ``min_train_steps`` optimizer steps: a small
+    dataset then trains for more epochs (1,400 emoji images: ~110) while the full Fashion-MNIST keeps ``epochs``.
     """
 
     dataset: str = "fashion_mnist"
@@ -94,6 +96,7 @@ class ImageConfig(_Strict):
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1)
     epochs: int = Field(3, ge=1)
+    min_train_steps: int = Field(600, ge=0)
     learning_rate: float = 1e-3
     early_stopping_patience: int | None = Field(None, ge=0)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
@@ -108,7 +111,8 @@ class GanConfig(_Strict):
     """Class-conditional DCGAN on ``features/image`` (the image model's dataset and input size).
 
     ``max_train_rows`` caps the rows seen per epoch (``None``: the whole training split); ``eval_rows`` caps the
-    real test images used for the Frechet distance (``None``: all).
+    real test images used for the Frechet distance (``None``: all). ``epochs`` is raised when needed so every worker
+    runs at least ``min_train_steps`` steps.
     """
 
     latent_dim: int = Field(64, ge=2)
@@ -116,6 +120,7 @@ class GanConfig(_Strict):
     disc_filters: list[int] = Field(default_factory=lambda: [64, 128])
     batch_size: int = Field(64, ge=2)
     epochs: int = Field(5, ge=1)
+    min_train_steps: int = Field(600, ge=0)
     max_train_rows: int | None = Field(20000, ge=1)
     learning_rate: float = 2e-4
     beta_1: float = Field(0.5, ge=0.0, lt=1.0)

@@ -115,16 +115,16 @@ def choose_input_shape(
     return int(image_size), int(channels)
 
 
-def split_col(df_has_official_test: bool, val_fraction: float, test_fraction: float) -> Column:
+def split_col(official_test: bool, val_fraction: float, test_fraction: float) -> Column:
     """Column ``split`` (``train``/``val``/``test``) for labelled silver rows (``media_id``, ``label``, ``split``).
 
     Stratified by ``label``: of a class's ``n`` rows (ordered by ``xxhash64(media_id)``, then ``media_id``), the
     first ``round(n * test_fraction)`` go to ``test`` and the next ``round(n * val_fraction)`` to ``val``, each at
     least 1 when the class has enough rows (test needs ``n >= 2``, val ``n >= 3``), the rest to ``train``. With
-    ``df_has_official_test`` the rows whose source split is ``test`` are the test set and ``val`` is carved the
+    ``official_test`` the rows whose source split is ``test`` are the test set and ``val`` is carved the
     same way from the others.
     """
-    if df_has_official_test:
+    if official_test:
         part = F.when(F.col("split") == "test", F.lit("test")).otherwise(F.lit("rest"))
     else:
         part = F.lit("all")
@@ -135,7 +135,7 @@ def split_col(df_has_official_test: bool, val_fraction: float, test_fraction: fl
     def at_least_one(frac: float, min_n: int) -> Column:
         return F.when(n >= min_n, F.greatest(F.lit(1), F.round(n * F.lit(frac)).cast("int"))).otherwise(F.lit(0))
 
-    if df_has_official_test:
+    if official_test:
         n_val = at_least_one(val_fraction, 2)
         return F.when(part == "test", F.lit("test")).when(rn <= n_val, F.lit("val")).otherwise(F.lit("train"))
     n_test = at_least_one(test_fraction, 2)

@@ -148,6 +148,7 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
 
     rows = min(spec.train_rows, cfg.max_train_rows or spec.train_rows)
     steps = steps_per_epoch(rows, cfg.batch_size, size)
+    epochs = max(cfg.epochs, -(-cfg.min_train_steps // steps))  # small datasets: enough steps to learn anything
     client = None
     if rank == 0:
         os.makedirs(os.path.join(spec.out_dir, "samples"), exist_ok=True)
@@ -171,7 +172,7 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
         seed=spec.seed + rank,
     ) as ds:
         batches = iter(ds.map(to_images))
-        for epoch in range(cfg.epochs):
+        for epoch in range(epochs):
             sums = np.zeros(len(names))
             t0 = time.perf_counter()
             for _ in range(steps):
@@ -185,7 +186,7 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
                 log.info(
                     "GAN epoch %d/%d: %s (%.1fs)",
                     epoch + 1,
-                    cfg.epochs,
+                    epochs,
                     ", ".join(f"{n} {history[n][-1]:.4f}" for n in names),
                     time.perf_counter() - t0,
                 )

@@ -74,6 +74,13 @@ def image_pyfunc(model: Any, meta: dict[str, Any]) -> ImagePyfunc:
     return wrapper
 
 
+def epochs_for(epochs: int, min_steps: int, rows: int, batch_size: int, num_proc: int) -> int:
+    """``epochs``, raised so every worker runs at least ``min_steps`` optimizer steps on ``rows`` training rows
+    (``steps_per_epoch = max(1, rows // (batch_size * num_proc))``, as in the worker)."""
+    steps = max(1, rows // (batch_size * num_proc))
+    return max(epochs, -(-min_steps // steps))
+
+
 def promote_on_dataset(
     client: Any,
     model: str,
@@ -158,6 +165,14 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
     client = configure(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_meta = {"classes": classes, "input_shape": list(input_shape), "dataset": meta["dataset"]}
+    epochs = epochs_for(mcfg.epochs, mcfg.min_train_steps, rows["train"], mcfg.batch_size, num_proc)
+    if epochs != mcfg.epochs:
+        log.info(
+            "image CNN: %d epochs instead of %d so every worker runs >= %d steps",
+            epochs,
+            mcfg.epochs,
+            mcfg.min_train_steps,
+        )
     with (
         mlflow.start_run(run_name=f"image-{meta['dataset']}-np{num_proc}") as run,
         tempfile.TemporaryDirectory() as tmp,
@@ -171,6 +186,7 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
                 "num_proc": num_proc,
                 "backend": backend,
                 "lr_scaled": mcfg.learning_rate * num_proc,
+                "epochs_run": epochs,
                 **{f"rows_{k}": v for k, v in rows.items()},
             }
         )
@@ -184,7 +200,7 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
             train_rows=rows["train"],
             val_rows=rows["val"],
             batch_size=mcfg.batch_size,
-            epochs=mcfg.epochs,
+            epochs=epochs,
             learning_rate=mcfg.learning_rate,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
@@ -281,6 +297,7 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
         "backend": backend,
         "ranks": sorted(r["rank"] for r in results),
         "train_seconds": round(max(r["seconds"] for r in results), 2),
+        "epochs": epochs,
         "rows": rows,
         "history": hist,
         "metrics": {
