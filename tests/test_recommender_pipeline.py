@@ -75,10 +75,16 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     metrics = manifest["metrics"]
     for name in ("neumf", "als", "popularity"):
         assert {"HR@10", "NDCG@10", "HR@10_full", "NDCG@10_full"} <= set(metrics["recommender"][name])
-        assert 0.0 <= metrics["recommender"][name]["NDCG@10"] <= metrics["recommender"][name]["HR@10"] <= 1.0
-    for name in ("behaviour", "behaviour_logreg"):
-        assert 0.0 < metrics["behaviour"][name]["AUC"] < 1.0 and metrics["behaviour"][name]["logloss"] > 0
-    assert isinstance(manifest["models"]["recommender"]["beats_baselines"], bool)
+        # a random ranking of the held-out item among 100 sampled negatives has HR@10 = 10/101; 2 standard errors
+        # above it with 60 users is 0.18
+        assert metrics["recommender"][name]["HR@10"] > 0.18, (name, metrics["recommender"][name])
+    rec = manifest["models"]["recommender"]
+    assert rec["selection"]["metric"] == "NDCG@10_full" and rec["selection"]["split"] == "val"
+    assert set(rec["beats"]) == {
+        f"{b} {m}" for b in ("als", "popularity") for m in ("HR@10", "NDCG@10", "HR@10_full", "NDCG@10_full")
+    }
+    for name in ("behaviour", "logreg"):
+        assert metrics["behaviour"][name]["AUC"] > 0.5 and metrics["behaviour"][name]["logloss"] > 0, name
 
     score = stages["score.recommendations"]["counts"]
     assert score["reconciled"] and score["rows"] == score["rows_expected"] == K * USERS
