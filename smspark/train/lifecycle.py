@@ -215,7 +215,8 @@ class ModelAdapter(ABC):
 
     @abstractmethod
     def baselines(self) -> list[Baseline]:
-        """The classical baseline(s), fitted on train, chosen on val, measured on val and test."""
+        """The classical baseline(s), fitted on train, chosen on val, measured on val and test (``[]`` for a model
+        without one: ``beats_baseline`` is then ``None``)."""
 
     @abstractmethod
     def package(self, candidate: Candidate) -> Package:
@@ -566,7 +567,7 @@ def run_lifecycle(
 
         base_test = {b.name: b.test for b in baselines}
         beats = adapter.beats(cand_test, base_test)
-        beats_baseline = bool(beats) and all(beats.values())
+        beats_baseline = all(beats.values()) if beats else None  # None: the model has no baseline
         for comparison, ok in beats.items():
             if not ok:
                 log.warning("%s does NOT beat its baseline on test: %s", name, comparison)
@@ -581,7 +582,7 @@ def run_lifecycle(
         if champ_val is not None and champ_test is not None:
             mlflow.log_metrics(flat_metrics("champion_val_", champ_val))
             mlflow.log_metrics(flat_metrics("champion_test_", champ_test))
-        mlflow.set_tag("beats_baseline", str(beats_baseline).lower())
+        mlflow.set_tag("beats_baseline", "n/a" if beats_baseline is None else str(beats_baseline).lower())
         plot_dir = Path(tmp) / "plots"
         plot_dir.mkdir()
         plots = adapter.plots(candidate, baselines, plot_dir)
