@@ -14,7 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from smspark.config import load_config
-from smspark.jobs import train
+from smspark.jobs import bench, train
 from smspark.jobs.generate import generate
 from smspark.jobs.steps import media as steps
 from tests.test_media_ingest import fashion_slice, make_context
@@ -130,6 +130,8 @@ def test_nightly_scoring_labels_embeds_and_finds_neighbours(spark, trained):
     assert similar.count() == n * cfg.models.image.neighbours
     assert similar.where(F.col("media_id") == F.col("neighbour_id")).count() == 0
     assert similar.groupBy("media_id").agg(F.max("rank").alias("k")).where(F.col("k") != 5).count() == 0
+    res = bench.run(ctx, "media", 200, 1)  # the scoring benchmark on the same rows through both sides
+    assert res["rows"] == 200 and res["spark_udf_rows_per_second"] > 0 and res["plain_predict_rows_per_second"] > 0
 
 
 def test_generated_images_are_flagged_and_never_enter_silver(spark, trained):

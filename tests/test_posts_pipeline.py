@@ -17,7 +17,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from smspark.config import PROJECT_ROOT
-from smspark.jobs import nightly, predict, score
+from smspark.jobs import bench, nightly, predict, score
 from tests.conftest import require_landing
 
 pytestmark = pytest.mark.slow
@@ -181,3 +181,12 @@ def test_ingest_under_spark_submit(run, tmp_path):
     assert "bronze/posts" in proc.stdout
     manifest = json.loads(max((other / "runs").glob("*ingest*/manifest.json")).read_text())
     assert manifest["stages"]["ingest.posts"]["counts"]["reconciled"]
+
+
+def test_bench_sentiment_times_both_sides_on_the_same_rows(run):
+    root, _, _, _ = run
+    assert bench.main(["sentiment", "--rows", "400", "--repeat", "1", "--set", f"data.root={root}"]) == 0
+    manifest = json.loads(max((root / "runs").glob("*-bench-*/manifest.json")).read_text())
+    res = manifest["metrics"]["bench_sentiment"]
+    assert res["rows"] == 400 and res["model"] == "models:/smspark_sentiment/1"
+    assert res["spark_udf_rows_per_second"] > 0 and res["plain_predict_rows_per_second"] > 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from smspark.jobs import nightly
+from smspark.jobs import bench, nightly
 from tests.conftest import require_landing
 
 DAY = "2026-11-21"
@@ -111,3 +111,9 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     segments = spark.read.parquet(str(root / "gold" / "user_segments")).where(F.col("dt") == DAY)
     summary = metrics["user_segments"]
     assert 2 <= summary["k"] <= 4 and sum(summary["sizes"].values()) == segments.count() == USERS
+
+    # the scoring benchmark: Spark and one plain process recommend the same items to the same users
+    assert bench.main(["recommendations", "--rows", "20", "--repeat", "2", "--set", f"data.root={root}"]) == 0
+    res = json.loads(max((root / "runs").glob("*-bench-*/manifest.json")).read_text())["metrics"]
+    res = res["bench_recommendations"]
+    assert res["users"] == 20 and res["recommendations"] == 20 * K and res["same_items_fraction"] == 1.0
