@@ -343,3 +343,26 @@ def remove(uri: str) -> None:
     fs, path = filesystem(uri)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+
+
+def move(src: str, dst: str) -> str:
+    """Move the file or directory tree at ``src`` to ``dst`` (parents created); returns ``dst``.
+
+    On a local disk, HDFS and the ``/dbfs`` mount this is a rename (one atomic step); object stores copy and delete.
+    Both URIs must be on the same filesystem.
+
+    Raises:
+        FileNotFoundError: nothing at ``src``.
+    """
+    fs, src_path = filesystem(src)
+    _, dst_path = filesystem(dst)
+    if not fs.exists(src_path):
+        raise FileNotFoundError(src)
+    parent_path = posixpath.dirname(dst_path.rstrip("/"))
+    if parent_path:
+        fs.makedirs(parent_path, exist_ok=True)
+    if local_path(src) is not None:
+        os.replace(src_path, dst_path)
+    else:
+        fs.mv(src_path, dst_path, recursive=True)
+    return dst
