@@ -8,14 +8,15 @@ from pathlib import Path
 
 from smspark.jobs import evaluate
 from smspark.jobs.common import JobContext
+from tests.conftest import local
 
 SEEN: dict[str, str] = {}
 
 
 def fake_target(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, float]]:
     """Stands in for a target: records where it ran and returns fixed-shape figures."""
-    SEEN.update(root=str(ctx.layout.root), tracking=ctx.cfg.tracking_uri(), input=str(input_dir))
-    (ctx.layout.root / "marker").write_text("x")
+    SEEN.update(root=local(ctx.layout.root).as_posix(), tracking=ctx.cfg.tracking_uri(), input=str(input_dir))
+    (local(ctx.layout.root) / "marker").write_text("x")
     return {"neumf": {"HR@10": 0.5, "NDCG@10": 0.25}, "behaviour": {"AUC": 0.75, "logloss": 0.6}}
 
 

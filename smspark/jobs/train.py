@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from smspark import storage
 from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.steps import resolve
+from smspark.train.launcher import last_rank_processes
 from smspark.train.registry import NoChampionError, configure, get_champion
 
 #: model -> step ``(ctx, num_proc, backend) -> manifest record``
@@ -37,7 +39,7 @@ TRAIN_INPUTS: dict[str, str] = {
 
 def has_input(ctx: JobContext, model: str) -> bool:
     """Whether the features a model trains on exist under the data root."""
-    return (ctx.layout.features / TRAIN_INPUTS.get(model, model)).exists()
+    return storage.exists(storage.join(ctx.layout.features, TRAIN_INPUTS.get(model, model)))
 
 
 def has_champion(ctx: JobContext, model: str) -> bool:
@@ -57,6 +59,7 @@ def run(ctx: JobContext, model: str, num_proc: int | None = None, backend: str |
         result = resolve(TRAINERS[model])(ctx, n, backend or ctx.cfg.train.backend)
         rec["outputs"] = {"registered_model": result.get("registered_model"), "version": result.get("version")}
         rec["counts"] = result.get("rows", {})
+        ctx.record_processes(rec, horovod_ranks=last_rank_processes())
     ctx.manifest.data["models"][model] = {k: v for k, v in result.items() if k != "metrics"}
     ctx.manifest.data["metrics"][model] = result.get("metrics", {})
     ctx.output(

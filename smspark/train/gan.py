@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from smspark import storage
 from smspark.config import GanConfig, Settings
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,6 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
         smspark.train.registry.NoChampionError: no image model champion to evaluate with.
     """
     import mlflow
-    import pyarrow.parquet as pq
     from PIL import Image
 
     from smspark.features.media import SPLITS
@@ -332,7 +332,7 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
     from smspark.train.sentiment import pip_requirements
 
     gcfg = cfg.models.gan
-    feats = cfg.layout.features / "image"
+    feats = storage.join(cfg.layout.features, "image")
     meta = features_meta(feats)
     classes = list(meta["classes"])
     shape = tuple(int(v) for v in meta["input_shape"])
@@ -346,7 +346,7 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
             f"{list(image_model.input_shape)}, but features/image hold {meta['dataset']} {list(shape)}: "
             "train the image model on these features first (`smspark train --model image`)"
         )
-    rows = {s: pq.read_table(str(feats / s), columns=["label"]).num_rows for s in SPLITS}
+    rows = {s: storage.read_parquet(storage.join(feats, s), columns=["label"]).num_rows for s in SPLITS}
     run_dir.mkdir(parents=True, exist_ok=True)
     gen_meta = {
         "classes": classes,
@@ -374,7 +374,7 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
             cfg=gcfg,
             image_shape=shape,
             classes=classes,
-            train_url=(feats / "train").as_uri(),
+            train_url=storage.join(feats, "train"),
             train_rows=rows["train"],
             out_dir=str(Path(tmp) / "out"),
             seed=cfg.train.seed,
@@ -387,7 +387,7 @@ def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: 
         generator = GeneratorPyfunc()
         generator.keras_model = tf_keras.models.load_model(str(Path(spec.out_dir) / "generator.h5"), compile=False)
         generator.meta = gen_meta
-        x_test, y_test, _ = read_pixels(feats / "test")
+        x_test, y_test, _ = read_pixels(storage.join(feats, "test"))
         ev = evaluate_generator(
             generator.generate,
             image_model.embed_and_predict,

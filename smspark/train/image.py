@@ -22,9 +22,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
+from smspark import storage
 from smspark.config import Settings
 from smspark.features.media import SPLITS
 from smspark.metrics import classification_report, plot_confusion_matrix
@@ -47,13 +47,13 @@ def mlflow_key(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", name)
 
 
-def read_pixels(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_pixels(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A features split read with pyarrow: ``X`` uint8 ``[n, L]``, ``y`` int64 ``[n]``, ``media_id`` object ``[n]``.
 
     Raises:
         ValueError: an empty split.
     """
-    table = pq.read_table(str(path), columns=["media_id", "pixels", "label"])
+    table = storage.read_parquet(path, columns=["media_id", "pixels", "label"])
     if table.num_rows == 0:
         raise ValueError(f"no rows in {path}")
     flat = table.column("pixels").combine_chunks()
@@ -62,9 +62,9 @@ def read_pixels(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, table.column("label").to_numpy().astype(np.int64), table.column("media_id").to_numpy(zero_copy_only=False)
 
 
-def features_meta(features_dir: Path) -> dict[str, Any]:
+def features_meta(features_dir: str) -> dict[str, Any]:
     """``features/image/meta.json`` (``classes``, ``input_shape``, ``dataset``, ``rows``, ``class_counts``)."""
-    return json.loads((features_dir / "meta.json").read_text())
+    return storage.read_json(storage.join(features_dir, "meta.json"))
 
 
 def image_pyfunc(model: Any, meta: dict[str, Any]) -> ImagePyfunc:
@@ -157,11 +157,11 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
         FileNotFoundError: no ``features/image/meta.json`` (run the features job first).
     """
     mcfg = cfg.models.image
-    feats = cfg.layout.features / MODEL
+    feats = storage.join(cfg.layout.features, MODEL)
     meta = features_meta(feats)
     classes: list[str] = list(meta["classes"])
     input_shape = tuple(int(v) for v in meta["input_shape"])
-    rows = {s: pq.read_table(str(feats / s), columns=["label"]).num_rows for s in SPLITS}
+    rows = {s: storage.read_parquet(storage.join(feats, s), columns=["label"]).num_rows for s in SPLITS}
     client = configure(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_meta = {"classes": classes, "input_shape": list(input_shape), "dataset": meta["dataset"]}
@@ -193,8 +193,8 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
         mlflow.set_tag("dataset", meta["dataset"])
         spec = KerasTrainSpec(
             model_fn=functools.partial(build_model, mcfg, input_shape, len(classes)),
-            train_url=(feats / "train").as_uri(),
-            val_url=(feats / "val").as_uri(),
+            train_url=storage.join(feats, "train"),
+            val_url=storage.join(feats, "val"),
             feature_cols=["pixels"],
             label_col="label",
             train_rows=rows["train"],
@@ -214,12 +214,12 @@ def train_image(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int
         import tf_keras
 
         model = tf_keras.models.load_model(str(Path(spec.out_dir) / "model.h5"), compile=False)
-        x_test, y_test, _ = read_pixels(feats / "test")
+        x_test, y_test, _ = read_pixels(storage.join(feats, "test"))
         wrapper = image_pyfunc(model, model_meta)
         _, probs = wrapper.embed_and_predict(x_test)
         y_pred = probs.argmax(axis=1)
         cnn = classification_report(y_test, y_pred, classes)
-        splits = {s: spark.read.parquet(str(feats / s)) for s in SPLITS}
+        splits = {s: spark.read.parquet(storage.spark_path(storage.join(feats, s))) for s in SPLITS}
         base = pixel_logreg(
             splits["train"],
             splits["val"],

@@ -28,9 +28,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
+from smspark import storage
 from smspark.config import Settings
 from smspark.features.interactions import IdMaps
 from smspark.ranking_metrics import full_ranked_lists, mean_metrics, sampled_ranked_lists
@@ -79,16 +79,16 @@ class RankingData:
         seen: per test user, the item_idx of its train and val interactions (excluded in full ranking).
     """
 
-    def __init__(self, feats: Path, n_items: int) -> None:
+    def __init__(self, feats: str, n_items: int) -> None:
         self.n_items = n_items
-        train = pq.read_table(str(feats / "train"), columns=["user_idx", "item_idx", "label"])
+        train = storage.read_parquet(storage.join(feats, "train"), columns=["user_idx", "item_idx", "label"])
         lab = train.column("label").to_numpy() > 0.5
         self.train_pos = (
             train.column("user_idx").to_numpy().astype(np.int64)[lab],
             train.column("item_idx").to_numpy().astype(np.int64)[lab],
         )
-        self.val = self._read(feats / "val")
-        self.test = self._read(feats / "test")
+        self.val = self._read(storage.join(feats, "val"))
+        self.test = self._read(storage.join(feats, "test"))
         tu, ti, tl = self.test
         pos = tl > 0.5
         order = np.argsort(tu[pos], kind="stable")
@@ -105,8 +105,8 @@ class RankingData:
         self.seen = [groups.get(u, np.zeros(0, dtype=np.int64)) for u in self.test_users]
 
     @staticmethod
-    def _read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = pq.read_table(str(path), columns=["user_idx", "item_idx", "label"])
+    def _read(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = storage.read_parquet(path, columns=["user_idx", "item_idx", "label"])
         return (
             t.column("user_idx").to_numpy().astype(np.int64),
             t.column("item_idx").to_numpy().astype(np.int64),
@@ -239,10 +239,10 @@ def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_pro
 
     mcfg = cfg.models.recommender
     k = mcfg.top_k
-    feats = cfg.layout.features / "recommender"
-    maps = IdMaps.load(feats / "id_maps.npz")
-    feat_meta = json.loads((feats / "meta.json").read_text())
-    rows = {s: parquet_row_count(str(feats / s)) for s in SPLITS}
+    feats = storage.join(cfg.layout.features, "recommender")
+    maps = IdMaps.load(storage.join(feats, "id_maps.npz"))
+    feat_meta = storage.read_json(storage.join(feats, "meta.json"))
+    rows = {s: parquet_row_count(storage.join(feats, s)) for s in SPLITS}
     client = configure(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     with mlflow.start_run(run_name=f"recommender-np{num_proc}") as run, tempfile.TemporaryDirectory() as tmp:
@@ -259,8 +259,8 @@ def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_pro
         )
         spec = KerasTrainSpec(
             model_fn=functools.partial(build_model, mcfg, maps.n_users, maps.n_items),
-            train_url=(feats / "train").as_uri(),
-            val_url=(feats / "val").as_uri(),
+            train_url=storage.join(feats, "train"),
+            val_url=storage.join(feats, "val"),
             feature_cols=["user_idx", "item_idx"],
             label_col="label",
             train_rows=rows["train"],
@@ -312,7 +312,7 @@ def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_pro
         artifacts = {
             "keras_model": str(Path(spec.out_dir) / "model.h5"),
             "meta": str(meta_path),
-            "id_maps": str(feats / "id_maps.npz"),
+            "id_maps": str(storage.download(storage.join(feats, "id_maps.npz"), Path(tmp) / "id_maps.npz")),
         }
         sample = pd.DataFrame({"user_id": maps.users[:2].astype(object), "item_id": maps.items[:2].astype(np.int64)})
         wrapper = RecommenderPyfunc()
@@ -350,12 +350,12 @@ def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_pro
 # --- behaviour ----------------------------------------------------------------------------------------------
 
 
-def read_behaviour(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def read_behaviour(path: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """A behaviour features split as model inputs (dict of numpy arrays, see :mod:`smspark.models.behaviour`) and
     labels float32 ``[n]``."""
     from smspark.models.behaviour import INPUTS
 
-    t = pq.read_table(str(path), columns=[*INPUTS, "label"])
+    t = storage.read_parquet(path, columns=[*INPUTS, "label"])
     x: dict[str, np.ndarray] = {}
     for name in INPUTS:
         col = t.column(name)
@@ -387,7 +387,7 @@ def _probabilities(model: Any, df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return pdf["label"].to_numpy(dtype=np.float32), pdf["p"].to_numpy(dtype=np.float64)
 
 
-def logreg_baseline(spark: SparkSession, feats: Path, cfg: Settings) -> dict[str, Any]:
+def logreg_baseline(spark: SparkSession, feats: str, cfg: Settings) -> dict[str, Any]:
     """MLlib LogisticRegression on :data:`smspark.models.behaviour.AGGREGATES` (computed from the training split),
     ``regParam`` picked on validation AUC; test AUC/log-loss."""
     from pyspark.ml import Pipeline
@@ -398,7 +398,7 @@ def logreg_baseline(spark: SparkSession, feats: Path, cfg: Settings) -> dict[str
 
     mcfg = cfg.models.behaviour
     cols = ["user_idx", "cand_item", "cand_genres", "rating", "label"]
-    splits = {s: spark.read.parquet(str(feats / s)).select(*cols) for s in SPLITS}
+    splits = {s: spark.read.parquet(storage.spark_path(storage.join(feats, s))).select(*cols) for s in SPLITS}
     train = splits["train"].persist()
     data = {s: aggregate_features(train, df).select("label", *AGGREGATES).persist() for s, df in splits.items()}
     best: tuple[float, float, Any] | None = None
@@ -430,9 +430,9 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
     from smspark.models.behaviour import INPUTS, BehaviourPyfunc, build_model
 
     mcfg = cfg.models.behaviour
-    feats = cfg.layout.features / "behaviour"
-    maps = IdMaps.load(feats / "id_maps.npz")
-    feat_meta = json.loads((feats / "meta.json").read_text())
+    feats = storage.join(cfg.layout.features, "behaviour")
+    maps = IdMaps.load(storage.join(feats, "id_maps.npz"))
+    feat_meta = storage.read_json(storage.join(feats, "meta.json"))
     if feat_meta["history_len"] != mcfg.history_len:
         log.warning(
             "features/behaviour were built with history_len=%d (config: %d); the model follows the features",
@@ -441,7 +441,7 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         )
         mcfg = mcfg.model_copy(update={"history_len": int(feat_meta["history_len"])})
     n_genres = len(maps.genres)
-    rows = {s: parquet_row_count(str(feats / s)) for s in SPLITS}
+    rows = {s: parquet_row_count(storage.join(feats, s)) for s in SPLITS}
     client = configure(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     with mlflow.start_run(run_name=f"behaviour-np{num_proc}") as run, tempfile.TemporaryDirectory() as tmp:
@@ -458,8 +458,8 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         )
         spec = KerasTrainSpec(
             model_fn=functools.partial(build_model, mcfg, maps.n_items, n_genres),
-            train_url=(feats / "train").as_uri(),
-            val_url=(feats / "val").as_uri(),
+            train_url=storage.join(feats, "train"),
+            val_url=storage.join(feats, "val"),
             feature_cols=list(INPUTS),
             label_col="label",
             train_rows=rows["train"],
@@ -477,7 +477,7 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         )
         results = _run_workers(spec, spark, num_proc, backend)
         model = _load_keras(Path(spec.out_dir) / "model.h5")
-        x_test, y_test = read_behaviour(feats / "test")
+        x_test, y_test = read_behaviour(storage.join(feats, "test"))
         nn = binary_metrics(y_test, model.predict(x_test, batch_size=4096, verbose=0).reshape(-1))
         base = logreg_baseline(spark, feats, cfg)
         metrics = {"behaviour": nn, "behaviour_logreg": {m: v for m, v in base.items() if m != "grid"}}
@@ -509,7 +509,7 @@ def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         artifacts = {
             "keras_model": str(Path(spec.out_dir) / "model.h5"),
             "meta": str(meta_path),
-            "id_maps": str(feats / "id_maps.npz"),
+            "id_maps": str(storage.download(storage.join(feats, "id_maps.npz"), Path(tmp) / "id_maps.npz")),
         }
         wrapper = BehaviourPyfunc()
         wrapper.keras_model, wrapper.maps = model, maps

@@ -9,7 +9,6 @@ its vocabulary) and becomes ``champion`` only when it beats the current champion
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -18,9 +17,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
+from smspark import storage
 from smspark.config import Settings
 from smspark.metrics import classification_report, plot_confusion_matrix
 from smspark.models.baselines import tfidf_logreg
@@ -36,9 +35,9 @@ log = logging.getLogger(__name__)
 SELECTION_METRIC = "test_macro_f1"
 
 
-def read_arrays(path: Path, feature_col: str, label_col: str) -> tuple[np.ndarray, np.ndarray]:
+def read_arrays(uri: str, feature_col: str, label_col: str) -> tuple[np.ndarray, np.ndarray]:
     """A features split read with pyarrow: ``X`` int32 ``[n, L]`` and ``y`` int64 ``[n]``."""
-    table = pq.read_table(str(path), columns=[feature_col, label_col])
+    table = storage.read_parquet(uri, columns=[feature_col, label_col])
     x = np.stack(table.column(feature_col).to_numpy(zero_copy_only=False)).astype(np.int32)
     return x, table.column(label_col).to_numpy().astype(np.int64)
 
@@ -60,9 +59,11 @@ def pip_requirements() -> list[str]:
 def train_sentiment(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int, backend: str) -> dict[str, Any]:
     """Train, test, compare, log, register. Returns the manifest record (metrics of both models, version, alias)."""
     mcfg = cfg.models.sentiment
-    feats = cfg.layout.features / "sentiment"
-    meta = json.loads((feats / "vocab.json").read_text())
-    rows = {s: pq.read_table(str(feats / s), columns=["label"]).num_rows for s in ("train", "val", "test")}
+    feats = storage.join(cfg.layout.features, "sentiment")
+    meta = storage.read_json(storage.join(feats, "vocab.json"))
+    rows = {
+        s: storage.read_parquet(storage.join(feats, s), columns=["label"]).num_rows for s in ("train", "val", "test")
+    }
     client = configure(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     with mlflow.start_run(run_name=f"sentiment-np{num_proc}") as run, tempfile.TemporaryDirectory() as tmp:
@@ -78,8 +79,8 @@ def train_sentiment(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         )
         spec = KerasTrainSpec(
             model_fn=functools.partial(build_model, mcfg, len(meta["vocab"]), len(SENTIMENT_CLASSES)),
-            train_url=(feats / "train").as_uri(),
-            val_url=(feats / "val").as_uri(),
+            train_url=storage.join(feats, "train"),
+            val_url=storage.join(feats, "val"),
             feature_cols=["token_ids"],
             label_col="label",
             train_rows=rows["train"],
@@ -99,10 +100,10 @@ def train_sentiment(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         import tf_keras
 
         model = tf_keras.models.load_model(str(Path(spec.out_dir) / "model.h5"), compile=False)
-        x_test, y_test = read_arrays(feats / "test", "token_ids", "label")
+        x_test, y_test = read_arrays(storage.join(feats, "test"), "token_ids", "label")
         y_pred = model.predict(x_test, batch_size=1024, verbose=0).argmax(axis=1)
         cnn = classification_report(y_test, y_pred, SENTIMENT_CLASSES)
-        spark_df = {s: spark.read.parquet(str(feats / s)) for s in ("train", "val", "test")}
+        spark_df = {s: spark.read.parquet(storage.spark_path(storage.join(feats, s))) for s in ("train", "val", "test")}
         base = tfidf_logreg(
             spark_df["train"], spark_df["val"], spark_df["test"], SENTIMENT_CLASSES, max_iter=mcfg.baseline_max_iter
         )
@@ -138,7 +139,10 @@ def train_sentiment(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc:
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=SentimentPyfunc(),
-            artifacts={"keras_model": str(Path(spec.out_dir) / "model.h5"), "meta": str(feats / "vocab.json")},
+            artifacts={
+                "keras_model": str(Path(spec.out_dir) / "model.h5"),
+                "meta": str(storage.download(storage.join(feats, "vocab.json"), Path(tmp) / "vocab.json")),
+            },
             signature=mlflow.models.infer_signature(sample, wrapper.predict(None, sample)),
             pip_requirements=pip_requirements(),
             registered_model_name=registered_name("sentiment"),
