@@ -74,6 +74,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=sorted(TRAINERS), help="which model to train")
     p.add_argument("--num-proc", type=int, default=None, help="Horovod workers (default: train.num_proc)")
     p.add_argument(
+        "--if-no-champion",
+        action="store_true",
+        help="train only when the model has no champion yet (the nightly's rule; a scheduled job's train task)",
+    )
+    p.add_argument(
         "--backend",
         choices=["spark", "horovodrun"],
         default=None,
@@ -81,8 +86,16 @@ def add_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _body(ctx: JobContext, args: argparse.Namespace) -> None:
+    if args.if_no_champion and has_champion(ctx, args.model):
+        ctx.manifest.data["models"][args.model] = {"trained": False, "reason": "a champion exists (--if-no-champion)"}
+        ctx.output(f"model {args.model}", "not trained: a champion exists")
+        return
+    run(ctx, args.model, args.num_proc, args.backend)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run_job("train", argv, __doc__, lambda ctx, a: run(ctx, a.model, a.num_proc, a.backend), add_args)
+    return run_job("train", argv, __doc__, _body, add_args)
 
 
 if __name__ == "__main__":
