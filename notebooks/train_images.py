@@ -9,11 +9,13 @@
 
 from smspark.jobs import features, train
 
-dbutils.widgets.text("data_root", "/dbfs/smspark", "data.root")  # noqa: F821
+dbutils.widgets.text("data_root", "dbfs:/smspark", "data.root (dbfs:/... or /Volumes/...)")  # noqa: F821
 dbutils.widgets.text("num_proc", "2", "Horovod workers")  # noqa: F821
 dbutils.widgets.text("dataset", "fashion_mnist", "models.image.dataset")  # noqa: F821
 dbutils.widgets.text("image_epochs", "3", "models.image.epochs")  # noqa: F821
 dbutils.widgets.text("gan_epochs", "5", "models.gan.epochs")  # noqa: F821
+dbutils.widgets.text("registry_catalog", "main", "mlflow.registry_catalog (Unity Catalog)")  # noqa: F821
+dbutils.widgets.text("registry_schema", "smspark", "mlflow.registry_schema (Unity Catalog)")  # noqa: F821
 
 # COMMAND ----------
 
@@ -26,13 +28,17 @@ sets = [
     f"models.image.epochs={dbutils.widgets.get('image_epochs')}",  # noqa: F821
     "--set",
     f"models.gan.epochs={dbutils.widgets.get('gan_epochs')}",  # noqa: F821
+    "--set",
+    f"mlflow.registry_catalog={dbutils.widgets.get('registry_catalog')}",  # noqa: F821
+    "--set",
+    f"mlflow.registry_schema={dbutils.widgets.get('registry_schema')}",  # noqa: F821
 ]
-assert features.main(["--conf", "conf/databricks.yaml", "--models", "image", *sets]) == 0, "features failed"
+assert features.main(["--conf", "databricks", "--models", "image", *sets]) == 0, "features failed"
 for model in ("image", "gan"):
     code = train.main(
         [
             "--conf",
-            "conf/databricks.yaml",
+            "databricks",
             "--model",
             model,
             "--num-proc",

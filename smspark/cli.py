@@ -26,7 +26,7 @@ def usage() -> str:
     lines += [f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items()]
     lines += [
         "",
-        "Every job takes --conf conf/<profile>.yaml, --date YYYY-MM-DD and --set key.path=value;",
+        "Every job takes --conf local|cluster|databricks|FILE.yaml, --date YYYY-MM-DD and --set key.path=value;",
         "run `smspark <command> --help` for its options.",
     ]
     return "\n".join(lines)

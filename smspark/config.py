@@ -1,10 +1,16 @@
-"""Typed configuration: ``conf/base.yaml`` merged with a profile and ``--set a.b=c`` overrides.
+"""Typed configuration: the packaged ``base.yaml`` merged with a profile and ``--set a.b=c`` overrides.
 
-Resolution order (later wins): ``conf/base.yaml`` -> the profile file (``conf/local.yaml`` by default) ->
-``--set`` overrides. Values given with ``--set`` are parsed as YAML scalars (``--set train.num_proc=1``
-gives an int, ``--set models.sentiment.filter_sizes=[2,3]`` a list).
+Resolution order (later wins): ``smspark/conf/base.yaml`` -> the profile -> ``--set`` overrides. A profile is
+given by name (``local`` (default), ``cluster``, ``databricks``: YAML files shipped inside the package and read
+with :mod:`importlib.resources`, so they work from an installed wheel) or as the path of your own YAML file.
+Values given with ``--set`` are parsed as YAML scalars (``--set train.num_proc=1`` gives an int,
+``--set models.sentiment.filter_sizes=[2,3]`` a list).
 
-Raises :class:`ConfigError` for an unknown profile file, a malformed override or a value that fails validation.
+``data.root`` is a URI (see :mod:`smspark.storage`): a plain path (relative to the working directory),
+``file://``, ``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``, ``dbfs:/`` or a Unity Catalog ``/Volumes/...`` path;
+``Settings.layout`` gives every layer as a canonical URI string under it.
+
+Raises :class:`ConfigError` for an unknown profile, a malformed override or a value that fails validation.
 """
 
 from __future__ import annotations
@@ -12,17 +18,23 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from smspark import storage
 
 log = logging.getLogger(__name__)
 
-#: Repository root (``conf/`` lives here); used to find the default profile files.
+#: Checkout root of a source tree (tests find the sample data under it); meaningless for an installed wheel.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PROFILE = PROJECT_ROOT / "conf" / "local.yaml"
+#: Profile used when none is given.
+DEFAULT_PROFILE = "local"
+#: Where the packaged profiles live: ``smspark/conf/<name>.yaml``.
+PROFILES = resources.files("smspark") / "conf"
 
 
 class ConfigError(ValueError):
@@ -34,7 +46,27 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    root: Path = Path("data")
+    """Where the data lives. ``root``: the URI every layer sits under; ``landing``: the raw exports, when they are
+    somewhere else than ``<root>/landing`` (e.g. a shared drop folder). Both accept every form
+    :func:`smspark.storage.resolve_root` does."""
+
+    root: str = "data"
+    landing: str | None = None
+
+    @field_validator("root", "landing", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    @field_validator("root", "landing")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                storage.resolve_root(value)
+            except storage.StorageError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
 
 
 class SparkConfig(_Strict):
@@ -49,9 +81,29 @@ class PrivacyConfig(_Strict):
 
 
 class MlflowConfig(_Strict):
+    """Tracking and registry. Registered models are named ``<registered_model_prefix><model>``; with both
+    ``registry_catalog`` and ``registry_schema`` set they get Unity Catalog's three-level names,
+    ``<catalog>.<schema>.<prefix><model>`` (use them with ``registry_uri: databricks-uc``)."""
+
     tracking_uri: str | None = None
     registry_uri: str | None = None
     experiment: str = "smspark"
+    registered_model_prefix: str = "smspark_"
+    registry_catalog: str | None = None
+    registry_schema: str | None = None
+
+    @model_validator(mode="after")
+    def _catalog_and_schema(self) -> MlflowConfig:
+        if (self.registry_catalog is None) != (self.registry_schema is None):
+            raise ValueError("set both mlflow.registry_catalog and mlflow.registry_schema (Unity Catalog), or neither")
+        return self
+
+    def registered_model_name(self, model: str) -> str:
+        """``sentiment`` -> ``smspark_sentiment``, or ``main.smspark.smspark_sentiment`` with a catalog and schema."""
+        name = f"{self.registered_model_prefix}{model}"
+        if self.registry_catalog and self.registry_schema:
+            return f"{self.registry_catalog}.{self.registry_schema}.{name}"
+        return name
 
 
 class TrainConfig(_Strict):
@@ -214,19 +266,25 @@ class NightlyConfig(_Strict):
 
 
 class Layout:
-    """The medallion layout under the data root.
+    """The medallion layout under the data root, as canonical URI strings (:func:`smspark.storage.resolve_root`).
 
     ``landing/`` raw exports, ``bronze/`` typed append-only, ``silver/`` curated, ``features/`` model inputs,
     ``gold/`` model outputs, ``quarantine/`` rejected records with reasons, ``runs/`` run manifests,
-    ``mlflow/`` the embedded tracking store.
+    ``mlflow/`` the embedded tracking store. Join below a layer with :func:`smspark.storage.join`
+    (``storage.join(layout.silver, "posts")``).
     """
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    LAYERS = frozenset({"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "mlflow"})
 
-    def __getattr__(self, layer: str) -> Path:
-        if layer in {"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "mlflow"}:
-            return self.root / layer
+    def __init__(self, root: str, landing: str | None = None) -> None:
+        self.root = root
+        self._landing = landing
+
+    def __getattr__(self, layer: str) -> str:
+        if layer == "landing" and self._landing is not None:
+            return self._landing
+        if layer in self.LAYERS:
+            return storage.join(self.root, layer)
         raise AttributeError(layer)
 
 
@@ -246,8 +304,9 @@ class Settings(BaseModel):
 
     @property
     def layout(self) -> Layout:
-        """Paths of the data layers, absolute (resolved against the working directory)."""
-        return Layout(self.data.root.expanduser().resolve())
+        """URIs of the data layers (a relative ``data.root`` is resolved against the working directory)."""
+        landing = storage.resolve_root(self.data.landing) if self.data.landing else None
+        return Layout(storage.resolve_root(self.data.root), landing)
 
     def pseudonym_key(self) -> bytes:
         """The HMAC key for pseudonymisation.
@@ -274,10 +333,21 @@ class Settings(BaseModel):
         )
 
     def tracking_uri(self) -> str:
-        """MLflow tracking URI: configured, or a sqlite store under ``<data.root>/mlflow``."""
+        """MLflow tracking URI: configured, or a sqlite store under ``<data.root>/mlflow``.
+
+        Raises:
+            ConfigError: no tracking URI is configured and the data root is not on a filesystem this host mounts
+                (sqlite needs a local file).
+        """
         if self.mlflow.tracking_uri:
             return self.mlflow.tracking_uri
-        return f"sqlite:///{self.layout.mlflow / 'mlflow.db'}"
+        local = storage.local_path(self.layout.mlflow)
+        if local is None:
+            raise ConfigError(
+                f"data.root {self.layout.root} is not a local path: set mlflow.tracking_uri (a tracking server, or "
+                "'databricks'); the embedded sqlite store needs a local file"
+            )
+        return f"sqlite:///{local}/mlflow.db"
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -290,14 +360,39 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"Config file not found: {path}")
-    with path.open() as fh:
-        data = yaml.safe_load(fh) or {}
+def profile_names() -> list[str]:
+    """Names of the profiles shipped in the package (``cluster``, ``databricks``, ``local``)."""
+    return sorted(
+        p.name[: -len(".yaml")] for p in PROFILES.iterdir() if p.name.endswith(".yaml") and p.name != "base.yaml"
+    )
+
+
+def _parse_yaml(text: str, where: str) -> dict[str, Any]:
+    data = yaml.safe_load(text) or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"{where}: expected a mapping at the top level")
     return data
+
+
+def read_profile(profile: str | os.PathLike[str] | None) -> tuple[str, dict[str, Any]]:
+    """``(where it came from, its mapping)`` for a profile name or a YAML file path.
+
+    A name of a packaged profile (:func:`profile_names`) reads ``smspark/conf/<name>.yaml``; anything else must be
+    an existing file.
+
+    Raises:
+        ConfigError: neither a packaged profile nor an existing file, or not a YAML mapping.
+    """
+    text = os.fspath(profile) if profile is not None else DEFAULT_PROFILE
+    path = Path(text).expanduser()
+    if path.is_file():
+        return str(path), _parse_yaml(path.read_text(), str(path))
+    names = profile_names()
+    if text in names or text == "base":
+        return f"profile {text}", _parse_yaml((PROFILES / f"{text}.yaml").read_text(), f"smspark/conf/{text}.yaml")
+    raise ConfigError(
+        f"Config profile not found: {text!r} is neither a packaged profile ({', '.join(names)}) nor a YAML file"
+    )
 
 
 def apply_override(tree: dict[str, Any], assignment: str) -> None:
@@ -318,21 +413,18 @@ def apply_override(tree: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
 
 
-def load_config(profile: str | Path | None = None, overrides: list[str] | None = None) -> Settings:
-    """Load ``conf/base.yaml`` (next to the profile file), the profile, then the overrides.
+def load_config(profile: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Settings:
+    """Load the packaged ``base.yaml``, the profile (a name or a YAML path, ``local`` when None), then the overrides.
 
     Args:
-        profile: path of a profile YAML (``conf/local.yaml`` when None).
+        profile: ``local`` / ``cluster`` / ``databricks``, or the path of your own profile YAML.
         overrides: ``key.path=value`` strings.
 
     Raises:
         ConfigError: see the module docstring.
     """
-    prof_path = Path(profile) if profile else DEFAULT_PROFILE
-    base_path = prof_path.parent / "base.yaml"
-    tree: dict[str, Any] = _read_yaml(base_path) if base_path.is_file() else {}
-    if prof_path.resolve() != base_path.resolve():
-        tree = _deep_merge(tree, _read_yaml(prof_path))
+    where, over = read_profile(profile)
+    tree = _deep_merge(_parse_yaml((PROFILES / "base.yaml").read_text(), "smspark/conf/base.yaml"), over)
     for ov in overrides or []:
         apply_override(tree, ov)
     spark_conf = tree.get("spark", {}).get("conf")
@@ -341,4 +433,4 @@ def load_config(profile: str | Path | None = None, overrides: list[str] | None =
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(f"Invalid configuration ({prof_path}): {exc}") from exc
+        raise ConfigError(f"Invalid configuration ({where}): {exc}") from exc

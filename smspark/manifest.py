@@ -11,14 +11,14 @@ and a stage whose counts do not reconcile fails the run (rows would have been lo
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from smspark import storage
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,12 @@ def reconcile(rows_in: int, rows_out: int, quarantined: int = 0, duplicates_drop
 
 
 class RunManifest:
-    """Collects a run's record; :meth:`write` puts it at ``<runs_dir>/<run_id>/manifest.json``."""
+    """Collects a run's record; :meth:`write` puts it at ``<runs_dir>/<run_id>/manifest.json`` (a URI, written
+    through :mod:`smspark.storage`)."""
 
-    def __init__(self, job: str, runs_dir: Path, run_date: dt.date, profile: str, run_id: str | None = None) -> None:
+    def __init__(self, job: str, runs_dir: str, run_date: dt.date, profile: str, run_id: str | None = None) -> None:
         self.run_id = run_id or new_run_id(job)
-        self.path = runs_dir / self.run_id / "manifest.json"
+        self.path = storage.join(runs_dir, self.run_id, "manifest.json")
         self.data: dict[str, Any] = {
             "run_id": self.run_id,
             "job": job,
@@ -72,9 +73,9 @@ class RunManifest:
         }
 
     @property
-    def dir(self) -> Path:
-        """The run's folder (plots and reports go next to the manifest)."""
-        return self.path.parent
+    def dir(self) -> str:
+        """URI of the run's folder (plots and reports go next to the manifest)."""
+        return storage.parent(self.path)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[dict[str, Any]]:
@@ -94,17 +95,13 @@ class RunManifest:
             record["seconds"] = round(time.perf_counter() - start, 3)
             log.info("stage %s: %s in %.1fs", name, record.get("status"), record["seconds"])
 
-    def write(self, status: str = "ok", error: str | None = None) -> Path:
-        """Write the manifest (pretty JSON) and return its path."""
+    def write(self, status: str = "ok", error: str | None = None) -> str:
+        """Write the manifest (pretty JSON, atomically) and return its URI."""
         self.data["status"] = status
         self.data["finished_at"] = _now()
         if error:
             self.data["error"] = error
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=False, default=str) + "\n")
-        tmp.replace(self.path)
-        return self.path
+        return storage.write_json(self.path, self.data)
 
 
 def _now() -> str:

@@ -214,6 +214,19 @@ def arrow_filesystem(uri: str) -> tuple[Any, str]:
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 
+def read_parquet(uri: str, columns: list[str] | None = None) -> Any:
+    """The Parquet file or directory (Spark's output, hive partitions discovered) at ``uri`` as a
+    ``pyarrow.Table``, read on this process with :func:`arrow_filesystem`.
+
+    Raises:
+        FileNotFoundError: nothing at ``uri``.
+    """
+    import pyarrow.parquet as pq
+
+    fs, path = arrow_filesystem(uri)
+    return pq.read_table(path, columns=columns, filesystem=fs)
+
+
 def exists(uri: str) -> bool:
     """Whether a file or directory exists at ``uri``."""
     fs, path = filesystem(uri)

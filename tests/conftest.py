@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import smspark  # noqa: F401  (TF_USE_LEGACY_KERAS before anything imports TensorFlow)
+from smspark import storage
 from smspark.config import PROJECT_ROOT, Settings, load_config
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -40,6 +41,13 @@ def make_cfg(tmp_path: Path):
         return load_config(None, [f"data.root={tmp_path / 'data'}", "spark.master=local[2]", *overrides])
 
     return _make
+
+
+def local(uri: str) -> Path:
+    """The local path of a ``file://`` layout URI (test roots are local)."""
+    path = storage.local_path(uri)
+    assert path is not None, f"not a local URI: {uri}"
+    return Path(path)
 
 
 def require_landing(*parts: str) -> Path:

@@ -12,13 +12,14 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from smspark import storage
 from smspark.etl.interactions import drop_header, parse_items, parse_ratings
 from smspark.etl.pseudonymise import pseudonym
 from smspark.jobs.common import JobContext
 from smspark.jobs.steps import interactions as steps
 from smspark.manifest import RunManifest
 from smspark.sources.movielens import ML100K_GENRES, ML_100K, ML_LATEST, detect_export
-from tests.conftest import require_landing
+from tests.conftest import local, require_landing
 
 DAY = dt.date(2026, 11, 21)
 USERS = {1, 2, 3, 4}  # 351 real ratings of 319 movies
@@ -161,7 +162,7 @@ def test_ml_latest_ingest_and_etl(spark, make_cfg):
     rows, movies = real_slice(USERS)
     cfg = make_cfg()
     dup = ",".join(rows[5])
-    write_ml_latest(cfg.layout.landing / "movielens", rows, movies, [*BAD_LINES, dup])
+    write_ml_latest(local(cfg.layout.landing) / "movielens", rows, movies, [*BAD_LINES, dup])
     ctx = make_ctx(cfg, spark)
     rec = steps.ingest(ctx)
     counts = rec["counts"]["tables"]
@@ -174,7 +175,7 @@ def test_ml_latest_ingest_and_etl(spark, make_cfg):
     c = rec["counts"]
     assert c["reconciled"] and c["quarantined"] == 1 and c["duplicates_dropped"] == 1
     assert c["rows_out"] == len(rows) and c["users"] == len(USERS)
-    silver = spark.read.parquet(str(cfg.layout.silver / "interactions"))
+    silver = spark.read.parquet(storage.join(cfg.layout.silver, "interactions"))
     key = cfg.pseudonym_key()
     assert {r[0] for r in silver.select("user_id").distinct().collect()} == {pseudonym(str(u), key) for u in USERS}
     first = rows[0]  # 1,31,2.5,1260759144
@@ -184,9 +185,9 @@ def test_ml_latest_ingest_and_etl(spark, make_cfg):
         ),
         [Row(rating=2.5, ts=1260759144, dt="2009-12-14")],
     )
-    q = spark.read.parquet(str(cfg.layout.quarantine / "interactions")).where(F.col("stage") == "etl")
+    q = spark.read.parquet(storage.join(cfg.layout.quarantine, "interactions")).where(F.col("stage") == "etl")
     assert [r["reason"] for r in q.collect()] == ["unknown item (not in the catalogue)"]
-    items = spark.read.parquet(str(cfg.layout.silver / "items"))
+    items = spark.read.parquet(storage.join(cfg.layout.silver, "items"))
     assertDataFrameEqual(
         items.where(F.col("item_id").isin(31, 1029)),
         [
@@ -199,7 +200,7 @@ def test_ml_latest_ingest_and_etl(spark, make_cfg):
 def test_ml_100k_ingest_and_etl(spark, make_cfg):
     rows, movies = real_slice(USERS)
     cfg = make_cfg()
-    write_ml_100k(cfg.layout.landing / "movielens" / "ml-100k", rows, movies)
+    write_ml_100k(local(cfg.layout.landing) / "movielens" / "ml-100k", rows, movies)
     ctx = make_ctx(cfg, spark)
     rec = steps.ingest(ctx)
     assert rec["inputs"]["format"] == ML_100K and rec["inputs"]["items"] == "u.item"
@@ -208,12 +209,12 @@ def test_ml_100k_ingest_and_etl(spark, make_cfg):
     low = sum(float(r[2]) < 1 for r in rows)
     assert tables["interactions"]["quarantined"] == low
     assert tables["items"]["quarantined_by_reason"] == {"genre flags are not 0/1": 1}
-    bronze = spark.read.parquet(str(cfg.layout.bronze / "interactions"))
+    bronze = spark.read.parquet(storage.join(cfg.layout.bronze, "interactions"))
     assert {r[0] for r in bronze.select("source_format").distinct().collect()} == {ML_100K}
 
     rec = steps.etl(ctx)
     assert rec["counts"]["reconciled"] and rec["counts"]["rows_out"] == len(rows) - low
-    items = spark.read.parquet(str(cfg.layout.silver / "items"))
+    items = spark.read.parquet(storage.join(cfg.layout.silver, "items"))
     assertDataFrameEqual(
         items.where(F.col("item_id").isin(1029, 29, 99999)),
         [

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from smspark import storage
 from smspark.config import load_config
 from smspark.jobs.common import JobContext
 from smspark.jobs.steps import media as steps
 from smspark.manifest import RunManifest
 from smspark.schemas import BRONZE_MEDIA, SILVER_MEDIA
 from smspark.sources.idx import read_idx
-from tests.conftest import require_landing
+from tests.conftest import local, require_landing
 
 DAY = dt.date(2026, 11, 21)
 N_TRAIN, N_TEST = 160, 40
@@ -105,20 +106,20 @@ def test_ingest_reconciles_and_quarantines_bad_files(spark, landed):
     assert ing["counts"]["reconciled"]
     assert ing["inputs"]["sources"]["fashion_mnist"]["layout"] == "idx"
     assert ing["inputs"]["sources"]["emoji"]["layout"] == "class folders"
-    q = spark.read.parquet(str(cfg.layout.quarantine / "media")).where(F.col("stage") == "ingest").toPandas()
+    q = spark.read.parquet(storage.join(cfg.layout.quarantine, "media")).where(F.col("stage") == "ingest").toPandas()
     reasons = {Path(f).name: r for f, r in zip(q["source_file"], q["reason"], strict=True)}
     assert reasons["broken.png"].startswith("undecodable image")
     assert reasons["truncated.png"].startswith("undecodable image")
     assert reasons["empty.png"] == "empty file"
     assert reasons["stray.png"] == "not inside a class folder"
     assert reasons["_draft.png"] == "not read by the file source (hidden name)"
-    bronze = spark.read.schema(BRONZE_MEDIA).parquet(str(cfg.layout.bronze / "media"))
+    bronze = spark.read.schema(BRONZE_MEDIA).parquet(storage.join(cfg.layout.bronze, "media"))
     ids = {r["media_id"] for r in bronze.select("media_id").collect()}
     assert "fashion_mnist:train:00000" in ids and "fashion_mnist:test:00039" in ids
     assert "emoji:drawings/shirt.jpg" in ids
     # re-running the same date replaces its partition: nothing is duplicated
     steps.ingest(make_context(cfg, spark))
-    assert spark.read.parquet(str(cfg.layout.bronze / "media")).count() == len(ids)
+    assert spark.read.parquet(storage.join(cfg.layout.bronze, "media")).count() == len(ids)
 
 
 def test_etl_decodes_dedupes_and_labels(spark, landed):
@@ -126,12 +127,12 @@ def test_etl_decodes_dedupes_and_labels(spark, landed):
     c = etl["counts"]
     assert c["reconciled"] and c["rows_in"] == ing["counts"]["rows_out"]
     assert c["duplicates_by_reason"] == {"duplicate image": 1}
-    silver = spark.read.parquet(str(cfg.layout.silver / "media"))
+    silver = spark.read.parquet(storage.join(cfg.layout.silver, "media"))
     assert [f.name for f in silver.schema.fields] == [f.name for f in SILVER_MEDIA.fields]
     rows = {r["media_id"]: r for r in silver.collect()}
     # IDX records keep their pixels byte for byte, labels and the official split
     first = rows["fashion_mnist:train:00000"]
-    src = read_idx(cfg.layout.landing / "images" / "fashion_mnist" / "train-images-idx3-ubyte.gz")[0]
+    src = read_idx(local(cfg.layout.landing) / "images" / "fashion_mnist" / "train-images-idx3-ubyte.gz")[0]
     assert bytes(first["pixels"]) == src.tobytes() and (first["height"], first["width"], first["channels"]) == (
         28,
         28,
@@ -139,7 +140,7 @@ def test_etl_decodes_dedupes_and_labels(spark, landed):
     )
     assert (
         first["label_name"]
-        == json.loads((cfg.layout.landing / "images/fashion_mnist/classes.json").read_text())[first["label"]]
+        == json.loads((local(cfg.layout.landing) / "images/fashion_mnist/classes.json").read_text())[first["label"]]
     )
     assert first["split"] == "train" and rows["fashion_mnist:test:00000"]["split"] == "test"
     # folder classes are indexed by name order; RGBA emoji become RGB, the JPEGs gray / downscaled RGB
@@ -163,7 +164,7 @@ def test_image_features_through_petastorm(spark, landed):
     cfg, _, _, _ = landed
     ctx = make_context(cfg, spark)
     rec = steps.features_image(ctx)
-    feats = cfg.layout.features / "image"
+    feats = local(cfg.layout.features) / "image"
     meta = json.loads((feats / "meta.json").read_text())
     assert meta["input_shape"] == [28, 28, 1] and meta["official_test"] and len(meta["classes"]) == 10
     assert rec["counts"]["splits"]["test"] == N_TEST  # the official test set, whole

@@ -153,12 +153,10 @@ def test_encode_pads_truncates_and_marks_oov():
 def test_config_overrides_and_key_policy(monkeypatch, tmp_path):
     cfg = load_config(None, ["train.num_proc=1", "models.sentiment.filter_sizes=[2,3]", f"data.root={tmp_path}"])
     assert cfg.train.num_proc == 1 and cfg.models.sentiment.filter_sizes == [2, 3]
-    assert cfg.layout.silver == tmp_path / "silver"
+    assert cfg.layout.silver == f"file://{tmp_path}/silver"
     monkeypatch.delenv("SMSPARK_PSEUDONYM_KEY", raising=False)
     assert cfg.pseudonym_key()  # local profile: development key
-    from smspark.config import PROJECT_ROOT
-
-    strict = load_config(PROJECT_ROOT / "conf" / "cluster.yaml")
+    strict = load_config("cluster")
     with pytest.raises(ConfigError, match="SMSPARK_PSEUDONYM_KEY"):
         strict.pseudonym_key()
     monkeypatch.setenv("SMSPARK_PSEUDONYM_KEY", "s3cret")

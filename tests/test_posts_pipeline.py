@@ -1,5 +1,6 @@
-"""End to end on a real slice: nightly (ingest -> etl -> features -> 2 Horovod workers x 1 epoch -> score),
-quarantine of malformed landing lines, re-scoring a date, ad-hoc prediction, and a job under spark-submit."""
+"""End to end on a real slice: nightly (ingest -> etl -> features -> 2 Horovod workers x 1 epoch -> score) with
+``data.root`` given as a ``file://`` URI whose path holds a space, quarantine of malformed landing lines,
+re-scoring a date, ad-hoc prediction, and a job under spark-submit."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def _slice(src: Path, dst: Path, step: int, limit: int) -> int:
 
 @pytest.fixture(scope="module")
 def run(spark, tmp_path_factory):
-    """One nightly run on ~3,500 real posts plus a file of malformed lines; returns (root, manifest, counts)."""
-    root = tmp_path_factory.mktemp("e2e") / "data"
+    """One nightly run on ~3,500 real posts plus a file of malformed lines, on the data root
+    ``file:///<tmp>/e2e data/data``; returns (root as a local path, args, manifest, lines)."""
+    root = tmp_path_factory.mktemp("e2e") / "e2e data" / "data"
     landing = root / "landing" / "posts"
     n = _slice(
         require_landing("posts", "labelled_tweets", "posts.jsonl"), landing / "labelled_tweets" / "p.jsonl", 11, 2600
@@ -53,11 +55,30 @@ def run(spark, tmp_path_factory):
     bad = landing / "broken_export" / "p.jsonl"
     bad.parent.mkdir(parents=True)
     bad.write_bytes("\n".join(BAD_LINES).encode() + b"\n" + UNDECODABLE)
-    sets = [f"data.root={root}", "models.sentiment.epochs=2", "models.sentiment.vocab_size=5000", "train.num_proc=2"]
+    sets = [
+        f"data.root=file://{root}",
+        "models.sentiment.epochs=2",
+        "models.sentiment.vocab_size=5000",
+        "train.num_proc=2",
+    ]
     args = ["--date", DAY] + [a for s in sets for a in ("--set", s)]
     assert nightly.main(args) == 0
     manifest = json.loads(max((root / "runs").glob("*nightly*/manifest.json")).read_text())
     return root, args, manifest, n + len(BAD_LINES) + 1
+
+
+def test_every_output_and_side_file_lies_under_the_uri_root_with_a_space(run):
+    root, _, manifest, _ = run
+    assert manifest["data_root"] == f"file://{root}" and " " in manifest["data_root"]
+    for layer in ("bronze/posts", "silver/posts", "features/sentiment/train", "gold/post_sentiment", "mlflow"):
+        assert (root / layer).is_dir(), layer
+    assert json.loads((root / "features" / "sentiment" / "meta.json").read_text())["rows"]["train"] > 0
+    assert manifest["outputs"]["silver/posts"] == f"file://{root}/silver/posts"
+    for name, stage in manifest["stages"].items():
+        procs = stage["processes"]
+        assert procs["driver"]["pid"] == os.getpid() and procs["executors"], name
+    ranks = manifest["stages"]["train.sentiment"]["processes"]["horovod_ranks"]
+    assert sorted(r["rank"] for r in ranks) == [0, 1] and len({r["pid"] for r in ranks}) == 2
 
 
 def test_nightly_stages_reconcile(run):
@@ -170,7 +191,7 @@ def test_ingest_under_spark_submit(run, tmp_path):
         "local[1]",
         "jobs/ingest.py",
         "--conf",
-        "conf/local.yaml",
+        "local",
         "--date",
         DAY,
         "--set",

@@ -24,16 +24,19 @@ anything after it) reaches that user's training input.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
+
+from smspark import storage
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +84,27 @@ class IdMaps:
         """``item_id -> item_idx`` as an int32 Series indexed by item id (for vectorised mapping)."""
         return pd.Series(np.arange(1, self.n_items + 1, dtype=np.int32), index=self.items.astype(np.int64))
 
-    def save(self, path: Path) -> Path:
-        """Write an ``.npz`` (arrays ``users``, ``items``, ``genres``, ``item_genres``; no pickled objects)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(
-                fh,
-                users=self.users.astype(str),
-                items=self.items.astype(np.int32),
-                genres=self.genres.astype(str),
-                item_genres=self.item_genres.astype(np.float32),
-            )
-        return path
+    def save(self, uri: str | os.PathLike[str]) -> str:
+        """Write an ``.npz`` (arrays ``users``, ``items``, ``genres``, ``item_genres``; no pickled objects) to a
+        storage URI or local path, atomically (:func:`smspark.storage.write_bytes`). Returns the URI."""
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            users=self.users.astype(str),
+            items=self.items.astype(np.int32),
+            genres=self.genres.astype(str),
+            item_genres=self.item_genres.astype(np.float32),
+        )
+        return storage.write_bytes(storage.resolve_root(uri), buffer.getvalue())
 
     @classmethod
-    def load(cls, path: Path | str) -> IdMaps:
-        with np.load(path, allow_pickle=False) as z:
+    def load(cls, uri: str | os.PathLike[str]) -> IdMaps:
+        """Read maps written by :meth:`save` from a storage URI or local path.
+
+        Raises:
+            FileNotFoundError: nothing at ``uri``.
+        """
+        with np.load(io.BytesIO(storage.read_bytes(storage.resolve_root(uri))), allow_pickle=False) as z:
             return cls(z["users"], z["items"], z["genres"], z["item_genres"])
 
 

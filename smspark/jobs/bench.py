@@ -17,6 +17,7 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from smspark import storage
 from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.io import read_table
 from smspark.jobs.steps import resolve
@@ -30,7 +31,9 @@ def bench_sentiment(ctx: JobContext, rows: int | None, repeat: int) -> dict[str,
         champ = get_champion(configure(ctx.cfg), "sentiment")
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
-    posts = read_table(ctx.spark, ctx.layout.silver / "posts", what="run `smspark etl` first").select("post_id", "text")
+    posts = read_table(ctx.spark, storage.join(ctx.layout.silver, "posts"), what="run `smspark etl` first").select(
+        "post_id", "text"
+    )
     if rows:
         posts = posts.orderBy("post_id").limit(rows)
     posts = posts.repartition(ctx.spark.sparkContext.defaultParallelism).persist()

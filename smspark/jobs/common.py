@@ -1,24 +1,29 @@
 """What every job shares: the common arguments, config loading, the session, the run manifest, error handling.
 
-Every job is ``main(argv)``: ``--conf conf/local.yaml --date YYYY-MM-DD --set key.path=value``. A job writes its
-run manifest last (``<data.root>/runs/<run_id>/manifest.json``), also when it fails, and prints where its
-outputs went. Expected failures (bad config, missing input, no champion) end with a one-line ``error:`` and exit
-code 2; anything else propagates with its traceback after the manifest is written.
+Every job is ``main(argv)``: ``--conf local|cluster|databricks|FILE.yaml --date YYYY-MM-DD --set key.path=value``.
+A job writes its run manifest last (``<data.root>/runs/<run_id>/manifest.json``), also when it fails, and prints
+where its outputs went. Each stage's record names the processes that ran it: the driver, the executors' Python
+workers and, for training, the Horovod ranks. Expected failures (bad config, missing input, no champion) end with
+a one-line ``error:`` and exit code 2; anything else propagates with its traceback after the manifest is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smspark.config import ConfigError, Settings, load_config
+from smspark import storage
+from smspark.config import DEFAULT_PROFILE, ConfigError, Settings, load_config, profile_names
 from smspark.manifest import ReconciliationError, RunManifest
+from smspark.processes import executor_processes, process_info
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +47,42 @@ class JobContext:
             from smspark.session import get_session
 
             self._spark = get_session(self.cfg)
+            sc = self._spark.sparkContext
+            self.manifest.data["spark"] = {"master": sc.master, "app_id": sc.applicationId, "version": sc.version}
         return self._spark
 
     @property
     def layout(self):
         return self.cfg.layout
 
-    def output(self, name: str, path: Path | str) -> None:
+    def output(self, name: str, uri: str) -> None:
         """Record an output location to print at the end and keep in the manifest."""
-        self.manifest.data.setdefault("outputs", {})[name] = str(path)
+        self.manifest.data.setdefault("outputs", {})[name] = str(uri)
+
+    def record_processes(self, record: dict[str, Any], **extra: Any) -> None:
+        """Put the processes that ran a stage into its manifest ``record``: ``driver`` (this process),
+        ``executors`` (the Python workers of the executors, probed with a small Spark job; empty when the stage
+        used no Spark) and any ``extra`` lists (``horovod_ranks``)."""
+        record["processes"] = {
+            "driver": process_info(),
+            "executors": executor_processes(self._spark) if self._spark is not None else [],
+            **extra,
+        }
+
+    @contextlib.contextmanager
+    def local_run_dir(self) -> Iterator[Path]:
+        """A local directory for files a library writes with local-file APIs (plots): the run folder itself when
+        the data root is on this host, else a temporary directory whose files are uploaded to the run folder."""
+        local = storage.local_path(self.manifest.dir)
+        if local is not None:
+            Path(local).mkdir(parents=True, exist_ok=True)
+            yield Path(local)
+            return
+        with tempfile.TemporaryDirectory(prefix="smspark-run-") as tmp:
+            yield Path(tmp)
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    storage.upload(path, storage.join(self.manifest.dir, path.relative_to(tmp).as_posix()))
 
 
 def _date(value: str) -> dt.date:
@@ -67,9 +99,10 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--conf",
-        type=Path,
         default=None,
-        help="profile YAML merged over conf/base.yaml (default: conf/local.yaml, embedded local Spark)",
+        metavar="PROFILE",
+        help=f"a packaged profile ({', '.join(profile_names())}; default {DEFAULT_PROFILE}: embedded local Spark) "
+        "or the path of your own profile YAML, merged over the packaged base.yaml",
     )
     p.add_argument(
         "--date",
@@ -115,6 +148,7 @@ def run_job(
         return 2
     manifest = RunManifest(job, cfg.layout.runs, args.date, cfg.profile)
     manifest.data["config"] = cfg.model_dump(mode="json", exclude={"privacy": {"dev_key"}})
+    manifest.data["data_root"] = cfg.layout.root
     ctx = JobContext(cfg=cfg, run_date=args.date, manifest=manifest)
     try:
         body(ctx, args)

@@ -4,7 +4,8 @@
 features -> train -> test, with the configured Horovod workers) in a temporary work area: a fresh data root with
 its own MLflow store, so the main data root and registry are never touched. The figures go to ``--output`` as
 JSON (``{model: {metric: value}}``) and are printed as a table; the run manifest is copied next to the output
-(``<output stem>.manifest.json``). ``--workdir DIR`` keeps the work area in ``DIR`` instead of a temporary one.
+(``<output stem>.manifest.json``). ``--workdir DIR`` keeps the work area in ``DIR`` (a path or a storage URI)
+instead of a temporary local one.
 
 targets:
   recommender   a GroupLens MovieLens folder (ml-latest(-small) ratings.csv + movies.csv, or ml-100k u.data +
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from smspark import storage
 from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.steps import resolve
 
@@ -57,7 +58,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", choices=sorted(TARGETS), help="what to evaluate")
     p.add_argument("--input", type=Path, required=True, help="folder holding the dataset (see the targets)")
     p.add_argument("--output", type=Path, required=True, help="JSON file for the figures")
-    p.add_argument("--workdir", type=Path, default=None, help="keep the work area here (default: a temporary one)")
+    p.add_argument(
+        "--workdir", default=None, help="keep the work area here, a path or URI (default: a temporary local one)"
+    )
 
 
 def _body(ctx: JobContext, args: argparse.Namespace) -> None:
@@ -75,25 +78,32 @@ def _body(ctx: JobContext, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--workdir", type=Path, default=None)
+    pre.add_argument("--workdir", default=None)
     pre.add_argument("--output", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
-    root = known.workdir.resolve() if known.workdir else Path(tempfile.mkdtemp(prefix="smspark-evaluate-"))
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root = storage.resolve_root(known.workdir or tempfile.mkdtemp(prefix="smspark-evaluate-"))
+    except storage.StorageError as exc:
+        print(f"error: --workdir: {exc}", file=sys.stderr)
+        return 2
+    storage.makedirs(root)
     # the work area's own data root and MLflow store win over any profile or --set
-    isolated = ["--set", f"data.root={root}", "--set", "mlflow.tracking_uri=null", "--set", "mlflow.registry_uri=null"]
+    isolated = [f"data.root={root}", "data.landing=null"]
+    isolated += [
+        f"mlflow.{key}=null" for key in ("tracking_uri", "registry_uri", "registry_catalog", "registry_schema")
+    ]
+    isolated = [arg for pair in zip(["--set"] * len(isolated), isolated, strict=True) for arg in pair]
     try:
         code = run_job("evaluate", argv + isolated, __doc__, _body, add_args)
-        manifests = sorted((root / "runs").glob("*-evaluate-*/manifest.json"))
+        manifests = storage.glob(storage.join(root, "runs"), "*-evaluate-*/manifest.json")
         if manifests and known.output is not None:
             dst = known.output.with_name(known.output.stem + ".manifest.json")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(manifests[-1], dst)
+            storage.download(manifests[-1], dst)
             print(f"{'run manifest (copy)':<28} {dst}")
         return code
     finally:
         if known.workdir is None:
-            shutil.rmtree(root, ignore_errors=True)
+            storage.remove(root)
             print(f"{'work area (removed)':<28} {root}  (keep it with --workdir DIR)")
 
 

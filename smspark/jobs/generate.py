@@ -14,8 +14,9 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from smspark import storage
 from smspark.jobs.common import JobContext, UserError, run_job
-from smspark.jobs.io import write_partitions
+from smspark.jobs.io import read_parquet, write_partitions
 from smspark.manifest import reconcile
 
 #: model -> what it generates (only the GAN so far)
@@ -54,16 +55,16 @@ def generate(ctx: JobContext, model: str, per_class: int, seed: int | None = Non
         ctx.run_date,
         ctx.manifest.run_id,
     )
-    out = ctx.layout.gold / "synthetic_media"
+    out = storage.join(ctx.layout.gold, "synthetic_media")
     write_partitions(df, out, "dt")
-    written = ctx.spark.read.parquet(str(out)).where(F.col("dt") == F.lit(ctx.run_date))
+    written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
     n_out = written.count()
     per_label = {r["label_name"]: r["count"] for r in written.groupBy("label_name").count().collect()}
-    ctx.output("gold/synthetic_media", out / f"dt={ctx.run_date.isoformat()}")
+    ctx.output("gold/synthetic_media", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
     ctx.manifest.data["models"][model] = {"generated_with": {"name": champ.name, "version": champ.version}}
     return {
         "inputs": {"model": champ.uri, "dataset": meta.get("dataset"), "per_class": per_class, "seed": seed},
-        "outputs": {"gold": str(out), "dt": ctx.run_date.isoformat(), "by_class": per_label},
+        "outputs": {"gold": out, "dt": ctx.run_date.isoformat(), "by_class": per_label},
         "counts": reconcile(len(classes) * per_class, n_out),
     }
 

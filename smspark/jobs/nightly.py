@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from smspark import storage
 from smspark.jobs import etl, features, ingest, score, train
 from smspark.jobs.common import JobContext, run_job
 from smspark.jobs.steps import names_arg
@@ -30,7 +31,11 @@ def run(
         else:
             ctx.manifest.data["models"][model] = {"trained": False, "reason": "a champion exists (use --retrain)"}
     scorers = to_score if to_score is not None else ctx.cfg.nightly.score
-    present = [s for s in scorers if s not in score.SCORERS or (ctx.layout.silver / score.SCORERS[s][0]).exists()]
+    present = [
+        s
+        for s in scorers
+        if s not in score.SCORERS or storage.exists(storage.join(ctx.layout.silver, score.SCORERS[s][0]))
+    ]
     for skipped in sorted(set(scorers) - set(present)):
         ctx.manifest.data.setdefault("skipped", {})[f"score.{skipped}"] = "no silver input under the data root"
     if present:

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model", choices=["sentiment"], help="which registered model's champion to use")
     p.add_argument("--input", type=Path, required=True, help="JSON-lines or CSV file with columns id, text")
     p.add_argument("--output", type=Path, required=True, help="Parquet file to write")
-    p.add_argument("--conf", type=Path, default=None, help="profile YAML (default: conf/local.yaml)")
+    p.add_argument(
+        "--conf", default=None, help="profile name (local, cluster, databricks) or YAML path (default: local)"
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = p.parse_args(argv)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from smspark import storage
 from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.steps import resolve
+from smspark.train.launcher import last_rank_processes
 from smspark.train.registry import NoChampionError, configure, get_champion
 
 #: model -> its lifecycle adapter (:class:`smspark.train.lifecycle.ModelAdapter`)
@@ -42,7 +44,7 @@ TRAIN_INPUTS: dict[str, str] = {
 
 def has_input(ctx: JobContext, model: str) -> bool:
     """Whether the features a model trains on exist under the data root."""
-    return (ctx.layout.features / TRAIN_INPUTS.get(model, model)).exists()
+    return storage.exists(storage.join(ctx.layout.features, TRAIN_INPUTS.get(model, model)))
 
 
 def has_champion(ctx: JobContext, model: str) -> bool:
@@ -69,6 +71,7 @@ def run(ctx: JobContext, model: str, num_proc: int | None = None, backend: str |
             raise UserError(str(exc)) from exc
         rec["outputs"] = {"registered_model": result.get("registered_model"), "version": result.get("version")}
         rec["counts"] = result.get("rows", {})
+        ctx.record_processes(rec, horovod_ranks=last_rank_processes())
     ctx.manifest.data["models"][model] = {k: v for k, v in result.items() if k != "metrics"}
     ctx.manifest.data["metrics"][model] = result.get("metrics", {})
     ctx.output(
@@ -83,6 +86,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=sorted(TRAINERS), help="which model to train")
     p.add_argument("--num-proc", type=int, default=None, help="Horovod workers (default: train.num_proc)")
     p.add_argument(
+        "--if-no-champion",
+        action="store_true",
+        help="train only when the model has no champion yet (the nightly's rule; a scheduled job's train task)",
+    )
+    p.add_argument(
         "--backend",
         choices=["spark", "horovodrun"],
         default=None,
@@ -90,8 +98,16 @@ def add_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _body(ctx: JobContext, args: argparse.Namespace) -> None:
+    if args.if_no_champion and has_champion(ctx, args.model):
+        ctx.manifest.data["models"][args.model] = {"trained": False, "reason": "a champion exists (--if-no-champion)"}
+        ctx.output(f"model {args.model}", "not trained: a champion exists")
+        return
+    run(ctx, args.model, args.num_proc, args.backend)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run_job("train", argv, __doc__, lambda ctx, a: run(ctx, a.model, a.num_proc, a.backend), add_args)
+    return run_job("train", argv, __doc__, _body, add_args)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ module (``smspark...``) or a closure / ``__main__`` function (pickled by value).
 and return something small and picklable (metrics, weights as numpy arrays, a model path), not a Keras model.
 The workers get ``TF_USE_LEGACY_KERAS=1`` in their environment so TensorFlow picks tf_keras.
 
+On a cluster the ranks run the executors' interpreter (``spark.pyspark.python``, e.g. the shipped environment's
+``./environment/bin/python``), not the driver's. Every rank also reports :func:`smspark.processes.process_info`;
+:func:`last_rank_processes` returns those of the latest run (rank order) for the run manifest.
+
 A ``tf.distribute`` backend can be added later as another entry in ``_BACKENDS`` with the same signature.
 """
 
@@ -45,6 +49,26 @@ RESULT_FILE = "result-{rank}.pkl"
 ERROR_FILE = "error-{rank}.txt"
 
 _SETUP_HINT = "run `make setup` (or scripts/build_horovod.sh) to build Horovod with TensorFlow and Gloo"
+
+_RANK_PROCESSES: list[dict[str, Any]] = []
+
+
+def last_rank_processes() -> list[dict[str, Any]]:
+    """:func:`smspark.processes.process_info` of every rank of the latest :func:`run_distributed` call, by rank
+    (with ``rank`` added); empty before the first call."""
+    return list(_RANK_PROCESSES)
+
+
+def _reporting(fn: Callable[..., T]) -> Callable[..., tuple[dict[str, Any], T]]:
+    """``fn`` that also returns the process it ran in (``HOROVOD_RANK`` is set by both backends)."""
+
+    def run(*args: Any) -> tuple[dict[str, Any], T]:
+        result = fn(*args)
+        from smspark.processes import process_info
+
+        return {"rank": int(os.environ.get("HOROVOD_RANK", "-1")), **process_info()}, result
+
+    return run
 
 
 class DistributedRunError(RuntimeError):
@@ -99,8 +123,11 @@ def _run_spark(
                 sc.pythonExec,
                 sys.executable,
             )
-    logger.info("horovod.spark.run: %d workers (gloo) on %s", num_proc, sc.master)
-    return horovod.spark.run(fn, args=args, num_proc=num_proc, env=env, use_gloo=True, verbose=1)
+    # Ranks are started by the executors' task services: with a shipped environment they must run its interpreter
+    # (spark.pyspark.python, relative to the executor's work directory), not the driver's.
+    executable = None if sc.master.startswith("local") else sc.pythonExec
+    logger.info("horovod.spark.run: %d workers (gloo) on %s, python %s", num_proc, sc.master, executable or "driver's")
+    return horovod.spark.run(fn, args=args, num_proc=num_proc, env=env, use_gloo=True, verbose=1, executable=executable)
 
 
 def _horovodrun_path() -> str:
@@ -215,7 +242,8 @@ def run_distributed(
     if num_proc < 1:
         raise ValueError(f"num_proc must be >= 1, got {num_proc}")
     _require_horovod()
-    results = _BACKENDS[backend](fn, tuple(args), num_proc, spark, _worker_env(env))
-    if len(results) != num_proc:
-        raise DistributedRunError(f"expected {num_proc} results, got {len(results)}")
-    return results
+    reported = _BACKENDS[backend](_reporting(fn), tuple(args), num_proc, spark, _worker_env(env))
+    if len(reported) != num_proc:
+        raise DistributedRunError(f"expected {num_proc} results, got {len(reported)}")
+    _RANK_PROCESSES[:] = [process for process, _ in reported]
+    return [result for _, result in reported]

@@ -30,15 +30,14 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 import smspark  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+from smspark import storage
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -55,25 +54,19 @@ READER_WORKERS = 2
 MAX_SHUFFLE_BUFFER_ROWS = 10_000
 
 
-def _to_dataset_source(url_or_path: str) -> str:
-    """Turn ``file:///abs/path`` into ``/abs/path``; leave other URIs (``s3://``, ``hdfs://``) and paths alone."""
-    parsed = urlparse(url_or_path)
-    if parsed.scheme == "file":
-        return unquote(parsed.path)
-    return url_or_path
-
-
-def _to_url(url_or_path: str) -> str:
-    """Petastorm wants a URL: a bare local path becomes ``file:///abs/path``."""
-    if urlparse(url_or_path).scheme:
-        return url_or_path
-    return Path(url_or_path).resolve().as_uri()
+def petastorm_url(uri: str) -> str:
+    """The URL Petastorm opens for a storage URI: ``file:///...`` (unencoded) for whatever this host mounts
+    (local paths, ``/Volumes``, ``dbfs:`` through ``/dbfs``), the URI itself for object stores and HDFS (Petastorm
+    serves those through fsspec / pyarrow)."""
+    local = storage.local_path(uri)
+    return "file://" + local if local is not None else storage.resolve_root(uri)
 
 
 def _open_dataset(url_or_path: str) -> pads.Dataset:
     """Open a Parquet directory (or file) with hive partition discovery; files named ``_*`` / ``.*`` are skipped."""
     try:
-        return pads.dataset(_to_dataset_source(url_or_path), format="parquet", partitioning="hive")
+        fs, path = storage.arrow_filesystem(url_or_path)
+        return pads.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
     except (FileNotFoundError, pa.ArrowInvalid) as exc:
         raise ValueError(f"cannot open Parquet data at {url_or_path!r}: {exc}") from exc
 
@@ -94,7 +87,7 @@ def parquet_row_count(path: str) -> int:
     """Number of rows in a Parquet file or directory, from the footers only (no data is read).
 
     Args:
-        path: local path, ``file:///abs/path`` URL, or any URI pyarrow understands.
+        path: a storage URI or local path (see :mod:`smspark.storage`).
 
     Raises:
         ValueError: when nothing readable is at ``path``.
@@ -164,7 +157,7 @@ def petastorm_dataset(
     * binary / string column: ``[B]`` tf.string (decode it in the model or a ``map``).
 
     Args:
-        url: ``file:///abs/path`` of the Parquet directory (a bare path is turned into one).
+        url: storage URI of the Parquet directory (``file:///...``, ``s3a://...``, a plain path, ...).
         feature_cols: model input columns.
         label_col: target column, or None for unlabelled data.
         batch_size: rows per batch on this rank.
@@ -240,7 +233,7 @@ def petastorm_dataset(
 
     training = num_epochs is None
     with make_batch_reader(
-        _to_url(url),
+        petastorm_url(url),
         schema_fields=columns,
         cur_shard=cur_shard,
         shard_count=shard_count,

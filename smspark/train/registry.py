@@ -1,7 +1,9 @@
 """MLflow tracking and the model registry: where runs are logged and which version is the champion.
 
-Registered models are named ``smspark_<model>`` (``smspark_sentiment``). The alias ``champion`` is what scoring
-loads; :mod:`smspark.train.lifecycle` decides when it moves (on the validation selection metric, with the champion
+Registered models are named ``<mlflow.registered_model_prefix><model>`` (``smspark_sentiment``), or with Unity
+Catalog's three levels (``main.smspark.smspark_sentiment``) when ``mlflow.registry_catalog``/``registry_schema`` are
+set; :func:`configure` makes that the naming of the process. The alias ``champion`` is what scoring loads;
+:mod:`smspark.train.lifecycle` decides when it moves (on the validation selection metric, with the champion
 re-measured on the same split).
 """
 
@@ -9,16 +11,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from smspark import storage
 from smspark.config import Settings
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+_NAMING: list[Any] = [lambda model: f"smspark_{model}"]  # set by configure() from mlflow.* settings
 
 
 class NoChampionError(RuntimeError):
@@ -41,21 +47,26 @@ def configure(cfg: Settings) -> MlflowClient:
     The local default is a sqlite store under ``<data.root>/mlflow`` with artifacts next to it.
     """
     uri = cfg.tracking_uri()
+    _NAMING[0] = cfg.mlflow.registered_model_name
     if uri.startswith("sqlite:///"):
-        cfg.layout.mlflow.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(cfg.layout.mlflow)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(cfg.mlflow.registry_uri or uri)
     exp = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
     if exp is None:
-        location = (cfg.layout.mlflow / "artifacts").as_uri() if uri.startswith("sqlite:///") else None
+        location = (
+            Path(uri[len("sqlite:///") :]).parent.joinpath("artifacts").as_uri()
+            if uri.startswith("sqlite:///")
+            else None
+        )
         mlflow.create_experiment(cfg.mlflow.experiment, artifact_location=location)
     mlflow.set_experiment(cfg.mlflow.experiment)
     return MlflowClient(tracking_uri=uri, registry_uri=cfg.mlflow.registry_uri or uri)
 
 
 def registered_name(model: str) -> str:
-    """Registry name of a model (``sentiment`` -> ``smspark_sentiment``)."""
-    return f"smspark_{model}"
+    """Registry name of a model: ``smspark_sentiment``, or ``<catalog>.<schema>.smspark_sentiment`` (Unity Catalog)."""
+    return _NAMING[0](model)
 
 
 def get_champion(client: MlflowClient, model: str) -> Champion:
@@ -76,5 +87,5 @@ def get_champion(client: MlflowClient, model: str) -> Champion:
 
 
 def set_champion(client: MlflowClient, model: str, version: str) -> None:
-    """Point the ``champion`` alias of ``smspark_<model>`` at ``version`` (the lifecycle decides when)."""
+    """Point the ``champion`` alias of the model's registered name at ``version`` (the lifecycle decides when)."""
     client.set_registered_model_alias(registered_name(model), CHAMPION, version)

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from smspark import storage
 from smspark.jobs.common import UserError
 
 
@@ -31,13 +32,14 @@ def run_steps(
 ) -> list[str]:
     """Run ``registry`` steps as manifest stages ``<stage>.<name>``.
 
-    ``registry`` maps a name to ``(input folder under default_root, step reference)``; with no ``names`` every
-    step whose input folder exists runs. Returns the names run.
+    ``registry`` maps a name to ``(input folder under the default_root URI, step reference)``; with no ``names``
+    every step whose input folder exists runs. Each stage record names the processes that ran it. Returns the names
+    run.
 
     Raises:
         UserError: an unknown name, or nothing to run.
     """
-    chosen = names or [n for n, (folder, _) in registry.items() if (default_root / folder).exists()]
+    chosen = names or [n for n, (folder, _) in registry.items() if storage.exists(storage.join(default_root, folder))]
     if not chosen:
         raise UserError(f"nothing to {stage}: no input under {default_root}")
     for name in chosen:
@@ -45,6 +47,7 @@ def run_steps(
             raise UserError(f"unknown {stage} step {name!r}; known: {', '.join(registry)}")
         with ctx.manifest.stage(f"{stage}.{name}") as rec:
             rec.update(resolve(registry[name][1])(ctx))
+            ctx.record_processes(rec)
     return chosen
 
 

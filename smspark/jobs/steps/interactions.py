@@ -13,14 +13,15 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from smspark import storage
 from smspark.etl.interactions import (
     clean_interactions,
     clean_items,
@@ -43,7 +44,15 @@ from smspark.features.interactions import (
     user_states,
 )
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_table, write_json, write_partitions, write_quarantine, write_table
+from smspark.jobs.io import (
+    local_view,
+    read_parquet,
+    read_table,
+    write_json,
+    write_partitions,
+    write_quarantine,
+    write_table,
+)
 from smspark.manifest import ReconciliationError, reconcile
 from smspark.schemas import BRONZE_INTERACTIONS, BRONZE_ITEMS
 from smspark.sources.movielens import ML_100K, ML_LATEST, MovieLensExport, detect_export
@@ -54,8 +63,10 @@ LANDING_FOLDER = "movielens"
 ID_MAPS = "id_maps.npz"
 
 
-def _lines(ctx: JobContext, path: Path) -> DataFrame:
-    return ctx.spark.read.text(str(path)).select("value", F.col("_metadata.file_path").alias("source_file"))
+def _lines(ctx: JobContext, uri: str) -> DataFrame:
+    return ctx.spark.read.text(storage.spark_path(uri)).select(
+        "value", F.col("_metadata.file_path").alias("source_file")
+    )
 
 
 def export_of(folder: Path) -> MovieLensExport:
@@ -69,10 +80,10 @@ def export_of(folder: Path) -> MovieLensExport:
 def _ingest_file(ctx: JobContext, lines: DataFrame, parsed: tuple[DataFrame, DataFrame], table: str) -> dict[str, Any]:
     bronze, quarantine = parsed
     n_in = lines.count()
-    out = ctx.layout.bronze / table
+    out = storage.join(ctx.layout.bronze, table)
     write_partitions(bronze, out, "ingest_date")
     n_q = write_quarantine(quarantine, ctx.layout, table, "ingest")
-    n_out = ctx.spark.read.parquet(str(out)).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
+    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
     ctx.output(f"bronze/{table}", out)
     reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()} if n_q else {}
     return {**reconcile(n_in, n_out, quarantined=n_q), "quarantined_by_reason": reasons}
@@ -83,9 +94,13 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
     Reconciles ``data lines = bronze rows + quarantined`` per file (CSV header lines are not records).
     """
-    export = export_of(ctx.layout.landing / LANDING_FOLDER)
-    log.info("MovieLens %s export in %s", export.format, export.folder)
-    lines = _lines(ctx, export.ratings)
+    with local_view(storage.join(ctx.layout.landing, LANDING_FOLDER)) as (folder, to_uri):
+        return _ingest_export(ctx, export_of(folder), to_uri)
+
+
+def _ingest_export(ctx: JobContext, export: MovieLensExport, to_uri: Callable[[Path], str]) -> dict[str, Any]:
+    log.info("MovieLens %s export in %s", export.format, to_uri(export.folder))
+    lines = _lines(ctx, to_uri(export.ratings))
     if export.format == ML_LATEST:
         lines = drop_header(lines, "userId")
     lines = lines.persist()
@@ -94,25 +109,25 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
     }
     lines.unpersist()
     if export.items is not None:
-        item_lines = _lines(ctx, export.items)
+        item_lines = _lines(ctx, to_uri(export.items))
         item_lines = decode_latin1(item_lines) if export.format == ML_100K else drop_header(item_lines, "movieId")
         item_lines = item_lines.persist()
         parsed = parse_items(item_lines, export.format, ctx.run_date, export.genres)
         counts["items"] = _ingest_file(ctx, item_lines, parsed, "items")
         item_lines.unpersist()
     else:
-        log.warning("%s has no item file: items get no titles or genres", export.folder)
+        log.warning("%s has no item file: items get no titles or genres", to_uri(export.folder))
     return {
         "inputs": {
-            "landing": str(export.folder),
+            "landing": to_uri(export.folder),
             "format": export.format,
             "ratings": export.ratings.name,
             "items": export.items.name if export.items else None,
             "genres": list(export.genres) if export.genres else None,
         },
         "outputs": {
-            "bronze": [str(ctx.layout.bronze / t) for t in counts],
-            "quarantine": [str(ctx.layout.quarantine / t) for t in counts],
+            "bronze": [storage.join(ctx.layout.bronze, t) for t in counts],
+            "quarantine": [storage.join(ctx.layout.quarantine, t) for t in counts],
         },
         "counts": {**counts["interactions"], "tables": counts},
     }
@@ -123,11 +138,11 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     in full so de-duplication spans every ingest. Reconciles ``bronze = silver + quarantined + duplicates`` for
     both tables."""
     key = ctx.cfg.pseudonym_key()
-    src = ctx.layout.bronze / "interactions"
+    src = storage.join(ctx.layout.bronze, "interactions")
     bronze = read_table(ctx.spark, src, BRONZE_INTERACTIONS, "run `smspark ingest` first")
     n_in = bronze.count()
-    items_src = ctx.layout.bronze / "items"
-    bronze_items = read_table(ctx.spark, items_src, BRONZE_ITEMS) if items_src.exists() else None
+    items_src = storage.join(ctx.layout.bronze, "items")
+    bronze_items = read_table(ctx.spark, items_src, BRONZE_ITEMS) if storage.exists(items_src) else None
     n_items_in = bronze_items.count() if bronze_items is not None else 0
     silver_items = item_dups = None
     if n_items_in:
@@ -135,20 +150,20 @@ def etl(ctx: JobContext) -> dict[str, Any]:
         silver_items = silver_items.persist()
     pseudonymised = pseudonymise_interactions(bronze, key).persist()
     silver, quarantine, dups = clean_interactions(pseudonymised, silver_items)
-    out = ctx.layout.silver / "interactions"
+    out = storage.join(ctx.layout.silver, "interactions")
     write_table(silver.repartition(F.col("dt")), out, "dt")
     n_q = write_quarantine(quarantine, ctx.layout, "interactions", "etl")
     n_dup = dups.count()
-    written = ctx.spark.read.parquet(str(out))
+    written = read_parquet(ctx.spark, out)
     n_out = written.count()
-    items_out = ctx.layout.silver / "items"
+    items_out = storage.join(ctx.layout.silver, "items")
     if silver_items is None:
         log.warning("no item catalogue in bronze: silver/items lists the rated items without titles or genres")
         write_table(items_from_interactions(written).coalesce(1), items_out)
         items_counts = {"derived_from_interactions": True}
     else:
         write_table(silver_items.coalesce(1), items_out)
-        n_items_out = ctx.spark.read.parquet(str(items_out)).count()
+        n_items_out = read_parquet(ctx.spark, items_out).count()
         items_counts = reconcile(n_items_in, n_items_out, duplicates_dropped=item_dups.count())
         silver_items.unpersist()
     users = written.select("user_id").distinct().count()
@@ -156,8 +171,8 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     ctx.output("silver/interactions", out)
     ctx.output("silver/items", items_out)
     return {
-        "inputs": {"bronze": str(src), "bronze_items": str(items_src) if n_items_in else None},
-        "outputs": {"silver": str(out), "silver_items": str(items_out)},
+        "inputs": {"bronze": src, "bronze_items": items_src if n_items_in else None},
+        "outputs": {"silver": out, "silver_items": items_out},
         "counts": {
             **reconcile(n_in, n_out, n_q, n_dup),
             "users": users,
@@ -176,8 +191,8 @@ def split_files(ctx: JobContext) -> int:
 
 def _silver(ctx: JobContext) -> tuple[DataFrame, DataFrame]:
     what = "run `smspark etl` first"
-    events = read_table(ctx.spark, ctx.layout.silver / "interactions", what=what)
-    items = read_table(ctx.spark, ctx.layout.silver / "items", what=what)
+    events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what=what)
+    items = read_table(ctx.spark, storage.join(ctx.layout.silver, "items"), what=what)
     return events.select("user_id", "item_id", "rating", "event_time"), items
 
 
@@ -189,7 +204,7 @@ def id_maps_of(events: DataFrame, items: DataFrame) -> IdMaps:
     return build_id_maps(users, item_ids, genres)
 
 
-def _write_splits(ctx: JobContext, rows: DataFrame, out: Path) -> dict[str, int]:
+def _write_splits(ctx: JobContext, rows: DataFrame, out: str) -> dict[str, int]:
     """Write each split in :func:`split_files` files, rows in a seeded random order within each file.
 
     The order matters for training: Petastorm shuffles row groups and a bounded row buffer only, and rows arrive
@@ -199,8 +214,8 @@ def _write_splits(ctx: JobContext, rows: DataFrame, out: Path) -> dict[str, int]
     counts = {}
     for split in SPLITS:
         part = rows.where(F.col("split") == split).drop("split").repartition(split_files(ctx))
-        write_table(part.sortWithinPartitions(F.rand(ctx.cfg.train.seed)), out / split)
-        counts[split] = ctx.spark.read.parquet(str(out / split)).count()
+        write_table(part.sortWithinPartitions(F.rand(ctx.cfg.train.seed)), storage.join(out, split))
+        counts[split] = read_parquet(ctx.spark, storage.join(out, split)).count()
     return counts
 
 
@@ -228,7 +243,7 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
     try:
         rows = recommender_rows(pairs, maps.n_items, mcfg.num_negatives, mcfg.eval_negatives, ctx.cfg.train.seed)
         rows = rows.persist()
-        out = ctx.layout.features / "recommender"
+        out = storage.join(ctx.layout.features, "recommender")
         counts = _write_splits(ctx, rows, out)
     except Exception as exc:
         if "unseen items" in str(exc):
@@ -247,7 +262,7 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
     }
     if negatives != expected:
         raise ReconciliationError(f"negatives {negatives} differ from the protocol's {expected}")
-    maps.save(out / ID_MAPS)
+    maps.save(storage.join(out, ID_MAPS))
     meta = {
         "rows": counts,
         "positives": positives,
@@ -260,14 +275,14 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
         "seed": ctx.cfg.train.seed,
         "run_date": ctx.run_date.isoformat(),
     }
-    write_json(out / "meta.json", meta)
+    write_json(storage.join(out, "meta.json"), meta)
     rows.unpersist()
     pairs.unpersist()
     events.unpersist()
     ctx.output("features/recommender", out)
     return {
-        "inputs": {"silver": str(ctx.layout.silver / "interactions")},
-        "outputs": {"features": str(out), "id_maps": str(out / ID_MAPS)},
+        "inputs": {"silver": storage.join(ctx.layout.silver, "interactions")},
+        "outputs": {"features": out, "id_maps": storage.join(out, ID_MAPS)},
         "counts": {
             **reconcile(n_events, n_pairs, duplicates_dropped=n_events - n_pairs),
             "splits": counts,
@@ -294,15 +309,15 @@ def features_behaviour(ctx: JobContext) -> dict[str, Any]:
     indexed = events.join(users_df, "user_id").join(items_df.select("item_id", "item_idx"), "item_id")
     split = leave_last_out(indexed, user_col="user_idx", item_col="item_idx")
     rows = behaviour_rows(split, items_df, mcfg.history_len, mcfg.engagement_threshold).persist()
-    out = ctx.layout.features / "behaviour"
+    out = storage.join(ctx.layout.features, "behaviour")
     counts = _write_splits(ctx, rows, out)
     label_rate = {
         r["split"]: round(float(r["rate"]), 4)
         for r in rows.groupBy("split").agg(F.avg("label").alias("rate")).collect()
     }
-    maps.save(out / ID_MAPS)
+    maps.save(storage.join(out, ID_MAPS))
     write_json(
-        out / "meta.json",
+        storage.join(out, "meta.json"),
         {
             "rows": counts,
             "engaged_rate": label_rate,
@@ -318,8 +333,8 @@ def features_behaviour(ctx: JobContext) -> dict[str, Any]:
     events.unpersist()
     ctx.output("features/behaviour", out)
     return {
-        "inputs": {"silver": str(ctx.layout.silver / "interactions")},
-        "outputs": {"features": str(out), "id_maps": str(out / ID_MAPS)},
+        "inputs": {"silver": storage.join(ctx.layout.silver, "interactions")},
+        "outputs": {"features": out, "id_maps": storage.join(out, ID_MAPS)},
         "counts": {**reconcile(n_events, sum(counts.values())), "splits": counts, "engaged_rate": label_rate},
     }
 
@@ -350,16 +365,16 @@ def score(ctx: JobContext) -> dict[str, Any]:
         rec, beh = get_champion(client, "recommender"), get_champion(client, "behaviour")
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
-    events = read_table(ctx.spark, ctx.layout.silver / "interactions", what="run `smspark etl` first")
+    events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what="run `smspark etl` first")
     events = events.select("user_id", "item_id", "rating", "event_time")
     start = time.perf_counter()
     states = user_states(events, _history_len(ctx, beh)).persist()
     result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date)
-    out = ctx.layout.gold / "user_recommendations"
+    out = storage.join(ctx.layout.gold, "user_recommendations")
     write_partitions(result.gold, out, "dt")
     seconds = time.perf_counter() - start
     states.unpersist()
-    written = ctx.spark.read.parquet(str(out)).where(F.col("dt") == F.lit(ctx.run_date))
+    written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
     per_user = written.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("item_id").alias("d"))
     check = per_user.agg(
         F.count(F.lit(1)).alias("users"),
@@ -371,20 +386,20 @@ def score(ctx: JobContext) -> dict[str, Any]:
         raise ReconciliationError(f"{check['bad']} users do not have exactly {mcfg.recommend_k} distinct items")
     seg_start = time.perf_counter()
     segments = user_segments(ctx.spark, rec, ctx.cfg, ctx.run_date)
-    seg_out = ctx.layout.gold / "user_segments"
+    seg_out = storage.join(ctx.layout.gold, "user_segments")
     write_partitions(segments.gold, seg_out, "dt")
     seg_seconds = time.perf_counter() - seg_start
-    ctx.output("gold/user_recommendations", out / f"dt={ctx.run_date.isoformat()}")
-    ctx.output("gold/user_segments", seg_out / f"dt={ctx.run_date.isoformat()}")
+    ctx.output("gold/user_recommendations", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
+    ctx.output("gold/user_segments", storage.join(seg_out, f"dt={ctx.run_date.isoformat()}"))
     models = ctx.manifest.data["models"]
     models.setdefault("recommender", {})["scored_with"] = {"name": rec.name, "version": rec.version}
     models.setdefault("behaviour", {})["scored_with"] = {"name": beh.name, "version": beh.version}
     ctx.manifest.data["metrics"].setdefault("user_segments", {}).update(segments.summary)
     return {
-        "inputs": {"silver": str(ctx.layout.silver / "interactions"), "models": [rec.uri, beh.uri]},
+        "inputs": {"silver": storage.join(ctx.layout.silver, "interactions"), "models": [rec.uri, beh.uri]},
         "outputs": {
-            "gold": str(out),
-            "segments": str(seg_out),
+            "gold": out,
+            "segments": seg_out,
             "dt": ctx.run_date.isoformat(),
             "segments_k": segments.summary["k"],
             "segment_sizes": segments.summary["sizes"],
@@ -420,11 +435,10 @@ def evaluate(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, float]]:
     from smspark.jobs import train as train_job
 
     export = export_of(input_dir)
-    landing = ctx.layout.landing / LANDING_FOLDER
-    landing.mkdir(parents=True, exist_ok=True)
+    landing = storage.join(ctx.layout.landing, LANDING_FOLDER)
     for path in (export.ratings, export.items, export.folder / "u.genre"):
         if path is not None and path.is_file():
-            shutil.copyfile(path, landing / path.name)
+            storage.upload(path, storage.join(landing, path.name))
     ingest_job.run(ctx, ["interactions"])
     etl_job.run(ctx, ["interactions"])
     features_job.run(ctx, ["recommender", "behaviour"])
@@ -458,7 +472,7 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
         rec, beh = get_champion(client, "recommender"), get_champion(client, "behaviour")
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
-    events = read_table(ctx.spark, ctx.layout.silver / "interactions", what="run `smspark etl` first")
+    events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what="run `smspark etl` first")
     states = user_states(events, _history_len(ctx, beh))
     if rows:
         states = states.orderBy("user_id").limit(rows)

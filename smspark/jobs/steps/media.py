@@ -18,13 +18,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from smspark import storage
 from smspark.etl.media import (
     IMAGE_GLOB,
     curate_media,
@@ -38,7 +41,15 @@ from smspark.etl.media import (
 )
 from smspark.features.media import SPLITS, choose_input_shape, image_features
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_table, write_json, write_partitions, write_quarantine, write_table
+from smspark.jobs.io import (
+    local_view,
+    read_parquet,
+    read_table,
+    write_json,
+    write_partitions,
+    write_quarantine,
+    write_table,
+)
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_MEDIA, QUARANTINE
 from smspark.sources.idx import read_idx
@@ -85,8 +96,15 @@ def _read_classes(folder: Path) -> list[str] | None:
     return classes
 
 
-def _ingest_idx(ctx: JobContext, source: str, folder: Path) -> tuple[DataFrame | None, list[pd.DataFrame], int]:
-    """IDX pairs of one source -> (bronze rows as Spark, quarantine frames, records read)."""
+def _local_uri(path: Path) -> str:
+    return storage.resolve_root(path)
+
+
+def _ingest_idx(
+    ctx: JobContext, source: str, folder: Path, to_uri: Callable[[Path], str] = _local_uri
+) -> tuple[DataFrame | None, list[pd.DataFrame], int]:
+    """IDX pairs of one source -> (bronze rows as Spark, quarantine frames, records read). The files are read on
+    the driver from ``folder``; ``to_uri`` names them in the records."""
     classes = _read_classes(folder)
     frames, quarantined = [], []
     n_in = 0
@@ -98,12 +116,12 @@ def _ingest_idx(ctx: JobContext, source: str, folder: Path) -> tuple[DataFrame |
             images = read_idx(images_path)
             labels = read_idx(labels_path)
             n_in += len(images)
-            bronze, q = idx_frame(images, labels, classes, source, split, str(images_path), ctx.run_date)
+            bronze, q = idx_frame(images, labels, classes, source, split, to_uri(images_path), ctx.run_date)
         except (OSError, ValueError) as exc:
             n_in += 1  # the file itself is the record we could not read
             log.warning("media ingest: %s quarantined: %s", images_path, exc)
             quarantined.append(
-                pd.DataFrame([file_quarantine_row(str(images_path), f"unreadable IDX file: {exc}", ctx.run_date)])
+                pd.DataFrame([file_quarantine_row(to_uri(images_path), f"unreadable IDX file: {exc}", ctx.run_date)])
             )
             continue
         log.info("media ingest: %s %s: %d records from %s", source, split, len(images), images_path.name)
@@ -117,8 +135,9 @@ def _ingest_idx(ctx: JobContext, source: str, folder: Path) -> tuple[DataFrame |
     return sdf, quarantined, n_in
 
 
-def _ingest_folder(ctx: JobContext, source: str, folder: Path) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Class-per-folder images of one source -> (probed files, persisted; bronze; quarantine).
+def _ingest_folder(ctx: JobContext, source: str, folder_uri: str) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Class-per-folder images of one source (read by Spark at ``folder_uri``) -> (probed files, persisted; bronze;
+    quarantine).
 
     ``binaryFile`` makes a partition per few small files; they are coalesced to a few tasks per core so the probe
     UDF does not pay a Python round trip per handful of images.
@@ -127,24 +146,30 @@ def _ingest_folder(ctx: JobContext, source: str, folder: Path) -> tuple[DataFram
         ctx.spark.read.format("binaryFile")
         .option("recursiveFileLookup", "true")
         .option("pathGlobFilter", IMAGE_GLOB)
-        .load(str(folder))
+        .load(storage.spark_path(folder_uri))
     )
     files = files.coalesce(max(2, 2 * ctx.spark.sparkContext.defaultParallelism))
-    probed = probe_files(files, str(folder.resolve())).persist()
+    # binaryFile paths are URIs (file:/..., s3a://bucket/..., dbfs:/...): compare their path parts
+    probed = probe_files(files, urlsplit(storage.spark_path(folder_uri)).path or folder_uri).persist()
     bronze, quarantine = split_probed(probed, source, ctx.run_date)
     return probed, bronze, quarantine
 
 
-def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
+def ingest_sources(
+    ctx: JobContext, sources: dict[str, Path], to_uri: Callable[[Path], str] = _local_uri
+) -> dict[str, Any]:
     """Ingest the given ``{source name: folder}`` into ``bronze/media``; returns the stage record.
+
+    The folders are on this host (listed and, for IDX, read by the driver); ``to_uri`` gives the storage URI of a
+    path in them, which is what Spark reads (see :func:`smspark.jobs.io.local_view`).
 
     Raises:
         UserError: no source, or a folder with neither IDX files nor images.
     """
     if not sources:
         raise UserError(
-            f"no image sources under {ctx.layout.landing / LANDING_FOLDER}: run `smspark fetch-samples` or copy "
-            "an IDX set or a class-per-folder image tree to landing/images/<name>/"
+            f"no image sources under {storage.join(ctx.layout.landing, LANDING_FOLDER)}: run `smspark fetch-samples` "
+            "or copy an IDX set or a class-per-folder image tree to landing/images/<name>/"
         )
     bronze_parts: list[DataFrame] = []
     quarantine_parts: list[DataFrame] = []
@@ -154,17 +179,17 @@ def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
     persisted: list[DataFrame] = []
     for source, folder in sources.items():
         if idx_pairs(folder):
-            sdf, q, n = _ingest_idx(ctx, source, folder)
+            sdf, q, n = _ingest_idx(ctx, source, folder, to_uri)
             n_in += n
             pandas_quarantine += q
             if sdf is not None:
                 bronze_parts.append(sdf)
-            per_source[source] = {"layout": "idx", "folder": str(folder), "records": n}
+            per_source[source] = {"layout": "idx", "folder": to_uri(folder), "records": n}
         else:
             listed = list_image_files(folder)
             if not listed:
                 raise UserError(f"{folder} holds neither IDX files nor png/jpg/jpeg images in class folders")
-            files, bronze, quarantine = _ingest_folder(ctx, source, folder)
+            files, bronze, quarantine = _ingest_folder(ctx, source, to_uri(folder))
             persisted.append(files)
             read = {r["rel"] for r in files.select("rel").collect()}
             # Spark's file sources skip empty files and names starting with '_' or '.': account for them here
@@ -173,7 +198,7 @@ def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
                 pd.DataFrame(
                     [
                         file_quarantine_row(
-                            str(f),
+                            to_uri(f),
                             "empty file" if f.stat().st_size == 0 else "not read by the file source (hidden name)",
                             ctx.run_date,
                         )
@@ -184,15 +209,15 @@ def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
             n_in += len(listed)
             bronze_parts.append(bronze)
             quarantine_parts.append(quarantine)
-            per_source[source] = {"layout": "class folders", "folder": str(folder), "records": len(listed)}
-    out = ctx.layout.bronze / "media"
+            per_source[source] = {"layout": "class folders", "folder": to_uri(folder), "records": len(listed)}
+    out = storage.join(ctx.layout.bronze, "media")
     n_out = 0
     if bronze_parts:
         bronze_all = bronze_parts[0]
         for part in bronze_parts[1:]:
             bronze_all = bronze_all.unionByName(part)
         write_partitions(bronze_all, out, "ingest_date")
-        written = ctx.spark.read.parquet(str(out)).where(F.col("ingest_date") == F.lit(ctx.run_date))
+        written = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date))
         n_out = written.count()
         for r in written.groupBy("source").count().collect():
             per_source.setdefault(r["source"], {})["bronze_rows"] = r["count"]
@@ -209,15 +234,16 @@ def ingest_sources(ctx: JobContext, sources: dict[str, Path]) -> dict[str, Any]:
         df.unpersist()
     ctx.output("bronze/media", out)
     return {
-        "inputs": {"landing": {s: str(p) for s, p in sources.items()}, "sources": per_source},
-        "outputs": {"bronze": str(out), "quarantine": str(ctx.layout.quarantine / "media")},
+        "inputs": {"landing": {s: to_uri(p) for s, p in sources.items()}, "sources": per_source},
+        "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, "media")},
         "counts": reconcile(n_in, n_out, quarantined=n_q),
     }
 
 
 def ingest(ctx: JobContext) -> dict[str, Any]:
     """Every source folder under ``landing/images`` -> ``bronze/media`` (see :func:`ingest_sources`)."""
-    return ingest_sources(ctx, discover_sources(ctx.layout.landing / LANDING_FOLDER))
+    with local_view(storage.join(ctx.layout.landing, LANDING_FOLDER)) as (images_root, to_uri):
+        return ingest_sources(ctx, discover_sources(images_root), to_uri)
 
 
 # --- etl ------------------------------------------------------------------------------------------------------
@@ -225,26 +251,26 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
 def etl(ctx: JobContext) -> dict[str, Any]:
     """``bronze/media`` -> ``silver/media``, recomputed in full so de-duplication spans every ingest."""
-    src = ctx.layout.bronze / "media"
+    src = storage.join(ctx.layout.bronze, "media")
     bronze = read_table(ctx.spark, src, BRONZE_MEDIA, "run `smspark ingest` first")
     n_in = bronze.count()
     latest, dup_id = latest_by_id(bronze)
     decoded = decode_media(latest).persist()
     silver, quarantine, dup_img = curate_media(decoded)
     dups = dup_id.unionByName(dup_img)
-    out = ctx.layout.silver / "media"
+    out = storage.join(ctx.layout.silver, "media")
     files = max(4, 2 * ctx.spark.sparkContext.defaultParallelism)
     write_table(silver.repartition(files), out, "dt")
     n_q = write_quarantine(quarantine, ctx.layout, "media", "etl")
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
     decoded.unpersist()
-    written = ctx.spark.read.parquet(str(out))
+    written = read_parquet(ctx.spark, out)
     n_out = written.count()
     by_source = {r["source"]: r["count"] for r in written.groupBy("source").count().collect()}
     ctx.output("silver/media", out)
     return {
-        "inputs": {"bronze": str(src)},
-        "outputs": {"silver": str(out), "rows_by_source": by_source},
+        "inputs": {"bronze": src},
+        "outputs": {"silver": out, "rows_by_source": by_source},
         "counts": {**reconcile(n_in, n_out, n_q, sum(dup_counts.values())), "duplicates_by_reason": dup_counts},
     }
 
@@ -264,7 +290,7 @@ def features_image(ctx: JobContext) -> dict[str, Any]:
         UserError: the dataset is not in silver, has no labelled images, or fewer than 2 classes.
     """
     mcfg = ctx.cfg.models.image
-    media = read_table(ctx.spark, ctx.layout.silver / "media", what="run `smspark etl` first")
+    media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
     data = media.where(F.col("source") == mcfg.dataset).persist()
     n_source = data.count()
     if n_source == 0:
@@ -288,15 +314,15 @@ def features_image(ctx: JobContext) -> dict[str, Any]:
     size, channels = choose_input_shape(shapes, mcfg.image_size, mcfg.channels)
     official_test = labelled.where(F.col("split") == "test").limit(1).count() > 0
     feats = image_features(data, size, channels, mcfg.val_fraction, mcfg.test_fraction, official_test).persist()
-    out = ctx.layout.features / "image"
+    out = storage.join(ctx.layout.features, "image")
     counts: dict[str, int] = {}
     for split in SPLITS:
         part = feats.where(F.col("split") == split).drop("split")
         # The split window leaves rows grouped by class; a file read in that order would feed Petastorm (whose
         # shuffle buffer is smaller than a file) long runs of one class. Spread them: a fixed pseudo-random order.
         part = part.repartition(split_files(ctx)).sortWithinPartitions(F.xxhash64(F.col("media_id"), F.lit(17)))
-        write_table(part, out / split)
-        counts[split] = ctx.spark.read.parquet(str(out / split)).count()
+        write_table(part, storage.join(out, split))
+        counts[split] = read_parquet(ctx.spark, storage.join(out, split)).count()
     n_in = sum(r["count"] for r in class_rows)
     class_counts = {classes[r["label"]]: {s: 0 for s in SPLITS} for r in class_rows}
     for r in feats.groupBy("label", "split").count().collect():
@@ -311,17 +337,17 @@ def features_image(ctx: JobContext) -> dict[str, Any]:
         "class_counts": class_counts,
         "run_date": ctx.run_date.isoformat(),
     }
-    write_json(out / "meta.json", meta)
+    write_json(storage.join(out, "meta.json"), meta)
     feats.unpersist()
     data.unpersist()
     ctx.output("features/image", out)
     return {
         "inputs": {
-            "silver": str(ctx.layout.silver / "media"),
+            "silver": storage.join(ctx.layout.silver, "media"),
             "dataset": mcfg.dataset,
             "unlabelled_images_not_used": n_source - n_in,
         },
-        "outputs": {"features": str(out), "input_shape": [size, size, channels], "classes": len(classes)},
+        "outputs": {"features": out, "input_shape": [size, size, channels], "classes": len(classes)},
         "counts": {**reconcile(n_in, sum(counts.values())), "splits": counts, "official_test": official_test},
     }
 
@@ -347,7 +373,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ctx.cfg.scoring.batch_size))
-    media = read_table(ctx.spark, ctx.layout.silver / "media", what="run `smspark etl` first")
+    media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
     media = media.select("media_id", "source", "pixels", "height", "width", "channels")
     media = media.repartition(max(2, ctx.spark.sparkContext.defaultParallelism)).persist()
     n_in = media.count()
@@ -355,30 +381,30 @@ def score(ctx: JobContext) -> dict[str, Any]:
     gold = score_media(
         media, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, ctx.cfg.scoring.batch_size
     )
-    out = ctx.layout.gold / "media_labels"
+    out = storage.join(ctx.layout.gold, "media_labels")
     start = time.perf_counter()
     write_partitions(gold, out, "dt")
     seconds = time.perf_counter() - start
     media.unpersist()
-    written = ctx.spark.read.parquet(str(out)).where(F.col("dt") == F.lit(ctx.run_date))
+    written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
     n_out = written.count()
     model_dataset = _champion_dataset(ctx, champ)
 
-    sim_out = ctx.layout.gold / "media_similar"
+    sim_out = storage.join(ctx.layout.gold, "media_similar")
     start = time.perf_counter()
     neighbours = similar_media(
         written.select("media_id", "source", "embedding"), mcfg.neighbours, mcfg.neighbour_block_rows
     )
     write_partitions(gold_similar(neighbours, champ, ctx.run_date), sim_out, "dt")
     sim_seconds = time.perf_counter() - start
-    n_sim = ctx.spark.read.parquet(str(sim_out)).where(F.col("dt") == F.lit(ctx.run_date)).count()
+    n_sim = read_parquet(ctx.spark, sim_out).where(F.col("dt") == F.lit(ctx.run_date)).count()
     expected_sim = sum(n * min(mcfg.neighbours, n - 1) for n in by_source.values())
     if n_sim != expected_sim:
         from smspark.manifest import ReconciliationError
 
         raise ReconciliationError(f"media_similar has {n_sim} rows, expected {expected_sim}")
-    ctx.output("gold/media_labels", out / f"dt={ctx.run_date.isoformat()}")
-    ctx.output("gold/media_similar", sim_out / f"dt={ctx.run_date.isoformat()}")
+    ctx.output("gold/media_labels", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
+    ctx.output("gold/media_similar", storage.join(sim_out, f"dt={ctx.run_date.isoformat()}"))
     ctx.manifest.data["models"].setdefault("image", {})["scored_with"] = {
         "name": champ.name,
         "version": champ.version,
@@ -391,8 +417,12 @@ def score(ctx: JobContext) -> dict[str, Any]:
             ", ".join(s for s in by_source if s != model_dataset),
         )
     return {
-        "inputs": {"silver": str(ctx.layout.silver / "media"), "model": champ.uri, "model_dataset": model_dataset},
-        "outputs": {"gold": str(out), "similar": str(sim_out), "dt": ctx.run_date.isoformat()},
+        "inputs": {
+            "silver": storage.join(ctx.layout.silver, "media"),
+            "model": champ.uri,
+            "model_dataset": model_dataset,
+        },
+        "outputs": {"gold": out, "similar": sim_out, "dt": ctx.run_date.isoformat()},
         "counts": {
             **reconcile(n_in, n_out),
             "scored": n_out,
@@ -433,7 +463,7 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
         champ = get_champion(configure(ctx.cfg), "image")
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
-    media = read_table(ctx.spark, ctx.layout.silver / "media", what="run `smspark etl` first")
+    media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
     media = media.select("media_id", "pixels", "height", "width", "channels")
     if rows:
         media = media.orderBy("media_id").limit(rows)
@@ -525,7 +555,7 @@ def evaluate_gan(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, Any]]:
     source = _evaluation_source(ctx, input_dir)
     mcfg = ctx.cfg.models.image
     if mcfg.image_size is None:
-        media = ctx.spark.read.parquet(str(ctx.layout.silver / "media")).where(F.col("source") == source)
+        media = read_parquet(ctx.spark, storage.join(ctx.layout.silver, "media")).where(F.col("source") == source)
         shapes = [
             (r["height"], r["width"], r["channels"], r["count"])
             for r in media.groupBy("height", "width", "channels").count().collect()
