@@ -61,7 +61,14 @@ class TrainConfig(_Strict):
 
 
 class SentimentConfig(_Strict):
-    """Kim (2014) CNN hyper-parameters and the TF-IDF + LogisticRegression baseline's."""
+    """Kim (2014) CNN hyper-parameters and the TF-IDF + LogisticRegression baseline's.
+
+    ``word_vectors``: the CNN's embedding starts from Spark MLlib Word2Vec vectors (``embed_dim`` wide) learnt on
+    every silver post, labelled or not, with ``word2vec_*`` (Kim's CNN-non-static); off: random (CNN-rand).
+    The baseline reads word 1..``baseline_ngram_max``-grams of the CNN's token ids; every point of
+    ``baseline_min_df`` x ``baseline_reg_params`` x ``baseline_elastic_net`` is fitted and the best on validation
+    macro-F1 is tested.
+    """
 
     vocab_size: int = Field(20000, ge=10)
     seq_len: int = Field(64, ge=4)
@@ -73,8 +80,16 @@ class SentimentConfig(_Strict):
     epochs: int = Field(5, ge=1)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
+    word_vectors: bool = True
+    word2vec_min_count: int = Field(2, ge=1)
+    word2vec_window: int = Field(5, ge=1)
+    word2vec_max_iter: int = Field(5, ge=1)
     baseline_max_iter: int = 100
-    baseline_reg: float = 0.01
+    baseline_ngram_max: int = Field(2, ge=1)
+    baseline_min_df: list[float] = Field(default_factory=lambda: [1.0, 2.0])
+    baseline_reg_params: list[float] = Field(default_factory=lambda: [0.001, 0.003])
+    baseline_elastic_net: list[float] = Field(default_factory=lambda: [0.0])
+    baseline_standardization: bool = False
 
 
 class ImageConfig(_Strict):
