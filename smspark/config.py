@@ -113,7 +113,14 @@ class TrainConfig(_Strict):
 
 
 class SentimentConfig(_Strict):
-    """Kim (2014) CNN hyper-parameters and the TF-IDF + LogisticRegression baseline's."""
+    """Kim (2014) CNN hyper-parameters and the TF-IDF + LogisticRegression baseline's.
+
+    ``word_vectors``: the CNN's embedding starts from Spark MLlib Word2Vec vectors (``embed_dim`` wide) learnt on
+    every silver post, labelled or not, with ``word2vec_*`` (Kim's CNN-non-static); off: random (CNN-rand).
+    The baseline reads word 1..``baseline_ngram_max``-grams of the CNN's token ids; every point of
+    ``baseline_min_df`` x ``baseline_reg_params`` x ``baseline_elastic_net`` is fitted and the best on validation
+    macro-F1 is tested.
+    """
 
     vocab_size: int = Field(20000, ge=10)
     seq_len: int = Field(64, ge=4)
@@ -126,8 +133,16 @@ class SentimentConfig(_Strict):
     min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
+    word_vectors: bool = True
+    word2vec_min_count: int = Field(2, ge=1)
+    word2vec_window: int = Field(5, ge=1)
+    word2vec_max_iter: int = Field(5, ge=1)
     baseline_max_iter: int = 100
-    baseline_reg: float = 0.01
+    baseline_ngram_max: int = Field(2, ge=1)
+    baseline_min_df: list[float] = Field(default_factory=lambda: [1.0, 2.0])
+    baseline_reg_params: list[float] = Field(default_factory=lambda: [0.001, 0.003])
+    baseline_elastic_net: list[float] = Field(default_factory=lambda: [0.0])
+    baseline_standardization: bool = False
 
 
 class ImageConfig(_Strict):
@@ -188,7 +203,12 @@ class RecommenderConfig(_Strict):
     """NeuMF (He et al. 2017) hyper-parameters, its evaluation protocol, the ALS grid and two-stage scoring.
 
     Training: every interaction is an implicit positive; ``num_negatives`` unseen items are sampled per training
-    positive, ``eval_negatives`` per validation/test user (the leave-last-out protocol of He et al.). Metrics are
+    positive in ``negative_rounds`` independent draws (an epoch reads one draw's worth of rows, so negatives are
+    fresh from epoch to epoch, as in the paper), ``eval_negatives`` per validation/test user (the leave-last-out
+    protocol of He et al.). With ``pretrain`` the GMF and MLP towers are trained alone first (Adam, at most
+    ``pretrain_epochs``) and NeuMF starts from both, its output layer the ``alpha``-weighted concatenation of theirs,
+    then trains ``neumf_epochs`` at most with ``neumf_optimizer`` at ``neumf_learning_rate`` (He et al. 2017,
+    section 3.4.1); without it NeuMF trains from scratch with Adam at ``learning_rate`` for ``epochs``. Metrics are
     HR@``top_k`` and NDCG@``top_k``. ALS (MLlib, ``implicitPrefs``) is fitted for every point of the
     ``als_ranks`` x ``als_reg_params`` x ``als_alphas`` grid and the best on validation HR@``top_k`` is tested.
     Training stops after ``early_stopping_patience`` epochs without a lower validation loss (averaged over the
@@ -210,6 +230,13 @@ class RecommenderConfig(_Strict):
     min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
+    negative_rounds: int = Field(4, ge=1)
+    pretrain: bool = True
+    pretrain_epochs: int = Field(10, ge=1)
+    neumf_optimizer: Literal["adam", "sgd"] = "adam"
+    neumf_learning_rate: float = Field(1e-4, gt=0)
+    neumf_epochs: int = Field(3, ge=1)
+    alpha: float = Field(0.5, ge=0.0, le=1.0)
     als_ranks: list[int] = Field(default_factory=lambda: [16, 32])
     als_reg_params: list[float] = Field(default_factory=lambda: [0.01, 0.1])
     als_alphas: list[float] = Field(default_factory=lambda: [10.0])
@@ -243,6 +270,7 @@ class BehaviourConfig(_Strict):
     learning_rate: float = 1e-3
     baseline_reg_params: list[float] = Field(default_factory=lambda: [0.0, 0.01])
     baseline_max_iter: int = Field(100, ge=1)
+    baseline_items_from: Literal["earlier", "train_other_users"] = "train_other_users"
 
 
 class ModelsConfig(BaseModel):

@@ -11,9 +11,13 @@ Ids: :class:`IdMaps` gives users contiguous ``user_idx`` 0..U-1 (sorted pseudony
 
 Recommender rows (implicit feedback): every interaction is a positive (label 1.0). Negatives are sampled per user,
 uniformly from the items the user never interacted with (in any split), with a generator seeded by
-``(seed, split salt, user_idx)`` so the sample does not depend on Spark's partitioning: ``num_negatives`` (4) per
-training positive (drawn once, not per epoch as in the paper) and ``eval_negatives`` (100) distinct ones for each
-val and test user.
+``(seed, split salt, round, user_idx)`` so the sample does not depend on Spark's partitioning: ``num_negatives`` (4)
+per training positive and round, and ``eval_negatives`` (100) distinct ones for each val and test user. The paper
+draws training negatives afresh every epoch; ``rounds`` independent draws written side by side give the same (see
+:func:`recommender_rows`).
+
+Files: :func:`seeded_order` writes rows in a shuffled order that depends only on the seed and the rows, so two
+builds with the same seed give the same files.
 
 Behaviour rows: one per event; ``label`` = rating >= threshold; the input is the user's previous
 ``history_len`` events (strictly earlier in the order above), oldest first, left-padded with zeros: item_idx,
@@ -199,7 +203,11 @@ def draw_negatives(rng: np.random.Generator, n_items: int, seen: np.ndarray, nee
 
 
 _NEGATIVE_SCHEMA = StructType(
-    [StructField("user_idx", IntegerType(), False), StructField("item_idx", IntegerType(), False)]
+    [
+        StructField("user_idx", IntegerType(), False),
+        StructField("item_idx", IntegerType(), False),
+        StructField("round", IntegerType(), False),
+    ]
 )
 
 
@@ -207,55 +215,118 @@ def sample_negatives(requests: DataFrame, n_items: int, seed: int, salt: int, di
     """Seeded per-user negative sampling in Spark (an iterator pandas function, no shuffle).
 
     Args:
-        requests: one row per user: ``user_idx`` int, ``need`` int (negatives wanted), ``seen`` array<int> (every
-            item_idx the user interacted with).
+        requests: one row per user and round: ``user_idx`` int, ``round`` int, ``need`` int (negatives wanted),
+            ``seen`` array<int> (every item_idx the user interacted with; its order does not matter).
         n_items: items are ``1..n_items``.
-        seed, salt: the generator of a user is ``numpy.random.default_rng([seed, salt, user_idx])``.
-        distinct: without replacement within a user (eval) or with (training).
+        seed, salt: the generator of a user's round is ``numpy.random.default_rng([seed, salt, round, user_idx])``.
+        distinct: without replacement within a user's round (eval) or with (training).
 
     Returns:
-        ``(user_idx, item_idx)``, exactly ``need`` rows per user, no item in that user's ``seen``.
+        ``(user_idx, item_idx, round)``, exactly ``need`` rows per request, no item in that user's ``seen``; the same
+        rows whatever the partitioning.
     """
 
     def _draw(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
-            users, items = [], []
-            for user, need, seen in zip(batch["user_idx"], batch["need"], batch["seen"], strict=True):
-                rng = np.random.default_rng([seed, salt, int(user)])
+            users, items, rounds = [], [], []
+            for user, rnd, need, seen in zip(
+                batch["user_idx"], batch["round"], batch["need"], batch["seen"], strict=True
+            ):
+                rng = np.random.default_rng([seed, salt, int(rnd), int(user)])
                 neg = draw_negatives(rng, n_items, np.asarray(seen), int(need), distinct)
                 users.append(np.full(len(neg), user, dtype=np.int32))
+                rounds.append(np.full(len(neg), rnd, dtype=np.int32))
                 items.append(neg)
             if users:
-                yield pd.DataFrame({"user_idx": np.concatenate(users), "item_idx": np.concatenate(items)})
+                yield pd.DataFrame(
+                    {
+                        "user_idx": np.concatenate(users),
+                        "item_idx": np.concatenate(items),
+                        "round": np.concatenate(rounds),
+                    }
+                )
 
-    return requests.select("user_idx", "need", "seen").mapInPandas(_draw, _NEGATIVE_SCHEMA)
+    return requests.select("user_idx", "round", "need", "seen").mapInPandas(_draw, _NEGATIVE_SCHEMA)
 
 
-def recommender_rows(pairs: DataFrame, n_items: int, num_negatives: int, eval_negatives: int, seed: int) -> DataFrame:
+def recommender_rows(
+    pairs: DataFrame, n_items: int, num_negatives: int, eval_negatives: int, seed: int, rounds: int = 1
+) -> DataFrame:
     """Positives and sampled negatives per split.
+
+    He et al. (2017) draw a training positive's negatives afresh every epoch. ``rounds`` > 1 writes that many
+    independent draws: the training split then holds every positive ``rounds`` times, each copy with its own
+    ``num_negatives`` negatives (column ``round``), so reading ``1 / rounds`` of the split per epoch gives every
+    epoch new negatives at the same 1 : ``num_negatives`` ratio.
 
     Args:
         pairs: one row per (user, item): ``user_idx``, ``item_idx``, ``split``.
+        n_items: items are ``1..n_items``.
+        num_negatives: training negatives per positive and round.
+        eval_negatives: distinct negatives for each val and test item.
+        seed: the sampler's seed (see :func:`sample_negatives`).
+        rounds: independent draws of the training negatives (>= 1).
 
     Returns:
-        ``(user_idx, item_idx, label float, split)``: every pair with label 1.0; per user ``num_negatives`` x its
-        training positives (split ``train``) and ``eval_negatives`` for each of its val and test items, label 0.0.
+        ``(user_idx, item_idx, label float, split, round int)``: every pair with label 1.0 (training pairs once per
+        round, val/test pairs once with round 0); per user ``num_negatives`` x its training positives per round
+        (split ``train``) and ``eval_negatives`` for each of its val and test items (round 0), label 0.0.
+
+    Raises:
+        ValueError: ``rounds < 1``.
     """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     seen = pairs.groupBy("user_idx").agg(F.collect_list("item_idx").alias("seen"))
     counts = pairs.groupBy("user_idx").pivot("split", list(SPLITS)).count().fillna(0)
     req = counts.join(seen, "user_idx")
-    parts = [pairs.select("user_idx", "item_idx", F.lit(1.0).cast("float").alias("label"), "split")]
+    round_ids = pairs.sparkSession.range(rounds).select(F.col("id").cast("int").alias("round"))
+    positives = pairs.select("user_idx", "item_idx", F.lit(1.0).cast("float").alias("label"), "split")
+    train_pos = positives.where(F.col("split") == "train").crossJoin(round_ids)
+    other_pos = positives.where(F.col("split") != "train").withColumn("round", F.lit(0))
+    parts = [train_pos, other_pos]
     for split in SPLITS:
         need = F.col(split) * num_negatives if split == "train" else F.when(F.col(split) > 0, eval_negatives)
         r = req.select("user_idx", need.cast("int").alias("need"), "seen").where(F.col("need") > 0)
+        r = r.crossJoin(round_ids) if split == "train" else r.withColumn("round", F.lit(0))
         neg = sample_negatives(r, n_items, seed, _SALT[split], distinct=split != "train")
         parts.append(
-            neg.select("user_idx", "item_idx", F.lit(0.0).cast("float").alias("label"), F.lit(split).alias("split"))
+            neg.select(
+                "user_idx", "item_idx", F.lit(0.0).cast("float").alias("label"), F.lit(split).alias("split"), "round"
+            )
         )
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)
-    return out
+    return out.withColumn("round", F.col("round").cast("int"))
+
+
+# --- file order ---------------------------------------------------------------------------------------------
+
+
+def seeded_order(rows: DataFrame, n_files: int, seed: int, key: Sequence[str] | None = None) -> DataFrame:
+    """``rows`` in ``n_files`` partitions, each sorted in a pseudo-random order that depends only on ``seed`` and
+    the rows' content: the same rows give the same files, in the same order, whatever the input partitioning.
+
+    Rows are hash-partitioned on ``key`` (Spark's Murmur3 ``repartition(n, *key)``) and sorted within each partition
+    by ``xxhash64(seed, key)``, then by the key columns themselves (ties). Training needs a shuffled order
+    (Petastorm shuffles only row groups and a bounded row buffer, and rows arrive grouped by label or user);
+    ``F.rand`` after a round-robin ``repartition`` gives another order, and other files, on every run.
+
+    Args:
+        rows: any DataFrame.
+        n_files: output partitions (>= 1).
+        seed: the order's seed.
+        key: columns identifying a row (default: all columns). Rows equal on ``key`` keep an unspecified order
+            among themselves, which only matters when they differ elsewhere: pass a key that identifies a row.
+
+    Raises:
+        ValueError: ``n_files < 1``.
+    """
+    if n_files < 1:
+        raise ValueError(f"n_files must be >= 1, got {n_files}")
+    cols = [F.col(c) for c in (key or rows.columns)]
+    return rows.repartition(n_files, *cols).sortWithinPartitions(F.xxhash64(F.lit(int(seed)), *cols), *cols)
 
 
 # --- behaviour ----------------------------------------------------------------------------------------------
@@ -277,7 +348,9 @@ def behaviour_rows(events: DataFrame, item_genres: DataFrame, history_len: int, 
 
     Returns:
         ``user_idx``, ``hist_items`` int[N], ``hist_ratings`` float[N], ``hist_gaps`` float[N] (log1p hours),
-        ``cand_item``, ``cand_genres`` float[G], ``rating``, ``label`` float (0/1), ``split``.
+        ``cand_item``, ``cand_genres`` float[G], ``rating``, ``label`` float (0/1), ``split``, ``pos`` int (the
+        event's 0-based position in the user's order) and ``event_ts`` bigint (unix seconds): the last two let the
+        baseline's aggregates use only earlier events (:func:`smspark.models.behaviour.aggregate_features`).
     """
     ev = events.withColumn("_ts", F.unix_timestamp("event_time"))
     w = Window.partitionBy("user_idx").orderBy("pos").rowsBetween(-history_len, -1)
@@ -295,9 +368,21 @@ def behaviour_rows(events: DataFrame, item_genres: DataFrame, history_len: int, 
         F.col("rating").cast("float").alias("rating"),
         (F.col("rating") >= threshold).cast("float").alias("label"),
         "split",
+        F.col("pos").cast("int").alias("pos"),
+        F.col("_ts").cast("bigint").alias("event_ts"),
     )
     return out.join(item_genres.select(F.col("item_idx").alias("cand_item"), "cand_genres"), "cand_item").select(
-        "user_idx", "hist_items", "hist_ratings", "hist_gaps", "cand_item", "cand_genres", "rating", "label", "split"
+        "user_idx",
+        "hist_items",
+        "hist_ratings",
+        "hist_gaps",
+        "cand_item",
+        "cand_genres",
+        "rating",
+        "label",
+        "split",
+        "pos",
+        "event_ts",
     )
 
 

@@ -1,20 +1,23 @@
 """Classical Spark MLlib baselines, trained and tested on the same split as the deep models.
 
-``tfidf_logreg``: the sentiment baseline: TF-IDF over the same token sequences the CNN reads (its vocabulary,
-so both see identical input) + multinomial LogisticRegression, the regularisation strength picked on the
-validation split by macro-F1.
+``tfidf_logreg``: the sentiment baseline: TF-IDF over word n-grams (1..``ngram_max``) of the same token sequences
+the CNN reads (its vocabulary and sequence length, so both see identical input) + multinomial LogisticRegression.
+Its hyper-parameters are picked on the validation split by macro-F1 over a grid: CountVectorizer ``minDF`` (the
+smallest number of training posts a feature must occur in; this sets the number of features),
+LogisticRegression ``regParam`` and ``elasticNetParam`` (Zou & Hastie 2005: 0 = L2, 1 = L1).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegression
-from pyspark.ml.feature import IDF, CountVectorizer
+from pyspark.ml.feature import IDF, CountVectorizer, NGram
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -23,13 +26,25 @@ from smspark.metrics import classification_report
 log = logging.getLogger(__name__)
 
 
-def _with_terms(df: DataFrame) -> DataFrame:
-    """``token_ids`` int array -> ``terms`` string array without padding (CountVectorizer input)."""
-    return df.withColumn("terms", F.expr("transform(filter(token_ids, t -> t != 0), t -> cast(t as string))"))
+def with_terms(df: DataFrame, ngram_max: int = 1) -> DataFrame:
+    """Add ``terms: array<string>``: the non-padding ``token_ids`` as strings and, for ``ngram_max >= 2``, every
+    n-gram of them up to that length (space-joined ids; Spark MLlib ``NGram``).
+
+    Raises:
+        ValueError: ``ngram_max < 1``.
+    """
+    if ngram_max < 1:
+        raise ValueError(f"ngram_max must be >= 1, got {ngram_max}")
+    out = df.withColumn("_t1", F.expr("transform(filter(token_ids, t -> t != 0), t -> cast(t as string))"))
+    cols = ["_t1"]
+    for n in range(2, ngram_max + 1):
+        out = NGram(n=n, inputCol="_t1", outputCol=f"_t{n}").transform(out)
+        cols.append(f"_t{n}")
+    return out.withColumn("terms", F.concat(*[F.col(c) for c in cols])).drop(*cols)
 
 
-def _labels_and_predictions(model: PipelineModel, df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    rows = model.transform(_with_terms(df)).select("label", "prediction").toPandas()
+def _labels_and_predictions(model: Any, df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    rows = model.transform(df).select("label", "prediction").toPandas()
     return rows["label"].to_numpy(dtype=np.int64), rows["prediction"].to_numpy(dtype=np.int64)
 
 
@@ -40,35 +55,146 @@ def tfidf_logreg(
     classes: Sequence[str],
     reg_grid: Sequence[float] = (0.001, 0.01, 0.1),
     max_iter: int = 100,
+    *,
+    ngram_max: int = 1,
+    min_df_grid: Sequence[float] = (1.0,),
+    elastic_net_grid: Sequence[float] = (0.0,),
+    standardization: bool = True,
 ) -> dict[str, Any]:
-    """Fit TF-IDF + LogisticRegression on ``train`` (columns ``token_ids: array<int>``, ``label: int``).
+    """Fit TF-IDF + LogisticRegression on ``train`` (columns ``token_ids: array<int>``, ``label: int``) for every
+    point of ``min_df_grid`` x ``reg_grid`` x ``elastic_net_grid``, keep the best on validation macro-F1, test it.
 
-    Returns ``{"reg_param", "val": {...}, "test": {...}, "y_true", "y_pred"}`` with metrics from
-    :func:`smspark.metrics.classification_report` and the test labels/predictions (int64 ``[n]``).
+    Args:
+        train, val, test: the feature splits.
+        classes: class names, by label index.
+        reg_grid, elastic_net_grid: LogisticRegression ``regParam`` and ``elasticNetParam`` values.
+        max_iter: LogisticRegression iterations.
+        ngram_max: longest word n-gram (1 = words only, 2 = words and word pairs).
+        min_df_grid: CountVectorizer ``minDF`` values (>= 1: a count of training posts; < 1: a fraction).
+        standardization: LogisticRegression ``standardization``.
+
+    Returns:
+        ``{"reg_param", "elastic_net", "min_df", "num_features", "val": {...}, "test": {...}, "grid": [...],
+        "y_true", "y_pred"}``: metrics from :func:`smspark.metrics.classification_report`, the grid's validation
+        macro-F1 per point, and the test labels/predictions (int64 ``[n]``) of the chosen model.
     """
-    train_t = _with_terms(train).persist()
-    best: tuple[float, float, PipelineModel] | None = None
-    val_metrics: dict[str, float] = {}
-    for reg in reg_grid:
-        pipe = Pipeline(
-            stages=[
-                CountVectorizer(inputCol="terms", outputCol="tf", minDF=1.0),
-                IDF(inputCol="tf", outputCol="features"),
-                LogisticRegression(family="multinomial", regParam=float(reg), elasticNetParam=0.0, maxIter=max_iter),
-            ]
-        )
-        model = pipe.fit(train_t)
-        m = classification_report(*_labels_and_predictions(model, val), classes)
-        log.info("TF-IDF+LogReg regParam=%g: val macro-F1 %.4f", reg, m["macro_f1"])
-        if best is None or m["macro_f1"] > best[0]:
-            best, val_metrics = (m["macro_f1"], float(reg), model), m
-    train_t.unpersist()
+    splits = {name: with_terms(df, ngram_max) for name, df in (("train", train), ("val", val), ("test", test))}
+    best: dict[str, Any] | None = None
+    grid: list[dict[str, float]] = []
+    for min_df in min_df_grid:
+        cv = CountVectorizer(inputCol="terms", outputCol="tf", minDF=float(min_df)).fit(splits["train"])
+        tf = {name: cv.transform(df) for name, df in splits.items()}
+        idf = IDF(inputCol="tf", outputCol="features").fit(tf["train"])
+        feats = {name: idf.transform(df).select("label", "features").persist() for name, df in tf.items()}
+        for reg, en in itertools.product(reg_grid, elastic_net_grid):
+            lr = LogisticRegression(
+                family="multinomial",
+                regParam=float(reg),
+                elasticNetParam=float(en),
+                maxIter=max_iter,
+                standardization=standardization,
+            )
+            model = lr.fit(feats["train"])
+            m = classification_report(*_labels_and_predictions(model, feats["val"]), classes)
+            point = {
+                "min_df": float(min_df),
+                "reg_param": float(reg),
+                "elastic_net": float(en),
+                "val_macro_f1": m["macro_f1"],
+            }
+            grid.append(point)
+            log.info(
+                "TF-IDF(1..%d-grams, minDF=%g, %d features)+LogReg regParam=%g elasticNet=%g: val macro-F1 %.4f",
+                ngram_max,
+                min_df,
+                len(cv.vocabulary),
+                reg,
+                en,
+                m["macro_f1"],
+            )
+            if best is None or m["macro_f1"] > best["val"]["macro_f1"]:
+                best = {
+                    **{k: v for k, v in point.items() if k != "val_macro_f1"},
+                    "num_features": len(cv.vocabulary),
+                    "val": m,
+                    "model": PipelineModel(stages=[cv, idf, model]),
+                }
+        for df in feats.values():
+            df.unpersist()
     assert best is not None
-    y_true, y_pred = _labels_and_predictions(best[2], test)
+    y_true, y_pred = _labels_and_predictions(best["model"], splits["test"])
+    test = classification_report(y_true, y_pred, classes)
+    return {**best, "test": test, "y_true": y_true, "y_pred": y_pred, "grid": grid, "ngram_max": ngram_max}
+
+
+def engagement_logreg(
+    train: DataFrame,
+    val: DataFrame,
+    test: DataFrame,
+    reg_grid: Sequence[float] = (0.0, 0.01),
+    max_iter: int = 100,
+    prior_weight: float = 5.0,
+    items_from: str = "earlier",
+) -> dict[str, Any]:
+    """The behaviour baseline: MLlib LogisticRegression on the leak-free aggregates of
+    :func:`smspark.models.behaviour.aggregate_features` (each row's from events before it), ``regParam`` picked on
+    validation ROC AUC (scikit-learn).
+
+    Args:
+        train, val, test: behaviour feature splits (columns of
+            :func:`smspark.features.interactions.behaviour_rows` without ``split``: ``user_idx``, ``cand_item``,
+            ``cand_genres``, ``rating``, ``label``, ``pos``, ``event_ts``).
+        reg_grid: ``regParam`` values.
+        max_iter: LogisticRegression iterations.
+        prior_weight, items_from: passed to :func:`smspark.models.behaviour.aggregate_features`.
+
+    Returns:
+        ``{"reg_param", "grid": [{"reg_param", "val_AUC"}], "val": (y, p), "test": (y, p), "coefficients"}`` with
+        labels float32 ``[n]`` and engagement probabilities float64 ``[n]`` of the chosen model per split.
+    """
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.functions import vector_to_array
+    from sklearn.metrics import roc_auc_score
+
+    from smspark.models.behaviour import AGGREGATES, aggregate_features
+
+    cols = ["user_idx", "cand_item", "cand_genres", "rating", "label", "pos", "event_ts"]
+    frames = {"train": train, "val": val, "test": test}
+    rows = None
+    for name, df in frames.items():
+        part = df.select(*cols, F.lit(name).alias("split"))
+        rows = part if rows is None else rows.unionByName(part)
+    assert rows is not None
+    agg = aggregate_features(rows, prior_weight=prior_weight, items_from=items_from)  # type: ignore[arg-type]
+    agg = agg.select("split", "label", *AGGREGATES).persist()
+    data = {name: agg.where(F.col("split") == name) for name in frames}
+
+    def scores(model: PipelineModel, df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        pdf = model.transform(df).select("label", vector_to_array("probability").getItem(1).alias("p")).toPandas()
+        return pdf["label"].to_numpy(dtype=np.float32), pdf["p"].to_numpy(dtype=np.float64)
+
+    best: tuple[float, float, PipelineModel, tuple[np.ndarray, np.ndarray]] | None = None
+    grid = []
+    for reg in reg_grid:
+        lr = LogisticRegression(regParam=float(reg), maxIter=max_iter, labelCol="label")
+        model = Pipeline(stages=[VectorAssembler(inputCols=list(AGGREGATES), outputCol="features"), lr]).fit(
+            data["train"]
+        )
+        val_scores = scores(model, data["val"])
+        auc = float(roc_auc_score(*val_scores))
+        grid.append({"reg_param": float(reg), "val_AUC": auc})
+        log.info("LogisticRegression on aggregates regParam=%g: val AUC %.4f", reg, auc)
+        if best is None or auc > best[0]:
+            best = (auc, float(reg), model, val_scores)
+    assert best is not None
+    test_scores = scores(best[2], data["test"])
+    coefficients = best[2].stages[-1].coefficients.toArray().tolist()
+    agg.unpersist()
     return {
         "reg_param": best[1],
-        "val": val_metrics,
-        "test": classification_report(y_true, y_pred, classes),
-        "y_true": y_true,
-        "y_pred": y_pred,
+        "grid": grid,
+        "val": best[3],
+        "test": test_scores,
+        "coefficients": dict(zip(AGGREGATES, coefficients, strict=True)),
     }

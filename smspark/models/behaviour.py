@@ -17,11 +17,11 @@ Also: the MLlib LogisticRegression baseline's aggregate features and the model's
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 import smspark  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -156,62 +156,130 @@ class BehaviourPyfunc(KerasPyfunc):
 # --- the LogisticRegression baseline's features -------------------------------------------------------------
 
 #: Aggregate features of the baseline, in vector order.
-AGGREGATES = ("user_mean_rating", "user_log_count", "item_mean_rating", "item_log_popularity", "user_genre_affinity")
+AGGREGATES = (
+    "user_log_count",
+    "user_mean_rating",
+    "user_engagement_rate",
+    "user_recent_mean_rating",
+    "user_log_gap_hours",
+    "user_genre_affinity",
+    "item_log_popularity",
+    "item_mean_rating",
+    "item_engagement_rate",
+)
+
+ItemSource = Literal["earlier", "train_other_users"]
 
 
-def aggregate_features(train: DataFrame, rows: DataFrame, prior_weight: float = 5.0) -> DataFrame:
-    """Add the baseline's aggregate features to ``rows``, computed from the ``train`` rows only.
+def aggregate_features(
+    rows: DataFrame, prior_weight: float = 5.0, recent: int = 10, items_from: ItemSource = "earlier"
+) -> DataFrame:
+    """Add the baseline's aggregate features to every behaviour row, each computed from events *before* the row's
+    own (never its own rating or label), so training rows are featurised exactly as test rows are.
 
     Args:
-        train: behaviour training rows (``user_idx``, ``cand_item``, ``cand_genres``, ``rating``, ``label``).
-        rows: rows to featurise (any split; same columns).
-        prior_weight: pseudo-count shrinking a user's per-genre engagement rate towards the user's overall rate.
+        rows: behaviour rows of every split (``user_idx``, ``cand_item``, ``cand_genres``, ``rating``, ``label``,
+            ``split``, ``pos``, ``event_ts``; see :func:`smspark.features.interactions.behaviour_rows`): a row's
+            earlier events are the user's rows with a smaller ``pos`` (for a test row: the user's training rows and
+            its validation row, what its history holds too).
+        prior_weight: pseudo-count shrinking means and rates towards the training split's mean rating and engaged
+            share without the row's user (leave one user out) (the user's own rate for per-genre affinity).
+        recent: the number of latest earlier events in ``user_recent_mean_rating``.
+        items_from: the events an item's statistics come from: ``earlier`` = every user's events strictly
+            earlier in time (``event_ts``) than the row's, in any split (what was known when it happened);
+            ``train_other_users`` = the training rows of the other users (the item embeddings' view).
 
     Returns:
-        ``rows`` plus float columns :data:`AGGREGATES`: the user's mean rating and ``log1p`` count, the item's mean
-        rating and ``log1p`` count in training, and the user's affinity for the candidate's genres: the mean over
-        those genres of the user's smoothed engagement rate in that genre. Users/items absent from training get the
-        global mean rating / engagement rate and a count of 0.
+        ``rows`` plus double columns :data:`AGGREGATES`: the user's ``log1p`` count of earlier events, their
+        smoothed mean rating and engaged share, mean rating of the last ``recent`` events, ``log1p`` hours since the
+        previous event (0 for the first), the mean over the candidate's genres of the user's smoothed engaged share
+        in that genre; the item's ``log1p`` count, smoothed mean rating and smoothed engaged share.
+
+    Raises:
+        ValueError: an unknown ``items_from``.
     """
-    glob = train.agg(F.avg("rating").alias("g_rating"), F.avg("label").alias("g_label")).first()
-    g_rating, g_label = float(glob["g_rating"]), float(glob["g_label"])
-    users = train.groupBy("user_idx").agg(
-        F.avg("rating").alias("user_mean_rating"),
-        F.log1p(F.count(F.lit(1))).alias("user_log_count"),
-        F.avg("label").alias("_user_rate"),
+    if items_from not in ("earlier", "train_other_users"):
+        raise ValueError(f"items_from must be 'earlier' or 'train_other_users', got {items_from!r}")
+    k = float(prior_weight)
+    # The priors: the training split's mean rating and engaged share *without the row's own user* (leave one user
+    # out), so that not even the prior carries a row's own rating.
+    train_rows = rows.where(F.col("split") == "train")
+    tot = train_rows.agg(F.count("label").alias("N"), F.sum("rating").alias("R"), F.sum("label").alias("L")).first()
+    per_user = train_rows.groupBy("user_idx").agg(
+        F.count("label").alias("_nu"), F.sum("rating").alias("_ru"), F.sum("label").alias("_lu")
     )
-    items = train.groupBy("cand_item").agg(
-        F.avg("rating").alias("item_mean_rating"), F.log1p(F.count(F.lit(1))).alias("item_log_popularity")
+    rows = rows.join(per_user, "user_idx", "left")
+    rest = F.lit(float(tot["N"])) - F.coalesce(F.col("_nu"), F.lit(0))
+    g_rating = (F.lit(float(tot["R"])) - F.coalesce(F.col("_ru"), F.lit(0.0))) / rest
+    g_label = (F.lit(float(tot["L"])) - F.coalesce(F.col("_lu"), F.lit(0.0))) / rest
+    columns = [c for c in rows.columns if c not in ("_nu", "_ru", "_lu")]
+
+    def smoothed(total: Column, n: Column, prior: Column) -> Column:
+        return (F.coalesce(total, F.lit(0.0)) + k * prior) / (F.coalesce(n, F.lit(0)) + k)
+
+    before = Window.partitionBy("user_idx").orderBy("pos").rowsBetween(Window.unboundedPreceding, -1)
+    latest = Window.partitionBy("user_idx").orderBy("pos").rowsBetween(-recent, -1)
+    prev = Window.partitionBy("user_idx").orderBy("pos")
+    n_user = F.count("label").over(before)
+    user_rate = smoothed(F.sum("label").over(before), n_user, g_label)
+    out = rows.select(
+        "*",
+        F.log1p(n_user).alias("user_log_count"),
+        smoothed(F.sum("rating").over(before), n_user, g_rating).alias("user_mean_rating"),
+        user_rate.alias("user_engagement_rate"),
+        F.coalesce(F.avg("rating").over(latest), g_rating).alias("user_recent_mean_rating"),
+        F.log1p(
+            F.greatest(F.col("event_ts") - F.coalesce(F.lag("event_ts").over(prev), F.col("event_ts")), F.lit(0))
+            / 3600.0
+        ).alias("user_log_gap_hours"),
     )
-    genre_of = F.posexplode(F.col("cand_genres")).alias("genre", "flag")
-    per_genre = (
-        train.select("user_idx", "label", genre_of)
+    # per genre: the user's engaged share among earlier events of that genre, shrunk towards their overall share
+    by_genre = Window.partitionBy("user_idx", "genre").orderBy("pos").rowsBetween(Window.unboundedPreceding, -1)
+    genres = (
+        out.select(
+            "user_idx", "pos", "label", "user_engagement_rate", F.posexplode("cand_genres").alias("genre", "flag")
+        )
         .where(F.col("flag") > 0)
-        .groupBy("user_idx", "genre")
-        .agg(F.sum("label").alias("_engaged"), F.count(F.lit(1)).alias("_n"))
-        .join(users.select("user_idx", "_user_rate"), "user_idx")
         .select(
             "user_idx",
-            "genre",
-            ((F.col("_engaged") + prior_weight * F.col("_user_rate")) / (F.col("_n") + prior_weight)).alias("_aff"),
+            "pos",
+            smoothed(
+                F.sum("label").over(by_genre), F.count("label").over(by_genre), F.col("user_engagement_rate")
+            ).alias("_aff"),
         )
-    )
-    pairs = rows.select("user_idx", "cand_item", "cand_genres").dropDuplicates(["user_idx", "cand_item"])
-    aff = (
-        pairs.select("user_idx", "cand_item", genre_of)
-        .where(F.col("flag") > 0)
-        .join(per_genre, ["user_idx", "genre"], "left")
-        .groupBy("user_idx", "cand_item")
+        .groupBy("user_idx", "pos")
         .agg(F.avg("_aff").alias("_genre_aff"))
     )
-    out = rows.join(users, "user_idx", "left").join(items, "cand_item", "left")
-    out = out.join(aff, ["user_idx", "cand_item"], "left")
-    user_rate = F.coalesce(F.col("_user_rate"), F.lit(g_label))
-    return out.select(
-        *rows.columns,
-        F.coalesce(F.col("user_mean_rating"), F.lit(g_rating)).cast("double").alias("user_mean_rating"),
-        F.coalesce(F.col("user_log_count"), F.lit(0.0)).cast("double").alias("user_log_count"),
-        F.coalesce(F.col("item_mean_rating"), F.lit(g_rating)).cast("double").alias("item_mean_rating"),
-        F.coalesce(F.col("item_log_popularity"), F.lit(0.0)).cast("double").alias("item_log_popularity"),
-        F.coalesce(F.col("_genre_aff"), user_rate).cast("double").alias("user_genre_affinity"),
+    out = out.join(genres, ["user_idx", "pos"], "left").withColumn(
+        "user_genre_affinity", F.coalesce(F.col("_genre_aff"), F.col("user_engagement_rate"))
     )
+    if items_from == "earlier":
+        earlier = Window.partitionBy("cand_item").orderBy("event_ts").rangeBetween(Window.unboundedPreceding, -1)
+        n_item = F.count("label").over(earlier)
+        out = out.select(
+            "*",
+            F.log1p(n_item).alias("item_log_popularity"),
+            smoothed(F.sum("rating").over(earlier), n_item, g_rating).alias("item_mean_rating"),
+            smoothed(F.sum("label").over(earlier), n_item, g_label).alias("item_engagement_rate"),
+        )
+    else:
+        train = train_rows
+        item_tot = train.groupBy("cand_item").agg(
+            F.count("label").alias("_n"), F.sum("rating").alias("_r"), F.sum("label").alias("_l")
+        )
+        own = train.groupBy("user_idx", "cand_item").agg(
+            F.count("label").alias("_on"), F.sum("rating").alias("_or"), F.sum("label").alias("_ol")
+        )
+        out = out.join(item_tot, "cand_item", "left").join(own, ["user_idx", "cand_item"], "left")
+        n = F.coalesce(F.col("_n"), F.lit(0)) - F.coalesce(F.col("_on"), F.lit(0))
+        out = out.select(
+            "*",
+            F.log1p(n).alias("item_log_popularity"),
+            smoothed(F.coalesce(F.col("_r"), F.lit(0.0)) - F.coalesce(F.col("_or"), F.lit(0.0)), n, g_rating).alias(
+                "item_mean_rating"
+            ),
+            smoothed(F.coalesce(F.col("_l"), F.lit(0.0)) - F.coalesce(F.col("_ol"), F.lit(0.0)), n, g_label).alias(
+                "item_engagement_rate"
+            ),
+        )
+    return out.select(*columns, *[F.col(c).cast("double").alias(c) for c in AGGREGATES])

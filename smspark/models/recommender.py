@@ -1,11 +1,19 @@
 """NeuMF, the neural recommender of He, Liao, Zhang, Nie, Hu and Chua (2017), "Neural Collaborative Filtering"
-(WWW 2017, section 3.4), in tf_keras; its MLflow pyfunc; the ALS and popularity baselines' scores.
+(WWW 2017, section 3), in tf_keras; its MLflow pyfunc; the ALS and popularity baselines' scores.
 
-NeuMF fuses two towers over separate user/item embeddings: GMF (the element-wise product of a ``gmf_dim`` user and
-item embedding) and an MLP (concatenated ``mlp_embed_dim`` embeddings through ReLU layers ``mlp_layers``); the two
-vectors are concatenated into one sigmoid unit, ``P(user interacts with item)``, trained with binary cross-entropy
-on observed pairs and sampled unseen ones. Embeddings start from N(0, 0.01) as in the paper; the towers are
-trained jointly from scratch (the paper's optional GMF/MLP pre-training is not done).
+Three models over user/item index pairs, each ending in one sigmoid unit ``prediction``, ``P(user interacts with
+item)``, trained with binary cross-entropy on observed pairs and sampled unseen ones:
+
+* GMF (section 3.2): the element-wise product of a ``gmf_dim`` user and item embedding;
+* MLP (section 3.3): concatenated ``mlp_embed_dim`` user and item embeddings through ReLU layers ``mlp_layers``;
+* NeuMF (section 3.4): both towers on separate embeddings, their last vectors concatenated into ``prediction``.
+
+Pre-training (section 3.4.1): GMF and MLP are trained alone, then NeuMF starts from both models' weights
+(:func:`neumf_initial_weights`): embeddings and hidden layers copied, and the output layer's weights the
+concatenation ``[alpha * h_GMF, (1 - alpha) * h_MLP]`` with bias ``alpha * b_GMF + (1 - alpha) * b_MLP``
+(alpha = 0.5 in the paper). The paper then trains NeuMF with plain SGD, since Adam's moment estimates are not
+carried over. Embeddings start from N(0, 0.01) as in the paper. Layer names are shared by the three models, so
+weights move between them by name.
 
 Inputs: ``user_idx`` int32 ``[B]`` (0..U-1) and ``item_idx`` int32 ``[B]`` (1..I; 0 is padding and never
 scored). Output: float32 ``[B, 1]`` in (0, 1).
@@ -13,7 +21,8 @@ scored). Output: float32 ``[B, 1]`` in (0, 1).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,13 +33,24 @@ from smspark.models.packaging import KerasPyfunc
 
 #: Layer names the pyfunc and the user segments read (user embedding tables).
 GMF_USER, MLP_USER = "gmf_user_embedding", "mlp_user_embedding"
+GMF_ITEM, MLP_ITEM = "gmf_item_embedding", "mlp_item_embedding"
+#: The output unit of GMF, MLP and NeuMF.
+PREDICTION = "prediction"
+
+Tower = Literal["gmf", "mlp", "neumf"]
 
 
-def build_model(cfg: RecommenderConfig, n_users: int, n_items: int):  # -> tf_keras.Model
-    """The uncompiled NeuMF model for ``n_users`` users and ``n_items`` items (embedding rows ``n_items + 1``)."""
+def build_tower_model(cfg: RecommenderConfig, n_users: int, n_items: int, kind: Tower = "neumf"):  # -> tf_keras.Model
+    """The uncompiled GMF, MLP or NeuMF model for ``n_users`` users and ``n_items`` items (item rows ``n_items + 1``).
+
+    Raises:
+        ValueError: an unknown ``kind``.
+    """
     import tf_keras
     from tf_keras import layers
 
+    if kind not in ("gmf", "mlp", "neumf"):
+        raise ValueError(f"kind must be gmf, mlp or neumf, got {kind!r}")
     reg = tf_keras.regularizers.l2(cfg.l2) if cfg.l2 > 0 else None
     user = tf_keras.Input(shape=(), dtype="int32", name="user_idx")
     item = tf_keras.Input(shape=(), dtype="int32", name="item_idx")
@@ -39,20 +59,79 @@ def build_model(cfg: RecommenderConfig, n_users: int, n_items: int):  # -> tf_ke
         init = tf_keras.initializers.RandomNormal(stddev=0.01)  # one instance per table: distinct draws
         return layers.Embedding(rows, dim, embeddings_initializer=init, embeddings_regularizer=reg, name=name)
 
-    gmf = layers.Multiply(name="gmf")(
-        [emb(n_users, cfg.gmf_dim, GMF_USER)(user), emb(n_items + 1, cfg.gmf_dim, "gmf_item_embedding")(item)]
-    )
-    mlp = layers.Concatenate(name="mlp_input")(
-        [
-            emb(n_users, cfg.mlp_embed_dim, MLP_USER)(user),
-            emb(n_items + 1, cfg.mlp_embed_dim, "mlp_item_embedding")(item),
-        ]
-    )
-    for i, units in enumerate(cfg.mlp_layers):
-        mlp = layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"mlp_{i}")(mlp)
-    fused = layers.Concatenate(name="neumf")([gmf, mlp])
-    out = layers.Dense(1, activation="sigmoid", kernel_initializer="lecun_uniform", name="prediction")(fused)
-    return tf_keras.Model(inputs={"user_idx": user, "item_idx": item}, outputs=out, name="neumf")
+    towers = []
+    if kind in ("gmf", "neumf"):
+        towers.append(
+            layers.Multiply(name="gmf")(
+                [emb(n_users, cfg.gmf_dim, GMF_USER)(user), emb(n_items + 1, cfg.gmf_dim, GMF_ITEM)(item)]
+            )
+        )
+    if kind in ("mlp", "neumf"):
+        mlp = layers.Concatenate(name="mlp_input")(
+            [emb(n_users, cfg.mlp_embed_dim, MLP_USER)(user), emb(n_items + 1, cfg.mlp_embed_dim, MLP_ITEM)(item)]
+        )
+        for i, units in enumerate(cfg.mlp_layers):
+            mlp = layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"mlp_{i}")(mlp)
+        towers.append(mlp)
+    fused = layers.Concatenate(name="neumf")(towers) if len(towers) > 1 else towers[0]
+    out = layers.Dense(1, activation="sigmoid", kernel_initializer="lecun_uniform", name=PREDICTION)(fused)
+    return tf_keras.Model(inputs={"user_idx": user, "item_idx": item}, outputs=out, name=kind)
+
+
+def build_model(
+    cfg: RecommenderConfig,
+    n_users: int,
+    n_items: int,
+    initial_weights: Mapping[str, list[np.ndarray]] | None = None,
+):  # -> tf_keras.Model
+    """The uncompiled NeuMF model; with ``initial_weights`` (layer name -> weights, e.g. from
+    :func:`neumf_initial_weights`) those layers start from the given values (set after building, so the saved
+    model's config does not carry them).
+
+    Raises:
+        ValueError: a named layer that NeuMF does not have, or weights of the wrong shape (from Keras).
+    """
+    model = build_tower_model(cfg, n_users, n_items, "neumf")
+    for name, weights in (initial_weights or {}).items():
+        try:
+            layer = model.get_layer(name)
+        except ValueError as exc:
+            raise ValueError(f"NeuMF has no layer {name!r} to initialise") from exc
+        layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    return model
+
+
+def neumf_initial_weights(gmf: Any, mlp: Any, alpha: float = 0.5) -> dict[str, list[np.ndarray]]:
+    """NeuMF's starting weights from a trained GMF and a trained MLP model (He et al. 2017, section 3.4.1).
+
+    Args:
+        gmf: a GMF model of :func:`build_tower_model` (``kind="gmf"``), trained.
+        mlp: an MLP model of :func:`build_tower_model` (``kind="mlp"``), trained, same users/items.
+        alpha: the trade-off between the two towers in the output layer, in [0, 1].
+
+    Returns:
+        Layer name -> weight list for NeuMF: both towers' embeddings and the MLP's hidden layers as trained, and
+        ``prediction`` = ``[concat(alpha * W_gmf, (1 - alpha) * W_mlp) [gmf_dim + last_layer, 1],
+        alpha * b_gmf + (1 - alpha) * b_mlp [1]]``, float32.
+
+    Raises:
+        ValueError: ``alpha`` outside [0, 1].
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    out: dict[str, list[np.ndarray]] = {}
+    for name in (GMF_USER, GMF_ITEM):
+        out[name] = [w.astype(np.float32) for w in gmf.get_layer(name).get_weights()]
+    mlp_names = [layer.name for layer in mlp.layers if layer.name.startswith("mlp_") and layer.weights]
+    for name in mlp_names:
+        out[name] = [w.astype(np.float32) for w in mlp.get_layer(name).get_weights()]
+    w_g, b_g = gmf.get_layer(PREDICTION).get_weights()
+    w_m, b_m = mlp.get_layer(PREDICTION).get_weights()
+    out[PREDICTION] = [
+        np.concatenate([alpha * w_g, (1.0 - alpha) * w_m], axis=0).astype(np.float32),
+        (alpha * b_g + (1.0 - alpha) * b_m).astype(np.float32),
+    ]
+    return out
 
 
 def predict_pairs(model: Any, user_idx: np.ndarray, item_idx: np.ndarray, batch_size: int = 65536) -> np.ndarray:

@@ -70,13 +70,6 @@ def raw_histories(
     return items, ratings, gaps
 
 
-def _probabilities(model: Any, df: Any) -> tuple[np.ndarray, np.ndarray]:
-    from pyspark.ml.functions import vector_to_array
-
-    pdf = model.transform(df).select("label", vector_to_array("probability").getItem(1).alias("p")).toPandas()
-    return pdf["label"].to_numpy(dtype=np.float32), pdf["p"].to_numpy(dtype=np.float64)
-
-
 class BehaviourAdapter(ModelAdapter):
     """The GRU engagement model (``smspark_behaviour``): see :mod:`smspark.models.behaviour`."""
 
@@ -147,40 +140,29 @@ class BehaviourAdapter(ModelAdapter):
         return binary_metrics(y, model.engagement(items, ratings, gaps, cand).reshape(-1))
 
     def baselines(self) -> list[Baseline]:
-        """MLlib LogisticRegression on :data:`smspark.models.behaviour.AGGREGATES`, ``regParam`` picked on
-        validation AUC."""
-        from pyspark.ml import Pipeline
-        from pyspark.ml.classification import LogisticRegression
-        from pyspark.ml.feature import VectorAssembler
-
-        from smspark.models.behaviour import AGGREGATES, aggregate_features
+        """MLlib LogisticRegression on leak-free aggregates (:func:`smspark.models.baselines.engagement_logreg`:
+        each row's features from events before it), ``regParam`` picked on validation AUC."""
+        from smspark.models.baselines import engagement_logreg
 
         mcfg = self.mcfg
-        cols = ["user_idx", "cand_item", "cand_genres", "rating", "label"]
-        splits = {s: df.select(*cols) for s, df in self.split_frames().items()}
-        train = splits["train"].persist()
-        data = {s: aggregate_features(train, df).select("label", *AGGREGATES).persist() for s, df in splits.items()}
-        best: tuple[float, float, Any, dict[str, float]] | None = None
-        grid = []
-        for reg in mcfg.baseline_reg_params:
-            pipe = Pipeline(
-                stages=[
-                    VectorAssembler(inputCols=list(AGGREGATES), outputCol="features"),
-                    LogisticRegression(regParam=float(reg), maxIter=mcfg.baseline_max_iter, labelCol="label"),
-                ]
+        splits = self.split_frames()
+        base = engagement_logreg(
+            splits["train"],
+            splits["val"],
+            splits["test"],
+            reg_grid=mcfg.baseline_reg_params,
+            max_iter=mcfg.baseline_max_iter,
+            items_from=mcfg.baseline_items_from,
+        )
+        return [
+            Baseline(
+                "logreg",
+                binary_metrics(*base["val"]),
+                binary_metrics(*base["test"]),
+                {"reg_param": base["reg_param"], "items_from": mcfg.baseline_items_from},
+                extra={"grid": base["grid"], "coefficients": base["coefficients"]},
             )
-            model = pipe.fit(data["train"])
-            val = binary_metrics(*_probabilities(model, data["val"]))
-            grid.append({"reg_param": reg, "val_AUC": val["AUC"]})
-            log.info("LogReg regParam=%g: val AUC %.4f", reg, val["AUC"])
-            if best is None or val["AUC"] > best[0]:
-                best = (val["AUC"], float(reg), model, val)
-        assert best is not None
-        test = binary_metrics(*_probabilities(best[2], data["test"]))
-        for df in data.values():
-            df.unpersist()
-        train.unpersist()
-        return [Baseline("logreg", best[3], test, {"reg_param": best[1]}, extra={"grid": grid})]
+        ]
 
     def package(self, candidate: Candidate) -> Package:
         from smspark.models.behaviour import BehaviourPyfunc

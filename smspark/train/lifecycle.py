@@ -35,6 +35,7 @@ import math
 import re
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -265,7 +266,7 @@ class ModelAdapter(ABC):
     def train_keras(
         self,
         stage: str,
-        model_fn: Any,
+        model_fn: Callable[[], Any],
         feature_cols: list[str],
         label_col: str,
         budget: Any,
@@ -281,7 +282,9 @@ class ModelAdapter(ABC):
         ``budget`` is the model's config section: its ``batch_size``, ``epochs``, ``learning_rate`` (per worker),
         ``early_stopping_patience`` and ``min_train_steps`` (``overrides`` replace any of them for this stage).
         ``stage`` names the sub-folder of the work area (``<work>/<stage>``) and prefixes the per-epoch MLflow
-        metrics (``<stage>_loss``, ...); epochs are raised to reach ``min_train_steps`` steps per worker.
+        metrics (``<stage>_loss``, ...); epochs are raised to reach ``min_train_steps`` steps per worker. An
+        ``epoch_rows`` override sets the rows of one epoch (default: the training split's), e.g. one of several
+        independent negative draws written side by side.
         """
         fields = ("batch_size", "epochs", "learning_rate", "early_stopping_patience", "min_train_steps")
         b = {f: overrides.get(f, getattr(budget, f, None)) for f in fields}
@@ -291,8 +294,9 @@ class ModelAdapter(ABC):
 
         ctx = self.ctx
         rows = self.split_rows()
+        epoch_rows = int(overrides.get("epoch_rows") or rows["train"])
         min_train_steps = int(b["min_train_steps"] or 0)
-        n_epochs = epochs_for(epochs, min_train_steps, rows["train"], batch_size, ctx.num_proc)
+        n_epochs = epochs_for(epochs, min_train_steps, epoch_rows, batch_size, ctx.num_proc)
         if n_epochs != epochs:
             log.info(
                 "%s/%s: %d epochs at most instead of %d, so every worker runs >= %d steps",
@@ -308,7 +312,7 @@ class ModelAdapter(ABC):
             val_url=ctx.features("val"),
             feature_cols=feature_cols,
             label_col=label_col,
-            train_rows=rows["train"],
+            train_rows=epoch_rows,
             val_rows=rows["val"],
             batch_size=batch_size,
             epochs=n_epochs,

@@ -49,7 +49,8 @@ class RankingData:
     def __init__(self, features_uri: str, n_items: int) -> None:
         self.n_items = n_items
         u, i, lab = self._read(storage.join(features_uri, "train"))
-        self.train_pos = (u[lab > 0.5], i[lab > 0.5])
+        pos = np.unique(np.stack([u[lab > 0.5], i[lab > 0.5]], axis=1), axis=0)  # once per pair, whatever the rounds
+        self.train_pos = (pos[:, 0], pos[:, 1])
         self.splits = {s: self._read(storage.join(features_uri, s)) for s in ("val", "test")}
         self.targets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for s, (u, i, lab) in self.splits.items():
@@ -176,6 +177,19 @@ def als_scorers(uf: np.ndarray, itf: np.ndarray) -> tuple[PairScorer, UserScorer
     return (lambda u, i: als_scores(uf, itf, u, i)), (lambda users: uf[users] @ itf[1:].T)
 
 
+def build_pretrained_neumf(
+    cfg: Any, n_users: int, n_items: int, gmf_uri: str, mlp_uri: str, alpha: float
+) -> Any:  # tf_keras.Model
+    """NeuMF started from a trained GMF and a trained MLP (read from the work area on the worker that builds it),
+    its output layer the ``alpha``-weighted concatenation of theirs
+    (:func:`smspark.models.recommender.neumf_initial_weights`)."""
+    from smspark.models.recommender import build_model, neumf_initial_weights
+    from smspark.train.lifecycle import load_keras
+
+    weights = neumf_initial_weights(load_keras(gmf_uri), load_keras(mlp_uri), alpha)
+    return build_model(cfg, n_users, n_items, weights)
+
+
 class RecommenderAdapter(ModelAdapter):
     """NeuMF (``smspark_recommender``): see :mod:`smspark.models.recommender`."""
 
@@ -205,18 +219,55 @@ class RecommenderAdapter(ModelAdapter):
         return {**super().params(), "n_users": self.maps.n_users, "n_items": self.maps.n_items}
 
     def train(self) -> Candidate:
-        from smspark.models.recommender import RecommenderPyfunc, build_model
+        """NeuMF, pre-trained as in He et al. (2017) section 3.4.1 when ``pretrain`` is on: GMF and MLP trained
+        alone (Adam), NeuMF started from both and trained on (``neumf_optimizer`` at ``neumf_learning_rate``);
+        otherwise from scratch. Every stage: Horovod workers through Petastorm, early stopping on validation loss,
+        an epoch = one of the ``negative_rounds`` independent negative draws."""
+        from smspark.models.recommender import RecommenderPyfunc, build_model, build_tower_model
 
-        mcfg = self.mcfg
-        run = self.train_keras(
-            "neumf",
-            functools.partial(build_model, mcfg, self.maps.n_users, self.maps.n_items),
-            ["user_idx", "item_idx"],
-            "label",
-            mcfg,
-            loss="binary_crossentropy",
-            metrics=["accuracy"],
-        )
+        mcfg, n_users, n_items = self.mcfg, self.maps.n_users, self.maps.n_items
+        rounds = int(self.feat_meta.get("negative_rounds", 1))
+        common = dict(loss="binary_crossentropy", metrics=["accuracy"], epoch_rows=self.split_rows()["train"] // rounds)
+        stages: dict[str, Any] = {}
+        if mcfg.pretrain:
+            towers = {}
+            for kind in ("gmf", "mlp"):
+                run = self.train_keras(
+                    kind,
+                    functools.partial(build_tower_model, mcfg, n_users, n_items, kind),
+                    ["user_idx", "item_idx"],
+                    "label",
+                    mcfg,
+                    epochs=mcfg.pretrain_epochs,
+                    early_stopping_patience=max(2, mcfg.early_stopping_patience or 0),
+                    **common,
+                )
+                towers[kind] = storage.join(run.out_uri, "model.h5")
+                stages[kind] = run
+            model_fn = functools.partial(
+                build_pretrained_neumf, mcfg, n_users, n_items, towers["gmf"], towers["mlp"], mcfg.alpha
+            )
+            run = self.train_keras(
+                "neumf",
+                model_fn,
+                ["user_idx", "item_idx"],
+                "label",
+                mcfg,
+                epochs=mcfg.neumf_epochs,
+                learning_rate=mcfg.neumf_learning_rate,
+                optimizer=mcfg.neumf_optimizer,
+                **common,
+            )
+        else:
+            run = self.train_keras(
+                "neumf",
+                functools.partial(build_model, mcfg, n_users, n_items),
+                ["user_idx", "item_idx"],
+                "label",
+                mcfg,
+                **common,
+            )
+        stages["neumf"] = run
         meta = {
             "model": "neumf",
             "n_users": self.maps.n_users,
@@ -232,7 +283,9 @@ class RecommenderAdapter(ModelAdapter):
             "meta": self.ctx.local(meta_uri),
             "id_maps": self.maps_file,
         }
-        return Candidate(model, artifacts, run.history, run.ranks, run.seconds, {"training": {"neumf": run.summary()}})
+        training = {name: r.summary() for name, r in stages.items()}
+        seconds = sum(r.seconds for r in stages.values())
+        return Candidate(model, artifacts, run.history, run.ranks, seconds, {"training": training})
 
     def evaluate(self, model: Any, split: str) -> dict[str, Any]:
         pairs, users = pyfunc_scorers(model, self.maps)

@@ -9,6 +9,7 @@ Selection metric: macro-F1 on validation.
 from __future__ import annotations
 
 import functools
+import io
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,21 @@ import numpy as np
 import pandas as pd
 
 from smspark import storage
+from smspark.features.text import EMBEDDINGS_FILE
 from smspark.metrics import classification_report, plot_confusion_matrix
 from smspark.schemas import SENTIMENT_CLASSES
 from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package, pip_requirements
+
+
+def build_with_vectors(cfg: Any, vocab_size: int, num_classes: int, vectors_uri: str | None) -> Any:
+    """The Kim CNN (:func:`smspark.models.sentiment.build_model`), its embedding started from the word vectors at
+    ``vectors_uri`` (``features/sentiment/embeddings.npy``, read on the worker that builds the model) or random."""
+    from smspark.models.sentiment import build_model
+
+    vectors = None
+    if vectors_uri:
+        vectors = np.load(io.BytesIO(storage.read_bytes(vectors_uri)))
+    return build_model(cfg, vocab_size, num_classes, vectors)
 
 
 class SentimentAdapter(ModelAdapter):
@@ -36,16 +49,23 @@ class SentimentAdapter(ModelAdapter):
         self._test_pred: np.ndarray | None = None
 
     def params(self) -> dict[str, Any]:
-        return {**super().params(), "vocab_size_actual": len(self.meta["vocab"])}
+        vectors = self.cfg.models.sentiment.word_vectors and storage.exists(self.ctx.features(EMBEDDINGS_FILE))
+        return {**super().params(), "vocab_size_actual": len(self.meta["vocab"]), "word_vectors_used": vectors}
 
     def train(self) -> Candidate:
         from smspark.models.packaging import SentimentPyfunc
-        from smspark.models.sentiment import build_model
 
         mcfg = self.cfg.models.sentiment
+        vectors = self.ctx.features(EMBEDDINGS_FILE)
         run = self.train_keras(
             "cnn",
-            functools.partial(build_model, mcfg, len(self.meta["vocab"]), len(SENTIMENT_CLASSES)),
+            functools.partial(
+                build_with_vectors,
+                mcfg,
+                len(self.meta["vocab"]),
+                len(SENTIMENT_CLASSES),
+                vectors if mcfg.word_vectors and storage.exists(vectors) else None,
+            ),
             ["token_ids"],
             "label",
             mcfg,

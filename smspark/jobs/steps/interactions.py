@@ -41,6 +41,7 @@ from smspark.features.interactions import (
     latest_per_pair,
     leave_last_out,
     recommender_rows,
+    seeded_order,
     user_states,
 )
 from smspark.jobs.common import JobContext, UserError
@@ -205,7 +206,8 @@ def id_maps_of(events: DataFrame, items: DataFrame) -> IdMaps:
 
 
 def _write_splits(ctx: JobContext, rows: DataFrame, out: str) -> dict[str, int]:
-    """Write each split in :func:`split_files` files, rows in a seeded random order within each file.
+    """Write each split in :func:`split_files` files, rows in a seeded pseudo-random order
+    (:func:`smspark.features.interactions.seeded_order`: the same rows give the same files on every run).
 
     The order matters for training: Petastorm shuffles row groups and a bounded row buffer only, and rows arrive
     grouped (positives before sampled negatives, one user's events together), so unshuffled files would feed
@@ -213,8 +215,8 @@ def _write_splits(ctx: JobContext, rows: DataFrame, out: str) -> dict[str, int]:
     """
     counts = {}
     for split in SPLITS:
-        part = rows.where(F.col("split") == split).drop("split").repartition(split_files(ctx))
-        write_table(part.sortWithinPartitions(F.rand(ctx.cfg.train.seed)), storage.join(out, split))
+        part = rows.where(F.col("split") == split).drop("split")
+        write_table(seeded_order(part, split_files(ctx), ctx.cfg.train.seed), storage.join(out, split))
         counts[split] = read_parquet(ctx.spark, storage.join(out, split)).count()
     return counts
 
@@ -241,7 +243,9 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
     pairs = pairs.persist()
     n_pairs = pairs.count()
     try:
-        rows = recommender_rows(pairs, maps.n_items, mcfg.num_negatives, mcfg.eval_negatives, ctx.cfg.train.seed)
+        rows = recommender_rows(
+            pairs, maps.n_items, mcfg.num_negatives, mcfg.eval_negatives, ctx.cfg.train.seed, mcfg.negative_rounds
+        )
         rows = rows.persist()
         out = storage.join(ctx.layout.features, "recommender")
         counts = _write_splits(ctx, rows, out)
@@ -271,6 +275,7 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
         "n_users": maps.n_users,
         "n_items": maps.n_items,
         "num_negatives": mcfg.num_negatives,
+        "negative_rounds": mcfg.negative_rounds,
         "eval_negatives": mcfg.eval_negatives,
         "seed": ctx.cfg.train.seed,
         "run_date": ctx.run_date.isoformat(),

@@ -9,14 +9,23 @@
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
+import numpy as np
 from pyspark.sql import functions as F
 
 from smspark import storage
 from smspark.etl.posts import dedupe_posts, normalise_posts, parse_posts
-from smspark.features.text import SPLITS, full_vocab, sentiment_features, split_col, tokens_col, vocabulary
+from smspark.features.text import (
+    EMBEDDINGS_FILE,
+    SPLITS,
+    sentiment_features,
+    sentiment_vocabulary,
+    tokens_col,
+    word2vec_embeddings,
+)
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_parquet, read_table, write_json, write_partitions, write_quarantine, write_table
 from smspark.manifest import reconcile
@@ -81,9 +90,7 @@ def features(ctx: JobContext) -> dict[str, Any]:
     n_in = labelled.count()
     if n_in == 0:
         raise UserError("no labelled posts in silver/posts: the sentiment model needs a labelled corpus")
-    train_text = labelled.where(split_col(F.col("post_id")) == "train")
-    vocab_rows = vocabulary(train_text.select(tokens_col(F.col("text")).alias("tokens")), mcfg.vocab_size).collect()
-    vocab = full_vocab([(r["token"], r["id"]) for r in vocab_rows])
+    vocab = sentiment_vocabulary(labelled, mcfg.vocab_size)
     feats = sentiment_features(labelled, vocab, mcfg.seq_len).persist()
     out = storage.join(ctx.layout.features, "sentiment")
     counts: dict[str, int] = {}
@@ -92,6 +99,22 @@ def features(ctx: JobContext) -> dict[str, Any]:
         write_table(part.repartition(split_files(ctx)), storage.join(out, split))
         counts[split] = read_parquet(ctx.spark, storage.join(out, split)).count()
     class_counts = {SENTIMENT_CLASSES[r["label"]]: r["count"] for r in feats.groupBy("label").count().collect()}
+    vectors = None
+    if mcfg.word_vectors:  # Kim's CNN-non-static: word vectors learnt on every silver post, labelled or not
+        vectors = word2vec_embeddings(
+            posts.select(tokens_col(F.col("text")).alias("tokens")),
+            vocab,
+            mcfg.embed_dim,
+            ctx.cfg.train.seed,
+            min_count=mcfg.word2vec_min_count,
+            window=mcfg.word2vec_window,
+            max_iter=mcfg.word2vec_max_iter,
+        )
+        buf = io.BytesIO()
+        np.save(buf, vectors)
+        storage.write_bytes(storage.join(out, EMBEDDINGS_FILE), buf.getvalue())
+    elif storage.exists(storage.join(out, EMBEDDINGS_FILE)):
+        storage.remove(storage.join(out, EMBEDDINGS_FILE))
     write_json(
         storage.join(out, "vocab.json"), {"vocab": vocab, "seq_len": mcfg.seq_len, "classes": list(SENTIMENT_CLASSES)}
     )
@@ -102,6 +125,8 @@ def features(ctx: JobContext) -> dict[str, Any]:
             "class_counts": class_counts,
             "vocab_size": len(vocab),
             "seq_len": mcfg.seq_len,
+            "word_vectors": EMBEDDINGS_FILE if vectors is not None else None,
+            "split_key": "the token sequence the model reads",
             "run_date": ctx.run_date.isoformat(),
         },
     )

@@ -1,0 +1,140 @@
+"""Two feature builds with the same seed give the same splits, the same negatives, the same files in the same order,
+and the same baseline figures, whatever the input partitioning. Real MovieLens users and labelled tweets, slices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from smspark.features.interactions import (
+    SPLITS,
+    behaviour_rows,
+    id_frames,
+    latest_per_pair,
+    leave_last_out,
+    recommender_rows,
+    seeded_order,
+)
+from smspark.ranking_metrics import mean_metrics, sampled_ranked_lists
+from tests import test_interactions_features
+
+#: The fixture of real MovieLens users 1..30 as silver-like rows, with their id maps.
+events = test_interactions_features.events
+
+SEED = 42
+
+
+def _files(path: Path) -> list[pd.DataFrame]:
+    """The Parquet files of a written split, in file-name order, each with its rows in file order."""
+    return [pq.read_table(f).to_pandas() for f in sorted(path.glob("part-*.parquet"))]
+
+
+def _write(df, path: Path, seed: int, key: list[str]) -> list[pd.DataFrame]:
+    seeded_order(df, 4, seed, key).write.mode("overwrite").parquet(str(path))
+    return _files(path)
+
+
+def _assert_same_files(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> None:
+    assert len(a) == len(b) > 1
+    for fa, fb in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(fa, fb)
+
+
+def _recommender_build(spark, events, maps, out: Path, partitions: int, seed: int) -> dict[str, list[pd.DataFrame]]:
+    users, items = id_frames(spark, maps)
+    pairs = leave_last_out(latest_per_pair(events.repartition(partitions)))
+    pairs = pairs.join(users, "user_id").join(items.select("item_id", "item_idx"), "item_id")
+    rows = recommender_rows(pairs.select("user_idx", "item_idx", "split"), maps.n_items, 4, 100, seed)
+    return {
+        s: _write(rows.where(F.col("split") == s).drop("split"), out / s, seed, ["user_idx", "item_idx", "label"])
+        for s in SPLITS
+    }
+
+
+def test_recommender_splits_negatives_and_files_repeat(spark, events, tmp_path):
+    df, _, maps = events
+    a = _recommender_build(spark, df, maps, tmp_path / "a", 1, SEED)
+    b = _recommender_build(spark, df, maps, tmp_path / "b", 5, SEED)
+    for s in SPLITS:
+        _assert_same_files(a[s], b[s])
+    # another seed draws other negatives (the positives stay)
+    c = _recommender_build(spark, df, maps, tmp_path / "c", 1, SEED + 1)
+    train_a, train_c = pd.concat(a["train"]), pd.concat(c["train"])
+    key = ["user_idx", "item_idx", "label"]
+    pos_a, pos_c = (t[t.label > 0.5].sort_values(key).reset_index(drop=True) for t in (train_a, train_c))
+    pd.testing.assert_frame_equal(pos_a, pos_c)
+    neg_a, neg_c = (t[t.label < 0.5].sort_values(key).reset_index(drop=True) for t in (train_a, train_c))
+    assert len(neg_a) == len(neg_c) and not neg_a.equals(neg_c)
+    # the baselines measured on either build give the same figures: popularity and a seeded ALS
+    assert _baseline_figures(spark, a, maps.n_items) == _baseline_figures(spark, b, maps.n_items)
+
+
+def _baseline_figures(spark, files: dict[str, list[pd.DataFrame]], n_items: int) -> dict[str, float]:
+    from pyspark.ml.recommendation import ALS
+
+    train, test = pd.concat(files["train"]), pd.concat(files["test"])
+    pos = train[train.label > 0.5]
+    counts = np.bincount(pos.item_idx, minlength=n_items + 1).astype(np.float64)
+    users, items, labels = (test[c].to_numpy() for c in ("user_idx", "item_idx", "label"))
+    out = {
+        f"pop_{k}": v for k, v in mean_metrics(*sampled_ranked_lists(users, items, labels, counts[items]), 10).items()
+    }
+    als = ALS(rank=8, maxIter=5, implicitPrefs=True, seed=SEED, userCol="user_idx", itemCol="item_idx")
+    model = als.fit(spark.createDataFrame(pos.assign(rating=1.0)[["user_idx", "item_idx", "rating"]]))
+    scored = model.transform(spark.createDataFrame(test[["user_idx", "item_idx", "label"]])).toPandas()
+    scored = scored.fillna({"prediction": -np.inf})
+    ranked = sampled_ranked_lists(
+        scored.user_idx.to_numpy(), scored.item_idx.to_numpy(), scored.label.to_numpy(), scored.prediction.to_numpy()
+    )
+    out.update({f"als_{k}": v for k, v in mean_metrics(*ranked, 10).items()})
+    assert out["pop_HR@10"] > 0 and out["als_HR@10"] > 0
+    return out
+
+
+def _behaviour_build(spark, events, maps, out: Path, partitions: int) -> dict[str, list[pd.DataFrame]]:
+    users, items = id_frames(spark, maps)
+    indexed = events.repartition(partitions).join(users, "user_id").join(items.select("item_id", "item_idx"), "item_id")
+    rows = behaviour_rows(leave_last_out(indexed, "user_idx", "item_idx"), items, 10, 4.0)
+    return {
+        s: _write(rows.where(F.col("split") == s).drop("split"), out / s, SEED, ["user_idx", "pos"]) for s in SPLITS
+    }
+
+
+def test_behaviour_rows_files_and_baseline_repeat(spark, events, tmp_path):
+    from smspark.models.baselines import engagement_logreg
+
+    df, _, maps = events
+    a = _behaviour_build(spark, df, maps, tmp_path / "a", 1)
+    b = _behaviour_build(spark, df, maps, tmp_path / "b", 6)
+    for s in SPLITS:
+        _assert_same_files(a[s], b[s])
+    figures = []
+    for build in (tmp_path / "a", tmp_path / "b"):
+        res = engagement_logreg(*(spark.read.parquet(str(build / s)) for s in SPLITS), reg_grid=(0.01,))
+        figures.append((res["reg_param"], res["test"][1].round(12).tolist(), res["coefficients"]))
+    assert figures[0] == figures[1]
+
+
+def test_sentiment_features_and_baseline_repeat(spark):
+    from smspark.features.text import sentiment_features, sentiment_vocabulary
+    from smspark.models.baselines import tfidf_logreg
+    from smspark.schemas import SENTIMENT_CLASSES
+    from tests.test_sentiment_split import silver_like
+
+    posts = spark.createDataFrame(silver_like(2500))
+    runs = []
+    for partitions in (1, 5):
+        shuffled = posts.repartition(partitions)
+        feats = sentiment_features(shuffled, sentiment_vocabulary(shuffled, 3000), 32).persist()
+        splits = [feats.where(F.col("split") == s).drop("split") for s in SPLITS]
+        base = tfidf_logreg(*splits, SENTIMENT_CLASSES, reg_grid=(0.03,), ngram_max=2, min_df_grid=(1.0, 2.0))
+        runs.append((feats, base))
+    assertDataFrameEqual(runs[0][0], runs[1][0])
+    first, second = runs[0][1], runs[1][1]
+    assert first["val"] == second["val"] and first["test"] == second["test"] and first["min_df"] == second["min_df"]
+    np.testing.assert_array_equal(first["y_pred"], second["y_pred"])
