@@ -91,7 +91,10 @@ class ImageConfig(_Strict):
     image_size: int | None = Field(None, ge=8, le=256)
     channels: Literal[1, 3] | None = None
     filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
-    pooling: Literal["max", "avg"] = "max"
+    convs_per_block: int = Field(1, ge=1, le=4)
+    pooling: Literal["max", "avg", "flatten"] = "max"
+    augment_flip: bool = False
+    augment_shift: float = Field(0.0, ge=0.0, lt=0.5)
     embedding_dim: int = Field(128, ge=2)
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1)
@@ -123,8 +126,14 @@ class GanConfig(_Strict):
     min_train_steps: int = Field(600, ge=0)
     max_train_rows: int | None = Field(20000, ge=1)
     learning_rate: float = 2e-4
+    disc_learning_rate: float | None = Field(None, gt=0.0)
     beta_1: float = Field(0.5, ge=0.0, lt=1.0)
     real_label: float = Field(0.9, gt=0.5, le=1.0)
+    loss: Literal["bce", "hinge"] = "bce"
+    conditioning: Literal["concat", "projection"] = "concat"
+    aux_weight: float = Field(0.0, ge=0.0)
+    spectral_norm: bool = False
+    ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
     samples_per_class: int = Field(8, ge=1)
     eval_rows: int | None = Field(None, ge=10)
 

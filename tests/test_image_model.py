@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import tf_keras
 
 from smspark.config import ImageConfig
 from smspark.models.image import build_model, with_embedding
@@ -29,6 +30,22 @@ def test_cnn_shapes_and_embedding_layer(small_cnn):
     assert {"conv1", "bn1", "relu1", "conv2", "global_pool", "embedding"} <= layers
     with pytest.raises(ValueError):
         build_model(ImageConfig(), (16, 16, 3), 1)
+
+
+def test_cnn_options_two_convs_per_block_flatten_head_and_augmentation():
+    cfg = ImageConfig(
+        filters=[8, 16], convs_per_block=2, pooling="flatten", augment_flip=True, augment_shift=0.2, embedding_dim=6
+    )
+    model = build_model(cfg, (16, 16, 1), 3)
+    names = {layer.name for layer in model.layers}
+    assert {"conv1", "conv1_2", "bn1_2", "conv2", "conv2_2", "flatten", "augment_flip", "augment_shift"} <= names
+    x = np.random.default_rng(1).integers(0, 256, (6, 16 * 16)).astype(np.int32)
+    # augmentation is random while training and the identity at inference (scoring, evaluation)
+    assert np.allclose(model(x, training=False).numpy(), model.predict(x, verbose=0), atol=1e-6)
+    augmenter = tf_keras.Model(model.input, model.get_layer("augment_shift").output)
+    image = tf_keras.Model(model.input, model.get_layer("image").output)
+    assert np.array_equal(augmenter(x, training=False).numpy(), image(x).numpy())
+    assert not np.array_equal(augmenter(x, training=True).numpy(), image(x).numpy())
 
 
 def test_pyfunc_scores_silver_rows_of_any_size(small_cnn):
