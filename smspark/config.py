@@ -71,6 +71,7 @@ class SentimentConfig(_Strict):
     dropout: float = Field(0.5, ge=0.0, lt=1.0)
     batch_size: int = 64
     epochs: int = Field(5, ge=1)
+    min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
     baseline_max_iter: int = 100
@@ -114,8 +115,9 @@ class GanConfig(_Strict):
     """Class-conditional DCGAN on ``features/image`` (the image model's dataset and input size).
 
     ``max_train_rows`` caps the rows seen per epoch (``None``: the whole training split); ``eval_rows`` caps the
-    real test images used for the Frechet distance (``None``: all). ``epochs`` is raised when needed so every worker
-    runs at least ``min_train_steps`` steps.
+    real images of a split used for the Frechet distance (``None``: all). ``epochs`` is raised when needed so every
+    worker runs at least ``min_train_steps`` steps. The baseline is a class-conditional Gaussian on the top
+    ``baseline_components`` principal components of the training pixels.
     """
 
     latent_dim: int = Field(64, ge=2)
@@ -136,6 +138,7 @@ class GanConfig(_Strict):
     ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
     samples_per_class: int = Field(8, ge=1)
     eval_rows: int | None = Field(None, ge=10)
+    baseline_components: int = Field(32, ge=1)
 
 
 class RecommenderConfig(_Strict):
@@ -161,6 +164,7 @@ class RecommenderConfig(_Strict):
     top_k: int = Field(10, ge=1)
     batch_size: int = Field(256, ge=1)
     epochs: int = Field(10, ge=1)
+    min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
     als_ranks: list[int] = Field(default_factory=lambda: [16, 32])
@@ -191,6 +195,7 @@ class BehaviourConfig(_Strict):
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     batch_size: int = Field(256, ge=1)
     epochs: int = Field(4, ge=1)
+    min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
     baseline_reg_params: list[float] = Field(default_factory=lambda: [0.0, 0.01])

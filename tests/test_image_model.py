@@ -1,4 +1,4 @@
-"""The image CNN, its pyfunc wrapper (any input size -> label, confidence, embedding) and the epoch rule."""
+"""The image CNN and its pyfunc wrapper (any input size -> label, confidence, embedding)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import tf_keras
 from smspark.config import ImageConfig
 from smspark.models.image import build_model, with_embedding
 from smspark.models.media_packaging import ImagePyfunc
-from smspark.train.image import epochs_for, mlflow_key
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +60,3 @@ def test_pyfunc_scores_silver_rows_of_any_size(small_cnn):
     assert out["confidence"].between(0, 1).all() and all(len(e) == 12 for e in out["embedding"])
     empty = model.score([], [], [], [])
     assert len(empty) == 0
-
-
-def test_epochs_are_raised_to_a_minimum_number_of_steps():
-    assert epochs_for(3, 600, 54_000, 128, 2) == 3  # 210 steps per epoch: 630 >= 600
-    assert epochs_for(3, 600, 1_407, 128, 2) == 120  # 5 steps per epoch
-    assert epochs_for(3, 0, 10, 128, 2) == 3
-    assert mlflow_key("f1_T-shirt/top") == "f1_T-shirt/top" and mlflow_key("f1_a&b") == "f1_a_b"

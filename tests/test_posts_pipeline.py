@@ -17,7 +17,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from smspark.config import PROJECT_ROOT
-from smspark.jobs import nightly, predict, score
+from smspark.jobs import bench, nightly, predict, score
 from tests.conftest import require_landing
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def run(spark, tmp_path_factory):
     bad = landing / "broken_export" / "p.jsonl"
     bad.parent.mkdir(parents=True)
     bad.write_bytes("\n".join(BAD_LINES).encode() + b"\n" + UNDECODABLE)
-    sets = [f"data.root={root}", "models.sentiment.epochs=1", "models.sentiment.vocab_size=5000", "train.num_proc=2"]
+    sets = [f"data.root={root}", "models.sentiment.epochs=2", "models.sentiment.vocab_size=5000", "train.num_proc=2"]
     args = ["--date", DAY] + [a for s in sets for a in ("--set", s)]
     assert nightly.main(args) == 0
     manifest = json.loads(max((root / "runs").glob("*nightly*/manifest.json")).read_text())
@@ -76,15 +76,22 @@ def test_nightly_stages_reconcile(run):
     assert stages["score.sentiment"]["counts"]["scored"] == etl["rows_out"]
 
 
-def test_training_ran_two_workers_and_logged_both_models(run):
-    _, _, manifest, _ = run
+def test_training_ran_two_workers_and_beats_the_majority_class(run, spark):
+    root, _, manifest, _ = run
     model = manifest["models"]["sentiment"]
     assert model["ranks"] == [0, 1] and model["num_proc"] == 2
+    assert model["selection"]["split"] == "val" and model["selection"]["metric"] == "macro_f1"
     assert model["champion"]["champion_version"] == model["version"] == "1"
-    for name in ("cnn", "baseline_tfidf_logreg"):
+    assert model["champion"]["reason"].startswith("first version")
+    labels = spark.read.parquet(str(root / "features" / "sentiment" / "test")).toPandas()["label"]
+    majority = float(labels.value_counts(normalize=True).max())
+    majority_macro_f1 = 2 * majority / (1 + majority) / 3  # F1 of the one predicted class, averaged over 3
+    for name in ("cnn", "tfidf_logreg"):
         m = manifest["metrics"]["sentiment"][name]
-        assert 0.0 < m["macro_f1"] <= m["accuracy"] + 0.35 and 0.34 < m["accuracy"] <= 1.0  # above chance (3 classes)
-    assert all(Path(p).exists() for p in model["plots"])
+        assert m["accuracy"] > majority and m["macro_f1"] > majority_macro_f1, (name, m, majority)
+        assert model["val"][name]["macro_f1"] > majority_macro_f1
+    assert isinstance(model["beats_baseline"], bool) and set(model["beats"]) == {"tfidf_logreg"}
+    assert len(model["plots"]) == 2 and all(Path(p.removeprefix("file://")).exists() for p in model["plots"])
 
 
 def test_malformed_lines_quarantined_with_reasons(run, spark):
@@ -174,3 +181,12 @@ def test_ingest_under_spark_submit(run, tmp_path):
     assert "bronze/posts" in proc.stdout
     manifest = json.loads(max((other / "runs").glob("*ingest*/manifest.json")).read_text())
     assert manifest["stages"]["ingest.posts"]["counts"]["reconciled"]
+
+
+def test_bench_sentiment_times_both_sides_on_the_same_rows(run):
+    root, _, _, _ = run
+    assert bench.main(["sentiment", "--rows", "400", "--repeat", "1", "--set", f"data.root={root}"]) == 0
+    manifest = json.loads(max((root / "runs").glob("*-bench-*/manifest.json")).read_text())
+    res = manifest["metrics"]["bench_sentiment"]
+    assert res["rows"] == 400 and res["model"] == "models:/smspark_sentiment/1"
+    assert res["spark_udf_rows_per_second"] > 0 and res["plain_predict_rows_per_second"] > 0

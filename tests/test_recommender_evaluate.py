@@ -1,22 +1,20 @@
-"""``smspark evaluate``: dispatch, isolation of the work area, the JSON and the table (the recommender target's
-chain itself runs in tests/test_recommender_pipeline.py through nightly)."""
+"""``smspark evaluate``: the table, and the real chains of the ``recommender`` and ``image`` targets on small slices
+of real data, each in an isolated work area."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 from smspark.jobs import evaluate
-from smspark.jobs.common import JobContext
+from tests.test_media_ingest import emoji_slice
+from tests.test_recommender_pipeline import write_slice
 
-SEEN: dict[str, str] = {}
 
-
-def fake_target(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, float]]:
-    """Stands in for a target: records where it ran and returns fixed-shape figures."""
-    SEEN.update(root=str(ctx.layout.root), tracking=ctx.cfg.tracking_uri(), input=str(input_dir))
-    (ctx.layout.root / "marker").write_text("x")
-    return {"neumf": {"HR@10": 0.5, "NDCG@10": 0.25}, "behaviour": {"AUC": 0.75, "logloss": 0.6}}
+def _sets(values: list[str]) -> list[str]:
+    return [arg for v in values for arg in ("--set", v)]
 
 
 def test_format_table_aligns_models_and_metrics():
@@ -26,34 +24,66 @@ def test_format_table_aligns_models_and_metrics():
     assert lines[1].split() == ["neumf", "0.5000"] and lines[2].split() == ["behaviour_logreg", "0.7000"]
 
 
-def test_evaluate_runs_in_an_isolated_work_area(tmp_path: Path, monkeypatch, capsys):
-    monkeypatch.setitem(evaluate.TARGETS, "recommender", "tests.test_recommender_evaluate:fake_target")
-    data = tmp_path / "input"
-    data.mkdir()
+def test_a_missing_input_is_one_line(tmp_path: Path, capsys):
+    out = tmp_path / "m.json"
+    assert evaluate.main(["recommender", "--input", str(tmp_path / "nope"), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("is not a folder" in line for line in err) and not out.exists()
+
+
+@pytest.mark.slow
+def test_evaluate_recommender_on_a_movielens_slice(tmp_path: Path, capsys):
+    data = tmp_path / "ml"
+    write_slice(data, 40)
     out = tmp_path / "out" / "metrics.json"
     main_root = tmp_path / "main-root"
     argv = ["recommender", "--input", str(data), "--output", str(out), "--set", f"data.root={main_root}"]
-    assert evaluate.main(argv) == 0
-    assert json.loads(out.read_text()) == {
-        "neumf": {"HR@10": 0.5, "NDCG@10": 0.25},
-        "behaviour": {"AUC": 0.75, "logloss": 0.6},
-    }
-    # the user's --set data.root is overridden: the main root stays untouched, the work area is removed
+    fast = [
+        "train.num_proc=2",
+        "models.recommender.epochs=2",
+        "models.recommender.als_ranks=[8]",
+        "models.recommender.als_reg_params=[0.1]",
+        "models.behaviour.epochs=1",
+        "models.behaviour.history_len=10",
+        "models.behaviour.rnn_units=8",
+    ]
+    assert evaluate.main(argv + _sets(fast)) == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"neumf", "als", "popularity", "behaviour", "behaviour_logreg"}
+    for name in ("neumf", "als", "popularity"):
+        assert set(metrics[name]) == {"HR@10", "NDCG@10", "HR@10_full", "NDCG@10_full"}
+        assert metrics[name]["HR@10"] > 10 / 101, name  # better than a random ranking of 1 + 100 items
+    for name in ("behaviour", "behaviour_logreg"):
+        assert set(metrics[name]) == {"AUC", "logloss"}
+    # the user's --set data.root is overridden: the main root stays untouched and the work area is removed
     assert not main_root.exists()
-    assert SEEN["root"] != str(main_root) and not Path(SEEN["root"]).exists()
-    assert SEEN["tracking"].startswith(f"sqlite:///{SEEN['root']}")
-    assert SEEN["input"] == str(data.resolve())
     manifest = json.loads((out.parent / "metrics.manifest.json").read_text())
-    assert manifest["status"] == "ok" and manifest["metrics"]["evaluate"]["behaviour"]["AUC"] == 0.75
+    assert manifest["status"] == "ok" and manifest["metrics"]["evaluate"] == metrics
+    assert manifest["models"]["recommender"]["selection"]["split"] == "val"
     printed = capsys.readouterr().out
-    assert "neumf" in printed and "0.2500" in printed and "work area (removed)" in printed
+    assert "neumf" in printed and "work area (removed)" in printed
 
 
-def test_evaluate_keeps_a_given_workdir_and_rejects_a_missing_input(tmp_path: Path, monkeypatch):
-    monkeypatch.setitem(evaluate.TARGETS, "recommender", "tests.test_recommender_evaluate:fake_target")
-    work = tmp_path / "work"
-    out = tmp_path / "m.json"
-    argv = ["recommender", "--input", str(tmp_path), "--output", str(out), "--workdir", str(work)]
-    assert evaluate.main(argv) == 0
-    assert (work / "marker").exists() and SEEN["root"] == str(work.resolve())
-    assert evaluate.main(["recommender", "--input", str(tmp_path / "nope"), "--output", str(out)]) == 2
+@pytest.mark.slow
+def test_evaluate_image_on_a_small_class_folder_keeps_a_given_workdir(tmp_path: Path):
+    folder = tmp_path / "icons"
+    emoji_slice(folder, {"activities": 40, "flags": 40, "food_and_drink": 40})
+    out, work = tmp_path / "m.json", tmp_path / "work"
+    fast = [
+        "train.num_proc=2",
+        "models.image.filters=[16,32]",
+        "models.image.embedding_dim=16",
+        "models.image.batch_size=16",
+        "models.image.min_train_steps=60",
+        "models.image.baseline_max_iter=30",
+    ]
+    argv = ["image", "--input", str(folder), "--output", str(out), "--workdir", str(work)]
+    assert evaluate.main(argv + _sets(fast)) == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"cnn", "logreg"}
+    for name, m in metrics.items():
+        assert m["accuracy"] > 1 / 3, (name, m)  # 3 classes
+    manifest = json.loads(max((work / "runs").glob("*-evaluate-*/manifest.json")).read_text())
+    image = manifest["models"]["image"]
+    steps_per_epoch = max(1, image["rows"]["train"] // (16 * 2))
+    assert image["training"]["epochs_max"] * steps_per_epoch >= 60  # the budget follows the data: >= 60 steps

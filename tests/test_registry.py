@@ -1,11 +1,11 @@
-"""The champion rule: the first version becomes champion; a later one only if it beats it on the metric."""
+"""The registry: champion lookup with a clear error, and moving the alias."""
 
 from __future__ import annotations
 
 import mlflow
 import pytest
 
-from smspark.train.registry import NoChampionError, configure, get_champion, promote_if_better, registered_name
+from smspark.train.registry import NoChampionError, configure, get_champion, registered_name, set_champion
 
 
 @pytest.fixture
@@ -13,9 +13,9 @@ def client(make_cfg):
     return configure(make_cfg())
 
 
-def _version(client, value: float, metric: str = "test_macro_f1") -> str:
+def _version(client) -> str:
     with mlflow.start_run() as run:
-        mlflow.log_metric(metric, value)
+        mlflow.log_metric("val_macro_f1", 0.5)
     name = registered_name("demo")
     try:
         client.create_registered_model(name)
@@ -29,22 +29,10 @@ def test_no_champion_is_a_clear_error(client):
         get_champion(client, "demo")
 
 
-def test_champion_moves_only_when_beaten(client):
-    v1 = _version(client, 0.60)
-    first = promote_if_better(client, "demo", v1, "test_macro_f1", 0.60)
-    assert first["promoted"] and get_champion(client, "demo").version == v1
-    v2 = _version(client, 0.55)
-    worse = promote_if_better(client, "demo", v2, "test_macro_f1", 0.55)
-    assert not worse["promoted"] and worse["previous_value"] == pytest.approx(0.60)
+def test_set_champion_moves_the_alias(client):
+    v1, v2 = _version(client), _version(client)
+    set_champion(client, "demo", v1)
     assert get_champion(client, "demo").version == v1
-    v3 = _version(client, 0.70)
-    assert promote_if_better(client, "demo", v3, "test_macro_f1", 0.70)["promoted"]
+    set_champion(client, "demo", v2)
     champ = get_champion(client, "demo")
-    assert champ.version == v3 and champ.uri == f"models:/smspark_demo/{v3}"
-
-
-def test_lower_is_better_metrics(client):
-    v1 = _version(client, 12.0, "fid")
-    assert promote_if_better(client, "demo", v1, "fid", 12.0, higher_is_better=False)["promoted"]
-    v2 = _version(client, 15.0, "fid")
-    assert not promote_if_better(client, "demo", v2, "fid", 15.0, higher_is_better=False)["promoted"]
+    assert champ.version == v2 and champ.uri == f"models:/smspark_demo/{v2}"

@@ -1,6 +1,7 @@
 """``smspark fetch-samples``: put real sample data into the landing layer.
 
-Runs without Spark. See :mod:`smspark.sources.samples` for formats and sources, and ``--help`` for usage.
+Runs without Spark. See :mod:`smspark.sources.samples` for formats and sources (one module per source beside it),
+and ``--help`` for usage.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smspark.sources.samples import DATASETS, GROUPS, SOURCES_FILE, fetch_samples, resolve_only
+from smspark.sources.common import SOURCES_FILE
+from smspark.sources.samples import DATASETS, GROUPS, fetch_samples, resolve_only
 
 log = logging.getLogger(__name__)
 

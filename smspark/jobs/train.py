@@ -1,9 +1,14 @@
-"""Job ``train``: train a model with Horovod through Petastorm, test it next to its MLlib baseline, register it.
+"""Job ``train``: one model through the lifecycle (:mod:`smspark.train.lifecycle`).
 
-``--model sentiment``: the Kim CNN on ``features/sentiment``. Workers are launched by ``horovod.spark.run`` on
-this job's Spark session (``--backend spark``, the default) or by a ``horovodrun`` subprocess
-(``--backend horovodrun``); ``--num-proc`` workers, each reading its own Petastorm shard. Rank 0 logs to MLflow;
-the new version becomes ``champion`` only if it beats the current one.
+Horovod workers (``--num-proc``, each reading its own Petastorm shard; launched by ``horovod.spark.run`` on this
+job's session, or ``--backend horovodrun``) train the model; it is selected on the validation split, tested next to
+its MLlib baseline(s) and the current champion (re-measured on today's splits), logged to MLflow and registered;
+the ``champion`` alias moves only when the new version wins on the validation selection metric. The run manifest
+records the figures and why the alias moved or not.
+
+models: sentiment (Kim CNN vs TF-IDF + LogisticRegression), recommender (NeuMF vs ALS and popularity), behaviour
+(GRU engagement model vs LogisticRegression), image (CNN vs pixel LogisticRegression), gan (conditional DCGAN vs a
+class-conditional PCA Gaussian, measured with the image champion).
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.steps import resolve
 from smspark.train.registry import NoChampionError, configure, get_champion
 
-#: model -> step ``(ctx, num_proc, backend) -> manifest record``
+#: model -> its lifecycle adapter (:class:`smspark.train.lifecycle.ModelAdapter`)
 TRAINERS: dict[str, str] = {
-    "sentiment": "smspark.jobs.steps.posts:train",
-    "recommender": "smspark.jobs.steps.interactions:train_recommender",
-    "behaviour": "smspark.jobs.steps.interactions:train_behaviour",
-    "image": "smspark.jobs.steps.media:train_image",
-    "gan": "smspark.jobs.steps.media:train_gan",
+    "sentiment": "smspark.train.sentiment:SentimentAdapter",
+    "recommender": "smspark.train.recommender:RecommenderAdapter",
+    "behaviour": "smspark.train.behaviour:BehaviourAdapter",
+    "image": "smspark.train.image:ImageAdapter",
+    "gan": "smspark.train.gan:GanAdapter",
 }
 
 
@@ -52,9 +57,16 @@ def run(ctx: JobContext, model: str, num_proc: int | None = None, backend: str |
     """Train ``model``; record it under ``models.<model>`` and its metrics under ``metrics.<model>``."""
     if model not in TRAINERS:
         raise UserError(f"unknown model {model!r}; known: {', '.join(TRAINERS)}")
+    from smspark.train.lifecycle import NotReady, run_lifecycle
+
     n = num_proc or ctx.cfg.train.num_proc
     with ctx.manifest.stage(f"train.{model}") as rec:
-        result = resolve(TRAINERS[model])(ctx, n, backend or ctx.cfg.train.backend)
+        try:
+            result = run_lifecycle(
+                resolve(TRAINERS[model]), ctx.spark, ctx.cfg, ctx.manifest.run_id, n, backend or ctx.cfg.train.backend
+            )
+        except NotReady as exc:
+            raise UserError(str(exc)) from exc
         rec["outputs"] = {"registered_model": result.get("registered_model"), "version": result.get("version")}
         rec["counts"] = result.get("rows", {})
     ctx.manifest.data["models"][model] = {k: v for k, v in result.items() if k != "metrics"}

@@ -1,4 +1,4 @@
-"""Train the class-conditional DCGAN with Horovod (custom loop), evaluate it with the image model, register it.
+"""The class-conditional DCGAN in the lifecycle: Horovod training (custom loop), measured with the image model.
 
 Workers (:func:`gan_worker`, launched by :func:`smspark.train.launcher.run_distributed`) read their Petastorm shard
 of ``features/image/train`` (``cur_shard=rank``), broadcast the initial variables of both networks and both
@@ -6,12 +6,11 @@ optimizers from rank 0 (``hvd.broadcast_variables``), then alternate a discrimin
 its gradients averaged across ranks by ``hvd.DistributedGradientTape``. Rank 0 logs per-epoch losses and a grid of
 samples per class (PNG) to the driver's MLflow run and saves the generator.
 
-The driver then evaluates the generator with the image model's champion (same dataset and input shape): the
-Frechet distance between the champion's penultimate-layer features of generated images and of real test images,
-next to the real-vs-real floor (one half of the test set against the other, same sample sizes), and the
-champion's accuracy on generated images against the requested class. The generator is registered as
-``smspark_gan`` and becomes ``champion`` only with a lower Frechet distance than the current champion, whose
-distance is re-measured in the same run on the same features (a champion of another dataset is replaced).
+The driver then measures any generator (the candidate, the GAN champion, the PCA-Gaussian baseline) with the image
+model's champion (same dataset and input shape): the Frechet distance between the champion's penultimate-layer
+features of generated images and of real images of a split, next to the real-vs-real floor (one half of the split
+against the other, same sample sizes), and the champion's accuracy on generated images against the requested class.
+Selection: the lower Frechet distance on validation (:mod:`smspark.train.lifecycle`).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from smspark import storage
 from smspark.config import GanConfig, Settings
+from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, NotReady, Package
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,8 @@ class GanTrainSpec:
         classes: class names by index.
         train_url: ``file:///...`` of ``features/image/train`` (``pixels`` int32 ``[H*W*C]``, ``label`` int32).
         train_rows: rows in the training split (the epoch length is ``min(train_rows, cfg.max_train_rows)``).
-        out_dir: rank 0 writes ``generator.h5``, ``history.json`` and ``samples/epoch_NNN.png`` here.
+        out_uri: rank 0 writes ``generator.h5``, ``history.json`` and ``samples/epoch_NNN.png`` here (a storage URI on
+            the data root, reachable by every worker and the driver).
         tracking_uri, run_id: when set, rank 0 logs per-epoch metrics and sample grids to that MLflow run.
     """
 
@@ -54,7 +58,7 @@ class GanTrainSpec:
     classes: list[str]
     train_url: str
     train_rows: int
-    out_dir: str
+    out_uri: str
     seed: int = 42
     tracking_uri: str | None = None
     run_id: str | None = None
@@ -186,8 +190,9 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
     steps = steps_per_epoch(rows, cfg.batch_size, size)
     epochs = max(cfg.epochs, -(-cfg.min_train_steps // steps))  # small datasets: enough steps to learn anything
     client = None
+    local_dir = tempfile.mkdtemp(prefix="smspark-gan-rank0-") if rank == 0 else ""
     if rank == 0:
-        os.makedirs(os.path.join(spec.out_dir, "samples"), exist_ok=True)
+        os.makedirs(os.path.join(local_dir, "samples"), exist_ok=True)
         if spec.tracking_uri and spec.run_id:
             from mlflow.tracking import MlflowClient
 
@@ -230,7 +235,7 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
                 from PIL import Image
 
                 imgs = to_uint8(exported.predict([z_fixed, l_fixed], batch_size=256, verbose=0))
-                png = os.path.join(spec.out_dir, "samples", f"epoch_{epoch + 1:03d}.png")
+                png = os.path.join(local_dir, "samples", f"epoch_{epoch + 1:03d}.png")
                 Image.fromarray(sample_grid(imgs, k, cfg.samples_per_class)).save(png)
                 if client is not None:
                     for n in names:
@@ -238,9 +243,13 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
                     client.log_artifact(spec.run_id, png, "samples")
     seconds = time.perf_counter() - start
     if rank == 0:
-        exported.save(os.path.join(spec.out_dir, "generator.h5"))
-        with open(os.path.join(spec.out_dir, "history.json"), "w") as fh:
+        from smspark import storage
+
+        exported.save(os.path.join(local_dir, "generator.h5"))
+        with open(os.path.join(local_dir, "history.json"), "w") as fh:
             json.dump({"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds}, fh)
+        storage.upload(local_dir, spec.out_uri)
+        shutil.rmtree(local_dir, ignore_errors=True)
     checksums = [float(sum(np.abs(w.numpy()).sum() for w in m.trainable_weights)) for m in (exported, disc)]
     return {
         "rank": rank,
@@ -311,210 +320,182 @@ def evaluate_generator(
     }
 
 
-def _champion_frechet(
-    client: Any, cfg: Settings, gen_meta: dict[str, Any], image_model: Any, x_test: np.ndarray, y_test: np.ndarray
-) -> float | None:
-    """The current GAN champion's Frechet distance re-measured with this run's image model, test images and seeds.
-
-    Frechet distances are only comparable on the same features, and the image model behind them may have changed
-    since the champion was trained. None when there is no champion or it generates another dataset or shape.
-    """
-    from smspark.scoring.udfs import load_python_model
-    from smspark.train.registry import NoChampionError, get_champion
-
-    try:
-        champ = get_champion(client, MODEL)
-    except NoChampionError:
-        return None
-    previous = load_python_model(champ.uri, cfg.tracking_uri(), cfg.mlflow.registry_uri)
-    same = all(previous.meta.get(k) == gen_meta[k] for k in ("dataset", "image_shape", "classes"))
-    if not same:
-        return None
-    ev = evaluate_generator(
-        previous.generate,
-        image_model.embed_and_predict,
-        x_test,
-        y_test,
-        len(gen_meta["classes"]),
-        cfg.train.seed,
-        cfg.models.gan.eval_rows,
-    )
-    log.info(
-        "GAN champion v%s re-measured on this run's features: Frechet distance %.3f",
-        champ.version,
-        ev["frechet_distance"],
-    )
-    return float(ev["frechet_distance"])
-
-
-def train_gan(spark: Any, cfg: Settings, run_dir: Path, num_proc: int, backend: str) -> dict[str, Any]:
-    """Train, evaluate, log, register the GAN. Returns the manifest record.
+def image_feature_model(cfg: Settings, features_meta: dict[str, Any]) -> tuple[Any, Any]:
+    """The image champion the GAN is measured with: ``(Champion, ImagePyfunc)``.
 
     Raises:
-        ValueError: the image champion was trained on another dataset or input shape than ``features/image``
-            (retrain the image model first), or the image side does not suit ``models.gan.gen_filters``.
-        smspark.train.registry.NoChampionError: no image model champion to evaluate with.
+        NotReady: no image champion, or one trained on another dataset, classes or input shape than
+            ``features/image`` (retrain the image model first).
     """
-    import mlflow
-    import pyarrow.parquet as pq
-    from PIL import Image
-
-    from smspark.features.media import SPLITS
-    from smspark.models.gan import sample_grid, upsampling_steps
-    from smspark.models.media_packaging import GeneratorPyfunc
     from smspark.scoring.udfs import load_python_model
-    from smspark.train.image import features_meta, mlflow_key, promote_on_dataset, read_pixels
-    from smspark.train.launcher import run_distributed
-    from smspark.train.registry import configure, get_champion, registered_name
-    from smspark.train.sentiment import pip_requirements
+    from smspark.train.image import incompatible_image_model
+    from smspark.train.registry import NoChampionError, configure, get_champion
 
-    gcfg = cfg.models.gan
-    feats = cfg.layout.features / "image"
-    meta = features_meta(feats)
-    classes = list(meta["classes"])
-    shape = tuple(int(v) for v in meta["input_shape"])
-    upsampling_steps(min(shape[:2]), gcfg)
-    client = configure(cfg)
-    champ = get_champion(client, "image")
-    image_model = load_python_model(champ.uri, cfg.tracking_uri(), cfg.mlflow.registry_uri)
-    if image_model.meta.get("dataset") != meta["dataset"] or list(image_model.input_shape) != list(shape):
-        raise ValueError(
-            f"the image champion {champ.name} v{champ.version} was trained on {image_model.meta.get('dataset')} "
-            f"{list(image_model.input_shape)}, but features/image hold {meta['dataset']} {list(shape)}: "
-            "train the image model on these features first (`smspark train --model image`)"
+    try:
+        champ = get_champion(configure(cfg), "image")
+    except NoChampionError as exc:
+        raise NotReady(f"the GAN is measured with the image model: {exc}") from exc
+    model = load_python_model(champ.uri, cfg.tracking_uri(), cfg.mlflow.registry_uri)
+    why = incompatible_image_model(model, features_meta)
+    if why:
+        raise NotReady(
+            f"the image champion {champ.name} v{champ.version} cannot measure these features ({why}): "
+            "train the image model on them first (`smspark train --model image`)"
         )
-    rows = {s: pq.read_table(str(feats / s), columns=["label"]).num_rows for s in SPLITS}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    gen_meta = {
-        "classes": classes,
-        "image_shape": list(shape),
-        "latent_dim": gcfg.latent_dim,
-        "dataset": meta["dataset"],
-    }
-    with mlflow.start_run(run_name=f"gan-{meta['dataset']}-np{num_proc}") as run, tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_params(
-            {
-                **gcfg.model_dump(),
-                "dataset": meta["dataset"],
-                "image_shape": "x".join(map(str, shape)),
-                "num_classes": len(classes),
-                "num_proc": num_proc,
-                "backend": backend,
-                "lr_scaled": gcfg.learning_rate * num_proc,
-                "rows_train": rows["train"],
-                "rows_test": rows["test"],
-                "feature_model": f"{champ.name}/{champ.version}",
-            }
-        )
-        mlflow.set_tag("dataset", meta["dataset"])
+    return champ, model
+
+
+class GanAdapter(ModelAdapter):
+    """The class-conditional DCGAN (``smspark_gan``), measured with the image champion's features; baseline: a
+    class-conditional Gaussian in PCA space (:mod:`smspark.models.gan_baseline`). Selection metric: Frechet distance
+    on validation (lower is better)."""
+
+    name = MODEL
+    features = "image"
+    candidate_name = "gan"
+    selection_metric = SELECTION_METRIC
+    higher_is_better = False
+
+    def __init__(self, ctx: Any) -> None:
+        from smspark.models.gan import upsampling_steps
+        from smspark.train.image import features_meta
+
+        super().__init__(ctx)
+        self.meta = features_meta(ctx.features_uri)
+        self.classes: list[str] = list(self.meta["classes"])
+        self.shape = tuple(int(v) for v in self.meta["input_shape"])
+        upsampling_steps(min(self.shape[:2]), self.cfg.models.gan)
+        self.feature_champion, self.image_model = image_feature_model(self.cfg, self.meta)
+        self.gen_meta = {
+            "classes": self.classes,
+            "image_shape": list(self.shape),
+            "latent_dim": self.cfg.models.gan.latent_dim,
+            "dataset": self.meta["dataset"],
+        }
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._baseline: Any = None
+
+    def rows(self) -> dict[str, int]:
+        return self.split_rows()
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **super().params(),
+            "dataset": self.meta["dataset"],
+            "image_shape": "x".join(map(str, self.shape)),
+            "num_classes": len(self.classes),
+            "feature_model": f"{self.feature_champion.name}/{self.feature_champion.version}",
+        }
+
+    def tags(self) -> dict[str, str]:
+        return {"dataset": str(self.meta["dataset"])}
+
+    def train(self) -> Candidate:
+        from smspark.models.media_packaging import GeneratorPyfunc
+        from smspark.train.launcher import run_distributed
+        from smspark.train.lifecycle import load_keras
+
+        ctx = self.ctx
         spec = GanTrainSpec(
-            cfg=gcfg,
-            image_shape=shape,
-            classes=classes,
-            train_url=(feats / "train").as_uri(),
-            train_rows=rows["train"],
-            out_dir=str(Path(tmp) / "out"),
-            seed=cfg.train.seed,
-            tracking_uri=mlflow.get_tracking_uri(),
-            run_id=run.info.run_id,
+            cfg=self.cfg.models.gan,
+            image_shape=self.shape,
+            classes=self.classes,
+            train_url=ctx.features("train"),
+            train_rows=self.rows()["train"],
+            out_uri=ctx.work("gan"),
+            seed=self.cfg.train.seed,
+            tracking_uri=ctx.tracking_uri or None,
+            run_id=ctx.mlflow_run_id or None,
         )
-        results = run_distributed(gan_worker, (spec,), num_proc=num_proc, backend=backend, spark=spark)
-        import tf_keras
-
+        results = run_distributed(gan_worker, (spec,), num_proc=ctx.num_proc, backend=ctx.backend, spark=ctx.spark)
         generator = GeneratorPyfunc()
-        generator.keras_model = tf_keras.models.load_model(str(Path(spec.out_dir) / "generator.h5"), compile=False)
-        generator.meta = gen_meta
-        x_test, y_test, _ = read_pixels(feats / "test")
-        ev = evaluate_generator(
-            generator.generate,
-            image_model.embed_and_predict,
-            x_test,
-            y_test,
-            len(classes),
-            cfg.train.seed,
-            gcfg.eval_rows,
+        generator.keras_model = load_keras(storage.join(spec.out_uri, "generator.h5"))
+        generator.meta = self.gen_meta
+        meta_uri = storage.write_json(ctx.work("gan", "gan_meta.json"), self.gen_meta)
+        artifacts = {
+            "keras_model": ctx.local(storage.join(spec.out_uri, "generator.h5")),
+            "meta": ctx.local(meta_uri),
+        }
+        return Candidate(
+            generator,
+            artifacts,
+            results[0]["history"],
+            sorted(r["rank"] for r in results),
+            max(r["seconds"] for r in results),
+            {
+                "weight_checksums": {r["rank"]: r["weight_checksums"] for r in results},
+                "steps_per_epoch": results[0]["steps_per_epoch"],
+                "feature_model": {"name": self.feature_champion.name, "version": self.feature_champion.version},
+                "dataset": self.meta["dataset"],
+                "image_shape": list(self.shape),
+            },
         )
-        mlflow.log_metrics({k: v for k, v in ev.items() if isinstance(v, float)})
-        mlflow.log_metrics(
-            {mlflow_key(f"class_accuracy_{classes[c]}"): v for c, v in ev["class_accuracy_by_class"].items()}
-        )
-        beats_floor_ratio = ev["frechet_ratio"]
-        log.info(
-            "GAN Frechet distance %.3f vs real-vs-real floor %.3f (x%.1f); image model accuracy on generated "
-            "images %.4f (on real test images %.4f)",
-            ev["frechet_distance"],
-            ev["frechet_floor"],
-            beats_floor_ratio,
-            ev["class_accuracy"],
-            ev["real_accuracy"],
-        )
-        final_z = np.random.default_rng(cfg.train.seed + 1).standard_normal(
-            (len(classes) * gcfg.samples_per_class, gcfg.latent_dim)
-        )
-        final_labels = np.repeat(np.arange(len(classes)), gcfg.samples_per_class)
-        final = generator.keras_model.predict([final_z.astype(np.float32), final_labels.astype(np.int32)], verbose=0)
-        from smspark.models.gan import to_uint8
 
-        grid_png = run_dir / "gan_samples.png"
-        Image.fromarray(sample_grid(to_uint8(final), len(classes), gcfg.samples_per_class)).save(grid_png)
-        mlflow.log_artifact(str(grid_png), "samples")
-        mlflow.log_artifact(str(Path(spec.out_dir) / "history.json"))
-        meta_path = Path(tmp) / "gan_meta.json"
-        meta_path.write_text(json.dumps(gen_meta, indent=2))
-        import pandas as pd
+    def split_data(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        if split not in self._data:
+            from smspark.train.image import read_pixels
+
+            x, y, _ = read_pixels(self.ctx.features(split))
+            self._data[split] = (x, y)
+        return self._data[split]
+
+    def evaluate(self, model: Any, split: str) -> dict[str, Any]:
+        x, y = self.split_data(split)
+        ev = evaluate_generator(
+            model.generate,
+            self.image_model.embed_and_predict,
+            x,
+            y,
+            len(self.classes),
+            self.cfg.train.seed,
+            self.cfg.models.gan.eval_rows,
+        )
+        ev["class_accuracy_by_class"] = {self.classes[c]: v for c, v in ev["class_accuracy_by_class"].items()}
+        return ev
+
+    def incompatible(self, champion: Any) -> str | None:
+        for key in ("dataset", "image_shape", "classes"):
+            if champion.meta.get(key) != self.gen_meta[key]:
+                return f"it generates {key}={champion.meta.get(key)}, these features have {self.gen_meta[key]}"
+        return None
+
+    def baselines(self) -> list[Baseline]:
+        from smspark.models.gan_baseline import fit_pca_gaussian
+
+        k = self.cfg.models.gan.baseline_components
+        train = self.spark.read.parquet(storage.spark_path(self.ctx.features("train")))
+        self._baseline = fit_pca_gaussian(train, self.shape, len(self.classes), k)
+        return [
+            Baseline(
+                "pca_gaussian",
+                self.evaluate(self._baseline, "val"),
+                self.evaluate(self._baseline, "test"),
+                {"components": k},
+            )
+        ]
+
+    def package(self, candidate: Candidate) -> Package:
         import PIL
 
-        sample = pd.DataFrame({"label": [0, len(classes) - 1], "seed": [1, 2]})
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=GeneratorPyfunc(),
-            artifacts={"keras_model": str(Path(spec.out_dir) / "generator.h5"), "meta": str(meta_path)},
-            signature=mlflow.models.infer_signature(sample, generator.predict(None, sample)),
-            pip_requirements=[*pip_requirements(), f"pillow=={PIL.__version__}"],
-            registered_model_name=registered_name(MODEL),
-        )
-        version = str(info.registered_model_version)
-        champion_fd = _champion_frechet(client, cfg, gen_meta, image_model, x_test, y_test)
-        if champion_fd is not None:
-            mlflow.log_metric("champion_frechet_distance", champion_fd)
-        champion = promote_on_dataset(
-            client,
-            MODEL,
-            version,
-            SELECTION_METRIC,
-            ev["frechet_distance"],
-            meta["dataset"],
-            higher_is_better=False,
-            champion_value=champion_fd,
-        )
-    return {
-        "mlflow_run_id": run.info.run_id,
-        "registered_model": registered_name(MODEL),
-        "version": version,
-        "champion": champion,
-        "dataset": meta["dataset"],
-        "image_shape": list(shape),
-        "feature_model": {"name": champ.name, "version": champ.version},
-        "num_proc": num_proc,
-        "backend": backend,
-        "ranks": sorted(r["rank"] for r in results),
-        "weight_checksums": {r["rank"]: r["weight_checksums"] for r in results},
-        "train_seconds": round(max(r["seconds"] for r in results), 2),
-        "steps_per_epoch": results[0]["steps_per_epoch"],
-        "rows": {"train": rows["train"], "test": rows["test"]},
-        "history": results[0]["history"],
-        "metrics": {
-            "gan": {
-                "frechet_distance": ev["frechet_distance"],
-                "frechet_ratio_to_floor": ev["frechet_ratio"],
-                "class_accuracy": ev["class_accuracy"],
-                "class_accuracy_by_class": {classes[c]: v for c, v in ev["class_accuracy_by_class"].items()},
-                "eval_rows": ev["eval_rows"],
-            },
-            "real_vs_real_floor": {
-                "frechet_distance": ev["frechet_floor"],
-                "image_model_accuracy": ev["real_accuracy"],
-            },
-        },
-        "plots": [str(grid_png)],
-    }
+        from smspark.models.media_packaging import GeneratorPyfunc
+        from smspark.train.lifecycle import pip_requirements
+
+        sample = pd.DataFrame({"label": [0, len(self.classes) - 1], "seed": [1, 2]})
+        return Package(GeneratorPyfunc(), sample, pip_requirements(f"pillow=={PIL.__version__}"))
+
+    def plots(self, candidate: Candidate, baselines: list[Baseline], out_dir: Path) -> list[Path]:
+        from PIL import Image
+
+        from smspark.models.gan import sample_grid
+
+        s = self.cfg.models.gan.samples_per_class
+        labels = np.repeat(np.arange(len(self.classes)), s)
+        seeds = self.cfg.train.seed * 7919 + np.arange(len(labels))
+        pngs = []
+        for title, gen in (("gan_samples", candidate.model), ("pca_gaussian_samples", self._baseline)):
+            if gen is None:
+                continue
+            path = out_dir / f"{title}.png"
+            Image.fromarray(sample_grid(gen.generate(labels, seeds), len(self.classes), s)).save(path)
+            pngs.append(path)
+        return pngs

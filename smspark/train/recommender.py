@@ -1,71 +1,38 @@
-"""Train, test, compare, log and register the recommender (NeuMF) and the behaviour (engagement) model.
+"""The recommender in the lifecycle: NeuMF (He et al. 2017) next to MLlib ALS (implicit) and item popularity.
 
-Recommender: NeuMF trains with Horovod on ``features/recommender/train`` (positives + 4 sampled negatives each)
-through Petastorm. On the driver, NeuMF, MLlib ALS (``implicitPrefs``; rank/regParam/alpha picked on validation
-HR@K) and item popularity (training interactions per item) are all tested on the same users with the same
-protocol (:mod:`smspark.ranking_metrics`): HR@K and NDCG@K over the test item and its 100 sampled negatives, and
-over every item the user has not interacted with in train/val (``_full``). NeuMF is registered as
-``smspark_recommender`` and becomes ``champion`` when it beats the current one on test HR@K (sampled).
+Reads ``features/recommender/{train,val,test}`` (``user_idx``, ``item_idx``, ``label``: training positives with
+sampled negatives; per val/test user its held-out item and 100 sampled unseen items), ``id_maps.npz`` and
+``meta.json``. Every model -- the candidate, an older champion with its own id maps, ALS and popularity -- is
+measured by the same functions on the same users (:mod:`smspark.ranking_metrics`): HR@K and NDCG@K of the held-out
+item among its sampled negatives, and among every item the user has not interacted with before it (``_full``: on
+val, items seen in train are excluded; on test, items seen in train or val). An older champion scores the current
+items through its own id maps (items it never saw score ``-inf``).
 
-Behaviour: the GRU model trains with Horovod on ``features/behaviour/train``; it and an MLlib LogisticRegression
-on aggregate features (:func:`smspark.models.behaviour.aggregate_features`, training data only) are tested on the
-same test events: AUC and log-loss (scikit-learn). Registered as ``smspark_behaviour``; champion on test AUC.
-
-A model that does not beat its baselines is logged with a warning and ``beats_baselines: false`` (MLflow tag and
-manifest), and still registered: the champion rule compares it only with earlier versions of itself.
+Selection metric: full-ranking NDCG@K on validation. Sampled and full rankings can disagree (Krichene & Rendle,
+"On Sampled Metrics for Item Recommendation", KDD 2020), and full ranking is what scoring serves. ``beats_baseline``
+asks NeuMF to be at or above both ALS and popularity on all four test figures.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
 
-from smspark.config import Settings
+from smspark import storage
 from smspark.features.interactions import IdMaps
 from smspark.ranking_metrics import full_ranked_lists, mean_metrics, sampled_ranked_lists
-from smspark.train.launcher import run_distributed
-from smspark.train.readers import parquet_row_count
-from smspark.train.registry import configure, promote_if_better, registered_name
-from smspark.train.worker import KerasTrainSpec, keras_worker
+from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package, pip_requirements
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
-
-
-def mlflow_key(name: str) -> str:
-    """``HR@10_full`` -> ``HR_at_10_full`` (MLflow metric names take no ``@``)."""
-    return name.replace("@", "_at_")
-
-
-def _pip_requirements() -> list[str]:
-    from smspark.train.sentiment import pip_requirements
-
-    return pip_requirements()
-
-
-def _run_workers(spec: KerasTrainSpec, spark: SparkSession, num_proc: int, backend: str) -> list[dict[str, Any]]:
-    return run_distributed(keras_worker, (spec,), num_proc=num_proc, backend=backend, spark=spark)
-
-
-def _load_keras(path: Path) -> Any:
-    import tf_keras
-
-    return tf_keras.models.load_model(str(path), compile=False)
-
-
-# --- recommender evaluation ---------------------------------------------------------------------------------
+PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+UserScorer = Callable[[np.ndarray], np.ndarray]
 
 
 class RankingData:
@@ -74,39 +41,39 @@ class RankingData:
     Attributes:
         n_items: items are ``1..n_items``.
         train_pos: training positives ``(user_idx, item_idx)`` int64 arrays.
-        val, test: ``(user_idx, item_idx, label)`` arrays of the sampled splits.
-        test_targets: per test user (sorted) its held-out item_idx; ``test_users`` those users.
-        seen: per test user, the item_idx of its train and val interactions (excluded in full ranking).
+        splits: ``{"val"|"test": (user_idx, item_idx, label)}`` arrays of the sampled splits.
+        targets: ``{"val"|"test": (users int64 [n] sorted, held-out item_idx int64 [n])}``.
+        seen: ``{"val"|"test": per target user, the item_idx interacted with before (excluded in full ranking)}``.
     """
 
-    def __init__(self, feats: Path, n_items: int) -> None:
+    def __init__(self, features_uri: str, n_items: int) -> None:
         self.n_items = n_items
-        train = pq.read_table(str(feats / "train"), columns=["user_idx", "item_idx", "label"])
-        lab = train.column("label").to_numpy() > 0.5
-        self.train_pos = (
-            train.column("user_idx").to_numpy().astype(np.int64)[lab],
-            train.column("item_idx").to_numpy().astype(np.int64)[lab],
-        )
-        self.val = self._read(feats / "val")
-        self.test = self._read(feats / "test")
-        tu, ti, tl = self.test
-        pos = tl > 0.5
-        order = np.argsort(tu[pos], kind="stable")
-        self.test_users = tu[pos][order]
-        self.test_targets = ti[pos][order]
-        vu, vi, vl = self.val
-        seen = pd.DataFrame(
-            {
-                "u": np.concatenate([self.train_pos[0], vu[vl > 0.5]]),
-                "i": np.concatenate([self.train_pos[1], vi[vl > 0.5]]),
-            }
-        )
-        groups = seen.groupby("u")["i"].apply(np.asarray)
-        self.seen = [groups.get(u, np.zeros(0, dtype=np.int64)) for u in self.test_users]
+        u, i, lab = self._read(storage.join(features_uri, "train"))
+        self.train_pos = (u[lab > 0.5], i[lab > 0.5])
+        self.splits = {s: self._read(storage.join(features_uri, s)) for s in ("val", "test")}
+        self.targets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for s, (u, i, lab) in self.splits.items():
+            pos = lab > 0.5
+            order = np.argsort(u[pos], kind="stable")
+            self.targets[s] = (u[pos][order], i[pos][order])
+        vu, vi = self.targets["val"]
+        before = {
+            "val": pd.DataFrame({"u": self.train_pos[0], "i": self.train_pos[1]}),
+            "test": pd.DataFrame(
+                {"u": np.concatenate([self.train_pos[0], vu]), "i": np.concatenate([self.train_pos[1], vi])}
+            ),
+        }
+        self.seen = {}
+        for s, df in before.items():
+            groups = df.groupby("u")["i"].apply(np.asarray)
+            self.seen[s] = [groups.get(u, np.zeros(0, dtype=np.int64)) for u in self.targets[s][0]]
 
     @staticmethod
-    def _read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = pq.read_table(str(path), columns=["user_idx", "item_idx", "label"])
+    def _read(uri: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import pyarrow.parquet as pq
+
+        fs, path = storage.arrow_filesystem(uri)
+        t = pq.read_table(path, filesystem=fs, columns=["user_idx", "item_idx", "label"])
         return (
             t.column("user_idx").to_numpy().astype(np.int64),
             t.column("item_idx").to_numpy().astype(np.int64),
@@ -114,35 +81,53 @@ class RankingData:
         )
 
 
-PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-UserScorer = Callable[[np.ndarray], np.ndarray]
-
-
-def sampled_metrics(
-    split: tuple[np.ndarray, np.ndarray, np.ndarray], score_pairs: PairScorer, k: int
-) -> dict[str, float]:
-    """HR@k / NDCG@k on a sampled split (one positive + its sampled negatives per user)."""
-    users, items, labels = split
-    ranked, targets = sampled_ranked_lists(users, items, labels, score_pairs(users, items))
-    return mean_metrics(ranked, targets, k)
-
-
 def ranking_metrics(
-    data: RankingData, score_pairs: PairScorer, score_users: UserScorer, k: int, chunk: int = 256
+    data: RankingData, split: str, score_pairs: PairScorer, score_users: UserScorer, k: int, chunk: int = 256
 ) -> dict[str, float]:
-    """Test ``HR@k``, ``NDCG@k`` (sampled negatives) and ``HR@k_full``, ``NDCG@k_full`` (all unseen items)."""
-    out = sampled_metrics(data.test, score_pairs, k)
-    ranked: list[np.ndarray] = []
-    for start in range(0, len(data.test_users), chunk):
-        users = data.test_users[start : start + chunk]
-        scores = score_users(users)
-        ranked += full_ranked_lists(
-            scores, data.seen[start : start + chunk], data.test_targets[start : start + chunk], k
-        )
-    full = mean_metrics(ranked, list(data.test_targets), k)
-    out[f"HR@{k}_full"] = full[f"HR@{k}"]
-    out[f"NDCG@{k}_full"] = full[f"NDCG@{k}"]
+    """``HR@k``, ``NDCG@k`` (held-out item among its sampled negatives) and ``HR@k_full``, ``NDCG@k_full`` (among
+    every item not seen before it) on ``split`` (``val`` or ``test``)."""
+    users, items, labels = data.splits[split]
+    ranked, targets = sampled_ranked_lists(users, items, labels, score_pairs(users, items))
+    out = mean_metrics(ranked, targets, k)
+    t_users, t_items = data.targets[split]
+    full: list[np.ndarray] = []
+    for start in range(0, len(t_users), chunk):
+        part = slice(start, start + chunk)
+        full += full_ranked_lists(score_users(t_users[part]), data.seen[split][part], t_items[part], k)
+    full_m = mean_metrics(full, list(t_items), k)
+    out[f"HR@{k}_full"] = full_m[f"HR@{k}"]
+    out[f"NDCG@{k}_full"] = full_m[f"NDCG@{k}"]
     return out
+
+
+def pyfunc_scorers(model: Any, maps: IdMaps) -> tuple[PairScorer, UserScorer]:
+    """Scorers over the *current* ``user_idx``/``item_idx`` for a :class:`~smspark.models.recommender.RecommenderPyfunc`
+    (its own id maps may differ: users or items it does not know score ``-inf``)."""
+    from smspark.models.recommender import predict_pairs
+
+    own_users = model.user_index(pd.Series(maps.users.astype(object)))  # current user_idx -> model's, -1 unknown
+    own_items = np.concatenate([[0], model.item_index(maps.items.astype(np.int64))])  # current item_idx -> model's
+
+    def pairs(u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        mu, mi = own_users[u], own_items[i]
+        ok = (mu >= 0) & (mi > 0)
+        out = np.full(len(u), -np.inf, dtype=np.float32)
+        out[ok] = predict_pairs(model.keras_model, mu[ok], mi[ok])
+        return out
+
+    known_items = np.flatnonzero(own_items[1:] > 0)  # columns j (item_idx j + 1) the model can score
+
+    def users(u: np.ndarray) -> np.ndarray:
+        out = np.full((len(u), maps.n_items), -np.inf, dtype=np.float32)
+        mu = own_users[u]
+        rows = np.flatnonzero(mu >= 0)
+        if len(rows) and len(known_items):
+            uu = np.repeat(mu[rows], len(known_items))
+            ii = np.tile(own_items[1:][known_items], len(rows))
+            out[np.ix_(rows, known_items)] = predict_pairs(model.keras_model, uu, ii).reshape(len(rows), -1)
+        return out
+
+    return pairs, users
 
 
 def popularity_scorers(data: RankingData) -> tuple[PairScorer, UserScorer]:
@@ -152,7 +137,7 @@ def popularity_scorers(data: RankingData) -> tuple[PairScorer, UserScorer]:
 
 
 def fit_als(
-    spark: SparkSession, data: RankingData, n_users: int, rank: int, reg: float, alpha: float, max_iter: int, seed: int
+    spark: Any, data: RankingData, n_users: int, rank: int, reg: float, alpha: float, max_iter: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """MLlib ALS with ``implicitPrefs=True`` on the training positives (preference 1 per interaction, Hu, Koren,
     Volinsky 2008). Returns the user and item factors, float32 ``[U, rank]`` and ``[I + 1, rank]``."""
@@ -167,7 +152,6 @@ def fit_als(
             "rating": np.ones(len(data.train_pos[0]), dtype=np.float32),
         }
     )
-    train = spark.createDataFrame(pdf)
     als = ALS(
         rank=rank,
         regParam=reg,
@@ -180,373 +164,166 @@ def fit_als(
         seed=seed,
         nonnegative=False,
     )
-    model = als.fit(train)
+    model = als.fit(spark.createDataFrame(pdf))
     users = factor_matrix([(r["id"], r["features"]) for r in model.userFactors.collect()], n_users, rank)
     items = factor_matrix([(r["id"], r["features"]) for r in model.itemFactors.collect()], data.n_items + 1, rank)
     return users, items
 
 
-def als_baseline(spark: SparkSession, data: RankingData, n_users: int, cfg: Settings) -> dict[str, Any]:
-    """ALS over the configured grid, the best on validation HR@K tested like NeuMF. Returns the test metrics plus
-    ``rank``, ``reg_param``, ``alpha`` and the grid's validation figures."""
+def als_scorers(uf: np.ndarray, itf: np.ndarray) -> tuple[PairScorer, UserScorer]:
     from smspark.models.recommender import als_scores
 
-    mcfg = cfg.models.recommender
-    k = mcfg.top_k
-    best: tuple[float, dict[str, Any], tuple[np.ndarray, np.ndarray]] | None = None
-    grid = []
-    for rank in mcfg.als_ranks:
-        for reg in mcfg.als_reg_params:
-            for alpha in mcfg.als_alphas:
-                uf, itf = fit_als(spark, data, n_users, rank, reg, alpha, mcfg.als_max_iter, cfg.train.seed)
-                val = sampled_metrics(data.val, lambda u, i, uf=uf, itf=itf: als_scores(uf, itf, u, i), k)
-                point = {"rank": rank, "reg_param": reg, "alpha": alpha, f"val_HR@{k}": val[f"HR@{k}"]}
-                grid.append(point)
-                log.info("ALS rank=%d regParam=%g alpha=%g: val HR@%d %.4f", rank, reg, alpha, k, val[f"HR@{k}"])
-                if best is None or val[f"HR@{k}"] > best[0]:
-                    best = (val[f"HR@{k}"], point, (uf, itf))
-    assert best is not None
-    uf, itf = best[2]
-    test = ranking_metrics(data, lambda u, i: als_scores(uf, itf, u, i), lambda users: uf[users] @ itf[1:].T, k)
-    return {**test, **{key: best[1][key] for key in ("rank", "reg_param", "alpha")}, "grid": grid}
+    return (lambda u, i: als_scores(uf, itf, u, i)), (lambda users: uf[users] @ itf[1:].T)
 
 
-def _beats(model: str, value: float, baselines: dict[str, float], metric: str) -> dict[str, bool]:
-    flags = {name: value > v for name, v in baselines.items()}
-    for name, ok in flags.items():
-        if not ok:
-            log.warning(
-                "%s does NOT beat its baseline %s on test %s: %.4f vs %.4f", model, name, metric, value, baselines[name]
-            )
-    return flags
+class RecommenderAdapter(ModelAdapter):
+    """NeuMF (``smspark_recommender``): see :mod:`smspark.models.recommender`."""
 
+    name = "recommender"
+    features = "recommender"
+    candidate_name = "neumf"
+    selection_metric = "NDCG@10_full"
 
-def _best_epoch(history: dict[str, list[float]]) -> int | None:
-    """1-based epoch with the lowest ``val_loss`` (the weights kept when early stopping is on)."""
-    val = history.get("val_loss") or []
-    return int(np.argmin(val)) + 1 if val else None
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.mcfg = self.cfg.models.recommender
+        self.k = self.mcfg.top_k
+        self.selection_metric = f"NDCG@{self.k}_full"
+        self.maps_file = ctx.local(ctx.features("id_maps.npz"))
+        self.maps = IdMaps.load(self.maps_file)
+        self.feat_meta = storage.read_json(ctx.features("meta.json"))
+        self._data: RankingData | None = None
+        self._scorers: dict[str, tuple[PairScorer, UserScorer]] = {}
 
+    @property
+    def data(self) -> RankingData:
+        if self._data is None:
+            self._data = RankingData(self.ctx.features_uri, self.maps.n_items)
+        return self._data
 
-def _write_meta(path: Path, meta: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(meta, indent=2) + "\n")
-    return path
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "n_users": self.maps.n_users, "n_items": self.maps.n_items}
 
+    def train(self) -> Candidate:
+        from smspark.models.recommender import RecommenderPyfunc, build_model
 
-def train_recommender(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int, backend: str) -> dict[str, Any]:
-    """Train NeuMF with Horovod, test it next to ALS and popularity, log, register. Returns the manifest record
-    (``metrics``: ``neumf``, ``als``, ``popularity`` -> ``HR@K``, ``NDCG@K``, ``HR@K_full``, ``NDCG@K_full``)."""
-    from smspark.models.recommender import RecommenderPyfunc, build_model, predict_pairs, score_all_items
-
-    mcfg = cfg.models.recommender
-    k = mcfg.top_k
-    feats = cfg.layout.features / "recommender"
-    maps = IdMaps.load(feats / "id_maps.npz")
-    feat_meta = json.loads((feats / "meta.json").read_text())
-    rows = {s: parquet_row_count(str(feats / s)) for s in SPLITS}
-    client = configure(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with mlflow.start_run(run_name=f"recommender-np{num_proc}") as run, tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_params(
-            {
-                **{key: v for key, v in mcfg.model_dump().items()},
-                "num_proc": num_proc,
-                "backend": backend,
-                "lr_scaled": mcfg.learning_rate * num_proc,
-                "n_users": maps.n_users,
-                "n_items": maps.n_items,
-                **{f"rows_{s}": v for s, v in rows.items()},
-            }
-        )
-        spec = KerasTrainSpec(
-            model_fn=functools.partial(build_model, mcfg, maps.n_users, maps.n_items),
-            train_url=(feats / "train").as_uri(),
-            val_url=(feats / "val").as_uri(),
-            feature_cols=["user_idx", "item_idx"],
-            label_col="label",
-            train_rows=rows["train"],
-            val_rows=rows["val"],
-            batch_size=mcfg.batch_size,
-            epochs=mcfg.epochs,
-            learning_rate=mcfg.learning_rate,
+        mcfg = self.mcfg
+        run = self.train_keras(
+            "neumf",
+            functools.partial(build_model, mcfg, self.maps.n_users, self.maps.n_items),
+            ["user_idx", "item_idx"],
+            "label",
+            mcfg,
             loss="binary_crossentropy",
             metrics=["accuracy"],
-            out_dir=str(Path(tmp) / "out"),
-            seed=cfg.train.seed,
-            tracking_uri=mlflow.get_tracking_uri(),
-            run_id=run.info.run_id,
-            early_stopping_patience=mcfg.early_stopping_patience,
         )
-        results = _run_workers(spec, spark, num_proc, backend)
-        model = _load_keras(Path(spec.out_dir) / "model.h5")
-        data = RankingData(feats, maps.n_items)
-        neumf = ranking_metrics(
-            data,
-            lambda u, i: predict_pairs(model, u, i),
-            lambda users: score_all_items(model, users, maps.n_items),
-            k,
-        )
-        neumf_val = sampled_metrics(data.val, lambda u, i: predict_pairs(model, u, i), k)
-        pop_pairs, pop_users = popularity_scorers(data)
-        popularity = ranking_metrics(data, pop_pairs, pop_users, k)
-        als = als_baseline(spark, data, maps.n_users, cfg)
-        metrics = {"neumf": neumf, "als": {m: v for m, v in als.items() if m != "grid"}, "popularity": popularity}
-        for name, values in metrics.items():
-            prefix = "test_" if name == "neumf" else f"baseline_{name}_test_"
-            mlflow.log_metrics({mlflow_key(prefix + m): float(v) for m, v in values.items() if isinstance(v, float)})
-        mlflow.log_metric(mlflow_key(f"val_HR@{k}"), neumf_val[f"HR@{k}"])
-        mlflow.log_params({"als_rank": als["rank"], "als_reg_param": als["reg_param"], "als_alpha": als["alpha"]})
-        selection = f"HR@{k}"
-        beats = _beats("NeuMF", neumf[selection], {n: metrics[n][selection] for n in ("als", "popularity")}, selection)
-        mlflow.set_tag("beats_baselines", str(all(beats.values())).lower())
-        mlflow.log_artifact(str(Path(spec.out_dir) / "history.json"))
-        meta_path = _write_meta(
-            Path(tmp) / "meta.json",
-            {
-                "model": "neumf",
-                "n_users": maps.n_users,
-                "n_items": maps.n_items,
-                "config": mcfg.model_dump(),
-                "features": feat_meta,
-            },
-        )
-        artifacts = {
-            "keras_model": str(Path(spec.out_dir) / "model.h5"),
-            "meta": str(meta_path),
-            "id_maps": str(feats / "id_maps.npz"),
+        meta = {
+            "model": "neumf",
+            "n_users": self.maps.n_users,
+            "n_items": self.maps.n_items,
+            "config": mcfg.model_dump(),
+            "features": self.feat_meta,
         }
-        sample = pd.DataFrame({"user_id": maps.users[:2].astype(object), "item_id": maps.items[:2].astype(np.int64)})
-        wrapper = RecommenderPyfunc()
-        wrapper.keras_model, wrapper.maps = model, maps
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=RecommenderPyfunc(),
-            artifacts=artifacts,
-            signature=mlflow.models.infer_signature(sample, wrapper.predict(None, sample)),
-            pip_requirements=_pip_requirements(),
-            registered_model_name=registered_name("recommender"),
-        )
-        version = str(info.registered_model_version)
-        champion = promote_if_better(client, "recommender", version, mlflow_key(f"test_HR@{k}"), neumf[selection])
-    return {
-        "mlflow_run_id": run.info.run_id,
-        "registered_model": registered_name("recommender"),
-        "version": version,
-        "champion": champion,
-        "num_proc": num_proc,
-        "backend": backend,
-        "ranks": sorted(r["rank"] for r in results),
-        "train_seconds": round(max(r["seconds"] for r in results), 2),
-        "rows": rows,
-        "history": results[0]["history"],
-        "epochs_run": len(results[0]["history"].get("loss", [])),
-        "best_epoch": _best_epoch(results[0]["history"]),
-        "metrics": {**metrics, "neumf_val": neumf_val},
-        "als_grid": als["grid"],
-        "beats_baselines": all(beats.values()),
-        "beats": beats,
-    }
-
-
-# --- behaviour ----------------------------------------------------------------------------------------------
-
-
-def read_behaviour(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """A behaviour features split as model inputs (dict of numpy arrays, see :mod:`smspark.models.behaviour`) and
-    labels float32 ``[n]``."""
-    from smspark.models.behaviour import INPUTS
-
-    t = pq.read_table(str(path), columns=[*INPUTS, "label"])
-    x: dict[str, np.ndarray] = {}
-    for name in INPUTS:
-        col = t.column(name)
-        if name.startswith("hist") or name == "cand_genres":
-            dtype = np.int32 if name == "hist_items" else np.float32
-            x[name] = np.stack(col.to_numpy(zero_copy_only=False)).astype(dtype)
-        else:
-            x[name] = col.to_numpy().astype(np.int32)
-    return x, t.column("label").to_numpy().astype(np.float32)
-
-
-def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """``AUC`` (ROC) and ``logloss`` of probabilities ``p`` for 0/1 labels ``y`` (scikit-learn)."""
-    from sklearn.metrics import log_loss, roc_auc_score
-
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
-    return {
-        "AUC": float(roc_auc_score(y, p)),
-        "logloss": float(log_loss(y, p, labels=[0, 1])),
-        "rows": int(len(y)),
-        "positive_rate": float(np.mean(y)),
-    }
-
-
-def _probabilities(model: Any, df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    from pyspark.ml.functions import vector_to_array
-
-    pdf = model.transform(df).select("label", vector_to_array("probability").getItem(1).alias("p")).toPandas()
-    return pdf["label"].to_numpy(dtype=np.float32), pdf["p"].to_numpy(dtype=np.float64)
-
-
-def logreg_baseline(spark: SparkSession, feats: Path, cfg: Settings) -> dict[str, Any]:
-    """MLlib LogisticRegression on :data:`smspark.models.behaviour.AGGREGATES` (computed from the training split),
-    ``regParam`` picked on validation AUC; test AUC/log-loss."""
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import LogisticRegression
-    from pyspark.ml.feature import VectorAssembler
-
-    from smspark.models.behaviour import AGGREGATES, aggregate_features
-
-    mcfg = cfg.models.behaviour
-    cols = ["user_idx", "cand_item", "cand_genres", "rating", "label"]
-    splits = {s: spark.read.parquet(str(feats / s)).select(*cols) for s in SPLITS}
-    train = splits["train"].persist()
-    data = {s: aggregate_features(train, df).select("label", *AGGREGATES).persist() for s, df in splits.items()}
-    best: tuple[float, float, Any] | None = None
-    grid = []
-    for reg in mcfg.baseline_reg_params:
-        pipe = Pipeline(
-            stages=[
-                VectorAssembler(inputCols=list(AGGREGATES), outputCol="features"),
-                LogisticRegression(regParam=float(reg), maxIter=mcfg.baseline_max_iter, labelCol="label"),
-            ]
-        )
-        model = pipe.fit(data["train"])
-        val = binary_metrics(*_probabilities(model, data["val"]))
-        grid.append({"reg_param": reg, "val_AUC": val["AUC"]})
-        log.info("LogReg regParam=%g: val AUC %.4f", reg, val["AUC"])
-        if best is None or val["AUC"] > best[0]:
-            best = (val["AUC"], float(reg), model)
-    assert best is not None
-    test = binary_metrics(*_probabilities(best[2], data["test"]))
-    for df in data.values():
-        df.unpersist()
-    train.unpersist()
-    return {**test, "reg_param": best[1], "grid": grid}
-
-
-def train_behaviour(spark: SparkSession, cfg: Settings, run_dir: Path, num_proc: int, backend: str) -> dict[str, Any]:
-    """Train the engagement model with Horovod, test it next to LogisticRegression, log, register. Returns the
-    manifest record (``metrics``: ``behaviour``, ``behaviour_logreg`` -> ``AUC``, ``logloss``)."""
-    from smspark.models.behaviour import INPUTS, BehaviourPyfunc, build_model
-
-    mcfg = cfg.models.behaviour
-    feats = cfg.layout.features / "behaviour"
-    maps = IdMaps.load(feats / "id_maps.npz")
-    feat_meta = json.loads((feats / "meta.json").read_text())
-    if feat_meta["history_len"] != mcfg.history_len:
-        log.warning(
-            "features/behaviour were built with history_len=%d (config: %d); the model follows the features",
-            feat_meta["history_len"],
-            mcfg.history_len,
-        )
-        mcfg = mcfg.model_copy(update={"history_len": int(feat_meta["history_len"])})
-    n_genres = len(maps.genres)
-    rows = {s: parquet_row_count(str(feats / s)) for s in SPLITS}
-    client = configure(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with mlflow.start_run(run_name=f"behaviour-np{num_proc}") as run, tempfile.TemporaryDirectory() as tmp:
-        mlflow.log_params(
-            {
-                **mcfg.model_dump(),
-                "num_proc": num_proc,
-                "backend": backend,
-                "lr_scaled": mcfg.learning_rate * num_proc,
-                "n_items": maps.n_items,
-                "n_genres": n_genres,
-                **{f"rows_{s}": v for s, v in rows.items()},
-            }
-        )
-        spec = KerasTrainSpec(
-            model_fn=functools.partial(build_model, mcfg, maps.n_items, n_genres),
-            train_url=(feats / "train").as_uri(),
-            val_url=(feats / "val").as_uri(),
-            feature_cols=list(INPUTS),
-            label_col="label",
-            train_rows=rows["train"],
-            val_rows=rows["val"],
-            batch_size=mcfg.batch_size,
-            epochs=mcfg.epochs,
-            learning_rate=mcfg.learning_rate,
-            loss="binary_crossentropy",
-            metrics=["AUC"],
-            out_dir=str(Path(tmp) / "out"),
-            seed=cfg.train.seed,
-            tracking_uri=mlflow.get_tracking_uri(),
-            run_id=run.info.run_id,
-            early_stopping_patience=mcfg.early_stopping_patience,
-        )
-        results = _run_workers(spec, spark, num_proc, backend)
-        model = _load_keras(Path(spec.out_dir) / "model.h5")
-        x_test, y_test = read_behaviour(feats / "test")
-        nn = binary_metrics(y_test, model.predict(x_test, batch_size=4096, verbose=0).reshape(-1))
-        base = logreg_baseline(spark, feats, cfg)
-        metrics = {"behaviour": nn, "behaviour_logreg": {m: v for m, v in base.items() if m != "grid"}}
-        mlflow.log_metrics({f"test_{m}": float(v) for m, v in nn.items()})
-        mlflow.log_metrics({f"baseline_logreg_test_{m}": float(v) for m, v in base.items() if isinstance(v, float)})
-        mlflow.log_param("baseline_reg_param", base["reg_param"])
-        beats = _beats("The behaviour model", nn["AUC"], {"behaviour_logreg": base["AUC"]}, "AUC")
-        beats_logloss = nn["logloss"] < base["logloss"]
-        if not beats_logloss:
-            log.warning(
-                "The behaviour model does NOT beat LogisticRegression on test log-loss: %.4f vs %.4f",
-                nn["logloss"],
-                base["logloss"],
-            )
-        mlflow.set_tag("beats_baselines", str(all(beats.values())).lower())
-        mlflow.log_artifact(str(Path(spec.out_dir) / "history.json"))
-        meta_path = _write_meta(
-            Path(tmp) / "meta.json",
-            {
-                "model": "behaviour",
-                "history_len": mcfg.history_len,
-                "engagement_threshold": mcfg.engagement_threshold,
-                "n_items": maps.n_items,
-                "genres": maps.genres.tolist(),
-                "config": mcfg.model_dump(),
-                "features": feat_meta,
-            },
-        )
+        meta_uri = storage.write_json(self.ctx.work("neumf", "meta.json"), meta)
+        model = RecommenderPyfunc()
+        model.keras_model, model.maps, model.meta = run.model, self.maps, meta
         artifacts = {
-            "keras_model": str(Path(spec.out_dir) / "model.h5"),
-            "meta": str(meta_path),
-            "id_maps": str(feats / "id_maps.npz"),
+            "keras_model": self.ctx.local(storage.join(run.out_uri, "model.h5")),
+            "meta": self.ctx.local(meta_uri),
+            "id_maps": self.maps_file,
         }
-        wrapper = BehaviourPyfunc()
-        wrapper.keras_model, wrapper.maps = model, maps
-        wrapper.meta = json.loads(meta_path.read_text())
+        return Candidate(model, artifacts, run.history, run.ranks, run.seconds, {"training": {"neumf": run.summary()}})
+
+    def evaluate(self, model: Any, split: str) -> dict[str, Any]:
+        pairs, users = pyfunc_scorers(model, self.maps)
+        return ranking_metrics(self.data, split, pairs, users, self.k)
+
+    def baselines(self) -> list[Baseline]:
+        """ALS over the configured grid (the best on the validation selection metric) and popularity."""
+        mcfg, k, data = self.mcfg, self.k, self.data
+        best: tuple[float, dict[str, Any], tuple[PairScorer, UserScorer]] | None = None
+        grid = []
+        for rank in mcfg.als_ranks:
+            for reg in mcfg.als_reg_params:
+                for alpha in mcfg.als_alphas:
+                    uf, itf = fit_als(
+                        self.spark, data, self.maps.n_users, rank, reg, alpha, mcfg.als_max_iter, self.cfg.train.seed
+                    )
+                    scorers = als_scorers(uf, itf)
+                    val = ranking_metrics(data, "val", *scorers, k)
+                    point = {"rank": rank, "reg_param": reg, "alpha": alpha, **{f"val_{m}": v for m, v in val.items()}}
+                    grid.append(point)
+                    log.info(
+                        "ALS rank=%d regParam=%g alpha=%g: val %s %.4f",
+                        rank,
+                        reg,
+                        alpha,
+                        self.selection_metric,
+                        val[self.selection_metric],
+                    )
+                    if best is None or val[self.selection_metric] > best[0]:
+                        best = (
+                            val[self.selection_metric],
+                            {"rank": rank, "reg_param": reg, "alpha": alpha, "val": val},
+                            scorers,
+                        )
+        assert best is not None
+        als = Baseline(
+            "als",
+            best[1]["val"],
+            ranking_metrics(data, "test", *best[2], k),
+            {key: best[1][key] for key in ("rank", "reg_param", "alpha")},
+            extra={"grid": grid},
+        )
+        pop = popularity_scorers(data)
+        self._scorers = {"ALS": best[2], "popularity": pop}
+        popularity = Baseline(
+            "popularity", ranking_metrics(data, "val", *pop, k), ranking_metrics(data, "test", *pop, k)
+        )
+        return [als, popularity]
+
+    def beats(self, candidate: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> dict[str, bool]:
+        keys = [f"HR@{self.k}", f"NDCG@{self.k}", f"HR@{self.k}_full", f"NDCG@{self.k}_full"]
+        return {f"{name} {key}": candidate[key] >= b[key] for name, b in baselines.items() for key in keys}
+
+    def package(self, candidate: Candidate) -> Package:
+        from smspark.models.recommender import RecommenderPyfunc
+
         sample = pd.DataFrame(
-            {
-                "hist_items": [maps.items[:3].astype(np.int64).tolist()],
-                "hist_ratings": [[4.0, 3.5, 5.0]],
-                "hist_gaps": [[2.0, 1.0, 0.0]],
-                "cand_item": [int(maps.items[3])],
-            }
+            {"user_id": self.maps.users[:2].astype(object), "item_id": self.maps.items[:2].astype(np.int64)}
         )
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=BehaviourPyfunc(),
-            artifacts=artifacts,
-            signature=mlflow.models.infer_signature(sample, wrapper.predict(None, sample)),
-            pip_requirements=_pip_requirements(),
-            registered_model_name=registered_name("behaviour"),
-        )
-        version = str(info.registered_model_version)
-        champion = promote_if_better(client, "behaviour", version, "test_AUC", nn["AUC"])
-    return {
-        "mlflow_run_id": run.info.run_id,
-        "registered_model": registered_name("behaviour"),
-        "version": version,
-        "champion": champion,
-        "num_proc": num_proc,
-        "backend": backend,
-        "ranks": sorted(r["rank"] for r in results),
-        "train_seconds": round(max(r["seconds"] for r in results), 2),
-        "rows": rows,
-        "history": results[0]["history"],
-        "epochs_run": len(results[0]["history"].get("loss", [])),
-        "best_epoch": _best_epoch(results[0]["history"]),
-        "metrics": metrics,
-        "logreg_grid": base["grid"],
-        "beats_baselines": all(beats.values()),
-        "beats": {**beats, "behaviour_logreg_logloss": beats_logloss},
-    }
+        return Package(RecommenderPyfunc(), sample, pip_requirements())
+
+    def plots(self, candidate: Candidate, baselines: list[Baseline], out_dir: Path) -> list[Path]:
+        """HR@n for n = 1..50 of every model on the test split (held-out item among its sampled negatives)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        curves = {"NeuMF": hit_curve(self.data, "test", pyfunc_scorers(candidate.model, self.maps)[0])}
+        for name, (pairs, _) in self._scorers.items():
+            curves[name] = hit_curve(self.data, "test", pairs)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, hr in curves.items():
+            ax.plot(np.arange(1, len(hr) + 1), hr, label=name)
+        ax.axvline(self.k, color="grey", linestyle=":", linewidth=1)
+        ax.set_xlabel("n (of 1 held-out item + sampled negatives)")
+        ax.set_ylabel("HR@n (test)")
+        ax.set_title("Recommender: hit rate by list length")
+        ax.legend()
+        fig.tight_layout()
+        path = out_dir / "hit_rate_curve.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return [path]
+
+
+def hit_curve(data: RankingData, split: str, score_pairs: PairScorer, n_max: int = 50) -> np.ndarray:
+    """HR@n for n = 1..``n_max`` on a sampled split: float64 ``[n_max]``."""
+    users, items, labels = data.splits[split]
+    ranked, targets = sampled_ranked_lists(users, items, labels, score_pairs(users, items))
+    pos = np.array(
+        [np.flatnonzero(r == t)[0] if np.any(r == t) else n_max for r, t in zip(ranked, targets, strict=True)]
+    )
+    return np.array([(pos < n).mean() for n in range(1, n_max + 1)])

@@ -1,16 +1,14 @@
 """MLflow tracking and the model registry: where runs are logged and which version is the champion.
 
-Registered models are named ``<mlflow.model_prefix><model>`` (``smspark_sentiment``). The alias ``champion`` is
-what scoring loads. A new version takes the alias only when it beats the current champion on the model's
-selection metric (the first version becomes champion); the decision and both figures are returned so the run
-manifest can record them.
+Registered models are named ``smspark_<model>`` (``smspark_sentiment``). The alias ``champion`` is what scoring
+loads; :mod:`smspark.train.lifecycle` decides when it moves (on the validation selection metric, with the champion
+re-measured on the same split).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -77,45 +75,6 @@ def get_champion(client: MlflowClient, model: str) -> Champion:
     return Champion(name=name, version=str(mv.version), uri=f"models:/{name}/{mv.version}", run_id=mv.run_id)
 
 
-def promote_if_better(
-    client: MlflowClient, model: str, version: str, metric: str, value: float, higher_is_better: bool = True
-) -> dict[str, Any]:
-    """Move ``champion`` to ``version`` if it beats the current champion on ``metric`` (or there is none).
-
-    The champion's figure is read from its training run's metrics. Returns ``{"promoted", "champion_version",
-    "previous_version", "previous_value", "metric", "value"}``.
-    """
-    name = registered_name(model)
-    previous_version = previous_value = None
-    try:
-        current = get_champion(client, model)
-        previous_version = current.version
-        if current.run_id:
-            previous_value = client.get_run(current.run_id).data.metrics.get(metric)
-    except NoChampionError:
-        current = None
-    if current is None or previous_value is None:
-        better = True
-    else:
-        better = value > previous_value if higher_is_better else value < previous_value
-    if better:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        log.info("%s v%s is the new champion (%s %.4f vs %s)", name, version, metric, value, previous_value)
-    else:
-        log.info(
-            "%s v%s does not beat champion v%s (%s %.4f vs %.4f)",
-            name,
-            version,
-            previous_version,
-            metric,
-            value,
-            previous_value,
-        )
-    return {
-        "promoted": better,
-        "champion_version": version if better else previous_version,
-        "previous_version": previous_version,
-        "previous_value": previous_value,
-        "metric": metric,
-        "value": value,
-    }
+def set_champion(client: MlflowClient, model: str, version: str) -> None:
+    """Point the ``champion`` alias of ``smspark_<model>`` at ``version`` (the lifecycle decides when)."""
+    client.set_registered_model_alias(registered_name(model), CHAMPION, version)

@@ -6,14 +6,19 @@ in ``hvd.DistributedOptimizer``, broadcast the initial variables from rank 0, av
 workers, each rank reads its own shard (``cur_shard=rank, shard_count=size``) for
 ``steps_per_epoch = rows // (batch_size * size)`` steps, and only rank 0 checkpoints, exports and logs.
 
+Rank 0 writes its checkpoint (after every epoch), the exported model and the history under ``out_uri``, a storage URI
+on the data root (:mod:`smspark.storage`), never into a directory of the driver: on a cluster the driver and the
+workers are different hosts. The workers return only small values.
+
 The same function runs under ``horovod.spark.run`` and ``horovodrun`` (see :mod:`smspark.train.launcher`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +39,9 @@ class KerasTrainSpec:
         train_rows, val_rows: row counts, for ``steps_per_epoch``/``validation_steps``.
         loss, metrics: passed to ``model.compile``.
         learning_rate: per-worker Adam learning rate; the optimizer gets ``learning_rate * size``.
-        out_dir: rank 0 writes ``model.h5``, ``checkpoint.h5`` and ``history.json`` here.
+        out_uri: rank 0 writes ``checkpoint.h5`` (every epoch), ``model.h5`` and ``history.json`` here (any storage
+            URI the workers can reach).
+        optimizer: ``adam`` or ``sgd`` (plain SGD, as NeuMF's fine-tuning after pre-training in He et al. 2017).
         tracking_uri, run_id: when set, rank 0 logs per-epoch metrics (``<metric_prefix><name>``, step = epoch)
             to that MLflow run.
         early_stopping_patience: when set, stop after this many epochs without a lower ``val_loss`` and restore
@@ -54,13 +61,43 @@ class KerasTrainSpec:
     learning_rate: float
     loss: str
     metrics: list[str]
-    out_dir: str
+    out_uri: str
     seed: int = 42
+    optimizer: str = "adam"
     tracking_uri: str | None = None
     run_id: str | None = None
     metric_prefix: str = ""
     early_stopping_patience: int | None = None
     env: dict[str, str] = field(default_factory=dict)
+
+
+def _upload_each_epoch(local: str, uri: str):  # -> tf_keras.callbacks.Callback
+    """Copies rank 0's local checkpoint to the data root after every epoch."""
+    import tf_keras
+
+    from smspark import storage
+
+    class _Upload(tf_keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            if os.path.exists(local):
+                storage.upload(local, uri)
+
+    return _Upload()
+
+
+def make_optimizer(name: str, learning_rate: float):  # -> tf_keras.optimizers.Optimizer
+    """``adam`` or ``sgd`` at ``learning_rate``.
+
+    Raises:
+        ValueError: another name.
+    """
+    import tf_keras
+
+    if name == "adam":
+        return tf_keras.optimizers.Adam(learning_rate=learning_rate)
+    if name == "sgd":
+        return tf_keras.optimizers.SGD(learning_rate=learning_rate)
+    raise ValueError(f"unknown optimizer {name!r}: adam or sgd")
 
 
 def _mlflow_epoch_logger(spec: KerasTrainSpec):  # -> tf_keras.callbacks.Callback
@@ -85,7 +122,7 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     import tensorflow as tf
     import tf_keras
 
-    import smspark  # noqa: F401
+    from smspark import storage
     from smspark.train.hvd_callbacks import (
         BroadcastGlobalVariablesCallback,
         MetricAverageCallback,
@@ -102,7 +139,7 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     tf_keras.utils.set_random_seed(spec.seed)
 
     model = spec.model_fn()
-    opt = distributed_optimizer(tf_keras.optimizers.Adam(learning_rate=spec.learning_rate * size))
+    opt = distributed_optimizer(make_optimizer(spec.optimizer, spec.learning_rate * size))
     model.compile(optimizer=opt, loss=spec.loss, metrics=list(spec.metrics))
     callbacks: list[Any] = [BroadcastGlobalVariablesCallback(0), MetricAverageCallback()]
     if spec.early_stopping_patience is not None:
@@ -111,9 +148,11 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
                 monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True
             )
         )
+    local_dir = tempfile.mkdtemp(prefix="smspark-rank0-") if rank == 0 else ""
     if rank == 0:
-        os.makedirs(spec.out_dir, exist_ok=True)
-        callbacks.append(tf_keras.callbacks.ModelCheckpoint(os.path.join(spec.out_dir, "checkpoint.h5")))
+        checkpoint = os.path.join(local_dir, "checkpoint.h5")
+        callbacks.append(tf_keras.callbacks.ModelCheckpoint(checkpoint))
+        callbacks.append(_upload_each_epoch(checkpoint, storage.join(spec.out_uri, "checkpoint.h5")))
         if spec.tracking_uri and spec.run_id:
             callbacks.append(_mlflow_epoch_logger(spec))
     steps = steps_per_epoch(spec.train_rows, spec.batch_size, size)
@@ -143,7 +182,11 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     history = {k: [float(x) for x in v] for k, v in hist.history.items()}
     if rank == 0:
-        model.save(os.path.join(spec.out_dir, "model.h5"))
-        with open(os.path.join(spec.out_dir, "history.json"), "w") as fh:
-            json.dump({"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds}, fh)
+        model.save(os.path.join(local_dir, "model.h5"))
+        storage.upload(os.path.join(local_dir, "model.h5"), storage.join(spec.out_uri, "model.h5"))
+        storage.write_json(
+            storage.join(spec.out_uri, "history.json"),
+            {"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds},
+        )
+        shutil.rmtree(local_dir, ignore_errors=True)
     return {"rank": rank, "size": size, "history": history, "seconds": seconds}

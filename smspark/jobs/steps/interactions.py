@@ -324,30 +324,6 @@ def features_behaviour(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-# --- train --------------------------------------------------------------------------------------------------
-
-
-def _require_features(ctx: JobContext, model: str) -> None:
-    if not (ctx.layout.features / model / ID_MAPS).exists():
-        raise UserError(f"no {model} features under {ctx.layout.features}: run `smspark features` first")
-
-
-def train_recommender(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
-    """NeuMF with Horovod next to ALS and popularity; see :func:`smspark.train.recommender.train_recommender`."""
-    from smspark.train.recommender import train_recommender as _train
-
-    _require_features(ctx, "recommender")
-    return _train(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
-
-
-def train_behaviour(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
-    """The GRU engagement model next to LogisticRegression; see :func:`smspark.train.recommender.train_behaviour`."""
-    from smspark.train.recommender import train_behaviour as _train
-
-    _require_features(ctx, "behaviour")
-    return _train(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
-
-
 # --- score --------------------------------------------------------------------------------------------------
 
 
@@ -429,6 +405,8 @@ def score(ctx: JobContext) -> dict[str, Any]:
 #: Figures ``smspark evaluate recommender`` reports per model (``{k}`` = ``models.recommender.top_k``).
 RANKING_KEYS = ("HR@{k}", "NDCG@{k}", "HR@{k}_full", "NDCG@{k}_full")
 BINARY_KEYS = ("AUC", "logloss")
+#: ``evaluate recommender`` output name -> the behaviour lifecycle's model name
+BEHAVIOUR_NAMES = {"behaviour": "behaviour", "behaviour_logreg": "logreg"}
 
 
 def evaluate(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, float]]:
@@ -454,9 +432,7 @@ def evaluate(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, float]]:
     beh = train_job.run(ctx, "behaviour")["metrics"]
     keys = [key.format(k=ctx.cfg.models.recommender.top_k) for key in RANKING_KEYS]
     out = {name: {key: float(rec[name][key]) for key in keys} for name in ("neumf", "als", "popularity")}
-    out.update(
-        {name: {key: float(beh[name][key]) for key in BINARY_KEYS} for name in ("behaviour", "behaviour_logreg")}
-    )
+    out.update({name: {key: float(beh[src][key]) for key in BINARY_KEYS} for name, src in BEHAVIOUR_NAMES.items()})
     return out
 
 

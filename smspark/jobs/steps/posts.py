@@ -114,15 +114,6 @@ def split_files(ctx: JobContext) -> int:
     return max(4, 2 * ctx.cfg.train.num_proc)
 
 
-def train(ctx: JobContext, num_proc: int, backend: str) -> dict[str, Any]:
-    """Kim CNN with Horovod next to its MLlib baseline; see :func:`smspark.train.sentiment.train_sentiment`."""
-    from smspark.train.sentiment import train_sentiment
-
-    if not (ctx.layout.features / "sentiment" / "vocab.json").exists():
-        raise UserError(f"no sentiment features under {ctx.layout.features}: run `smspark features` first")
-    return train_sentiment(ctx.spark, ctx.cfg, ctx.manifest.dir, num_proc, backend)
-
-
 def score(ctx: JobContext) -> dict[str, Any]:
     """Every ``silver/posts`` row -> ``gold/post_sentiment`` with the champion; reconciles ``posts = scored``."""
     from smspark.scoring.sentiment import score_posts
