@@ -8,7 +8,7 @@ import pytest
 import tf_keras
 
 from smspark.config import ImageConfig
-from smspark.models.image import build_model, with_embedding
+from smspark.models.image import build_model, early_stopping_patience, with_embedding
 from smspark.models.media_packaging import ImagePyfunc
 
 
@@ -60,3 +60,11 @@ def test_pyfunc_scores_silver_rows_of_any_size(small_cnn):
     assert out["confidence"].between(0, 1).all() and all(len(e) == 12 for e in out["embedding"])
     empty = model.score([], [], [], [])
     assert len(empty) == 0
+
+
+def test_early_stopping_patience_spans_a_minimum_number_of_steps():
+    cfg = ImageConfig(batch_size=128, early_stopping_patience=2, early_stopping_min_steps=100)
+    assert early_stopping_patience(cfg, 54_000, 2) == 2  # 210 steps per epoch: 2 epochs are 420 steps
+    assert early_stopping_patience(cfg, 1_407, 2) == 20  # 5 steps per epoch: 20 epochs for 100 steps
+    assert early_stopping_patience(cfg, 10, 2) == 100  # 1 step per epoch
+    assert early_stopping_patience(cfg.model_copy(update={"early_stopping_patience": None}), 1_407, 2) is None

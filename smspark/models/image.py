@@ -66,6 +66,21 @@ def build_model(cfg: ImageConfig, input_shape: tuple[int, int, int], num_classes
     return keras.Model(pixels, out, name="image_cnn")
 
 
+def early_stopping_patience(cfg: ImageConfig, train_rows: int, num_proc: int) -> int | None:
+    """Epochs without a lower validation loss before training stops (the best epoch's weights are kept).
+
+    ``cfg.early_stopping_patience`` epochs, raised so the patience spans at least ``cfg.early_stopping_min_steps``
+    optimizer steps per worker (``steps_per_epoch = max(1, train_rows // (batch_size * num_proc))``, as the workers
+    count them): on a small dataset an epoch is a handful of steps and the validation loss is noisy from one epoch
+    to the next, so a patience counted in epochs alone stops long before ``min_train_steps``. None: no early
+    stopping.
+    """
+    if cfg.early_stopping_patience is None:
+        return None
+    steps = max(1, train_rows // (cfg.batch_size * num_proc))
+    return max(cfg.early_stopping_patience, -(-cfg.early_stopping_min_steps // steps))
+
+
 def with_embedding(model: Any) -> Any:  # -> tf_keras.Model
     """A model with the same input and two outputs: ``[embedding float32 [n, d], probs float32 [n, k]]``."""
     import tf_keras as keras
