@@ -146,27 +146,38 @@ class SentimentConfig(_Strict):
 
 
 class ImageConfig(_Strict):
-    """Image CNN (conv-batchnorm-ReLU blocks, global average pooling) and its pixel LogisticRegression baseline.
+    """Image CNN (conv-batchnorm-ReLU blocks, global pooling) and its pixel LogisticRegression baseline.
 
     ``dataset`` is the silver ``media.source`` trained on (a folder name under ``landing/images``). The CNN reads
     square ``image_size`` x ``image_size`` x ``channels`` uint8 images (as int32 arrays); ``None`` takes them from
     the dataset: its most common side (at most 64) and 1 channel when every image is grayscale, else 3.
-    ``epochs`` is raised when needed so every worker runs at least ``min_train_steps`` optimizer steps: a small
-    dataset then trains for more epochs (1,400 emoji images: ~110) while the full Fashion-MNIST keeps ``epochs``.
+    Architecture: ``convs_per_block`` 3x3 convolutions per entry of ``filters``, ``pooling`` (``max``/``avg``
+    global pooling, or ``flatten``), optional training-time augmentation (``augment_flip``: random horizontal flips;
+    ``augment_shift``: random translations up to that fraction of the side). See :mod:`smspark.models.image`.
+
+    Budget (it follows the data): ``epochs`` is raised when needed so every worker runs at least ``min_train_steps``
+    optimizer steps (1,400 emoji images: ~120 epochs of 5 steps; the full Fashion-MNIST keeps ``epochs``), and
+    training stops after ``early_stopping_patience`` epochs without a lower validation loss, a patience that spans
+    at least ``early_stopping_min_steps`` steps (:func:`smspark.models.image.early_stopping_patience`); the epoch
+    with the lowest validation loss is kept.
     """
 
     dataset: str = "fashion_mnist"
     image_size: int | None = Field(None, ge=8, le=256)
     channels: Literal[1, 3] | None = None
     filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
-    pooling: Literal["max", "avg"] = "max"
+    convs_per_block: int = Field(2, ge=1, le=4)
+    pooling: Literal["max", "avg", "flatten"] = "max"
+    augment_flip: bool = False
+    augment_shift: float = Field(0.0, ge=0.0, lt=0.5)
     embedding_dim: int = Field(128, ge=2)
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1)
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(6, ge=1)
     min_train_steps: int = Field(600, ge=0)
     learning_rate: float = 1e-3
-    early_stopping_patience: int | None = Field(None, ge=0)
+    early_stopping_patience: int | None = Field(2, ge=0)
+    early_stopping_min_steps: int = Field(100, ge=0)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0.0, lt=0.5)
     baseline_max_iter: int = Field(100, ge=1)
@@ -176,7 +187,15 @@ class ImageConfig(_Strict):
 
 
 class GanConfig(_Strict):
-    """Class-conditional DCGAN on ``features/image`` (the image model's dataset and input size).
+    """Class-conditional GAN on ``features/image`` (the image model's dataset and input size).
+
+    Networks: see :mod:`smspark.models.gan`; ``conditioning`` is how the discriminator sees the class (``projection``,
+    Miyato & Koyama 2018, or ``concat``: a label plane stacked on the image), ``aux_weight`` > 0 adds an AC-GAN
+    classifier head and loss (Odena et al. 2017), ``spectral_norm`` wraps the discriminator's layers (Miyato et al.
+    2018), ``loss`` is ``bce`` (non-saturating, one-sided smoothing ``real_label``) or ``hinge``.
+    ``disc_learning_rate`` (None: ``learning_rate``) gives the discriminator its own rate (TTUR, Heusel et al.
+    2017); ``ema_decay`` exports an exponential moving average of the generator's weights (Yazici et al. 2019)
+    instead of its last weights.
 
     ``max_train_rows`` caps the rows seen per epoch (``None``: the whole training split); ``eval_rows`` caps the
     real images of a split used for the Frechet distance (``None``: all). ``epochs`` is raised when needed so every
@@ -185,15 +204,21 @@ class GanConfig(_Strict):
     """
 
     latent_dim: int = Field(64, ge=2)
-    gen_filters: list[int] = Field(default_factory=lambda: [128, 64])
-    disc_filters: list[int] = Field(default_factory=lambda: [64, 128])
+    gen_filters: list[int] = Field(default_factory=lambda: [64, 32])
+    disc_filters: list[int] = Field(default_factory=lambda: [32, 64])
     batch_size: int = Field(64, ge=2)
-    epochs: int = Field(5, ge=1)
+    epochs: int = Field(20, ge=1)
     min_train_steps: int = Field(600, ge=0)
     max_train_rows: int | None = Field(20000, ge=1)
     learning_rate: float = 2e-4
+    disc_learning_rate: float | None = Field(None, gt=0.0)
     beta_1: float = Field(0.5, ge=0.0, lt=1.0)
     real_label: float = Field(0.9, gt=0.5, le=1.0)
+    loss: Literal["bce", "hinge"] = "bce"
+    conditioning: Literal["concat", "projection"] = "projection"
+    aux_weight: float = Field(0.0, ge=0.0)
+    spectral_norm: bool = False
+    ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
     samples_per_class: int = Field(8, ge=1)
     eval_rows: int | None = Field(None, ge=10)
     baseline_components: int = Field(32, ge=1)

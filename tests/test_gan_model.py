@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from smspark.config import GanConfig
-from smspark.models.gan import build_discriminator, build_generator, frechet_distance, sample_grid, to_uint8
+from smspark.models.gan import (
+    build_discriminator,
+    build_generator,
+    discriminator_loss,
+    frechet_distance,
+    generator_loss,
+    sample_grid,
+    to_uint8,
+)
 from smspark.train.gan import evaluate_generator
 
 
@@ -34,6 +42,51 @@ def test_networks_shapes_and_ranges(shape):
     assert disc([images, labels]).shape == (5, 1)
     grid = sample_grid(to_uint8(images[:3]), 1, 3, scale=1)
     assert grid.shape == (shape[0] + 2, 3 * (shape[1] + 2), 3) and grid.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"conditioning": "projection"},
+        {"conditioning": "projection", "aux_weight": 1.0, "spectral_norm": True},
+        {"conditioning": "concat", "aux_weight": 0.5},
+    ],
+)
+def test_discriminator_variants(options):
+    cfg = GanConfig(latent_dim=8, gen_filters=[16, 8], disc_filters=[8, 16], **options)
+    disc = build_discriminator(cfg, (28, 28, 1), 3)
+    images = np.random.default_rng(1).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    out = disc([images, np.array([0, 1, 2, 0], np.int32)], training=True)
+    if cfg.aux_weight > 0:
+        assert out[0].shape == (4, 1) and out[1].shape == (4, 3)  # real/fake logit and class logits
+    else:
+        assert out.shape == (4, 1)
+    layers = {layer.name for layer in disc.layers}
+    assert ("label_projection" in layers) == (cfg.conditioning == "projection")
+    assert ("label_plane" in layers) == (cfg.conditioning == "concat")
+    assert any(name.endswith("_sn") for name in layers) == cfg.spectral_norm
+    # the same image scored under another label gets another logit: the label reaches the output
+    logit = out[0] if cfg.aux_weight > 0 else out
+    other = disc([images, np.array([1, 2, 0, 1], np.int32)], training=False)
+    other = other[0] if cfg.aux_weight > 0 else other
+    assert not np.allclose(np.asarray(logit), np.asarray(other))
+
+
+def test_adversarial_losses():
+    real, fake = np.array([[3.0], [2.0]], np.float32), np.array([[-2.0], [0.5]], np.float32)
+    hinge = GanConfig(loss="hinge")
+    # mean(relu(1 - [3, 2])) + mean(relu(1 + [-2, 0.5])) = 0 + (0 + 1.5) / 2
+    assert float(discriminator_loss(hinge, real, fake)) == pytest.approx(0.75)
+    assert float(generator_loss(hinge, fake)) == pytest.approx(0.75)  # -mean([-2, 0.5])
+    bce = GanConfig(loss="bce", real_label=1.0)
+
+    def softplus(v):
+        return np.log1p(np.exp(v))
+
+    assert float(discriminator_loss(bce, real, fake)) == pytest.approx(
+        softplus(-real).mean() + softplus(fake).mean(), rel=1e-5
+    )
+    assert float(generator_loss(bce, fake)) == pytest.approx(softplus(-fake).mean(), rel=1e-5)
 
 
 def test_generator_rejects_sizes_its_upsampling_cannot_reach():

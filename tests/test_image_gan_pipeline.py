@@ -26,14 +26,14 @@ DAY = dt.date(2026, 11, 22)
 SMALL = [
     "train.num_proc=2",
     "models.image.epochs=2",
-    "models.image.min_train_steps=0",
+    "models.image.min_train_steps=120",  # 540 training images / (32 x 2 workers) = 8 steps per epoch: 15 epochs
     "models.image.batch_size=32",
     "models.image.filters=[16,32]",
     "models.image.embedding_dim=32",
     "models.image.baseline_max_iter=15",
     "models.image.baseline_reg_grid=[0.001]",
     "models.gan.epochs=1",
-    "models.gan.min_train_steps=0",
+    "models.gan.min_train_steps=150",  # 6 steps per epoch: 25 epochs
     "models.gan.max_train_rows=384",
     "models.gan.batch_size=32",
     "models.gan.latent_dim=16",
@@ -66,11 +66,13 @@ def test_image_cnn_trained_by_two_workers_next_to_its_baseline(trained):
     assert image["registered_model"] == "smspark_image" and image["version"] == "1"
     assert image["champion"]["promoted"] and image["selection"]["metric"] == "macro_f1"
     assert image["selection"]["split"] == "val"
-    assert len(image["history"]["loss"]) == 2
+    assert image["training"]["epochs_max"] == 15 and 1 <= len(image["history"]["loss"]) <= 15
     cnn, base = image["metrics"]["cnn"], image["metrics"]["pixel_logreg"]
     for m in (cnn, base):
-        assert m["accuracy"] > 1 / len(image["classes"])  # above chance (10 balanced classes)
         assert {f"f1_{c}" for c in image["classes"]} <= set(m)
+    # the trivial reference: 1 / classes (10 balanced classes); a CNN whose batch-norm statistics never settled
+    # predicted one class for everything (accuracy about 0.1)
+    assert cnn["accuracy"] > 0.5 and cnn["macro_f1"] > 0.4, cnn
     assert base["accuracy"] > 0.5  # LogisticRegression on real pixels learns even from 540 images
     assert ctx.manifest.data["metrics"]["image"]["cnn"] == cnn
     run = mlflow.get_run(image["mlflow_run_id"])
@@ -91,12 +93,14 @@ def test_gan_trained_by_two_workers_with_identical_weights(trained):
     _, _, _, gan = trained
     assert gan["ranks"] == [0, 1] and gan["version"] == "1" and gan["champion"]["promoted"]
     assert gan["steps_per_epoch"] == 384 // (32 * 2)  # max_train_rows caps the epoch
+    assert len(gan["history"]["d_loss"]) == 25  # raised to min_train_steps
     a, b = gan["weight_checksums"][0], gan["weight_checksums"][1]
     assert a == pytest.approx(b, rel=1e-6)  # broadcast start + averaged gradients: the ranks never diverge
     m = gan["metrics"]
     fd, floor = m["gan"]["frechet_distance"], m["gan"]["frechet_floor"]
     assert math.isfinite(fd) and math.isfinite(floor) and fd >= 0 and floor > 0
-    assert 0.0 <= m["gan"]["class_accuracy"] <= 1.0
+    # generated images are recognised as the requested class far above chance (1 / 10)
+    assert m["gan"]["class_accuracy"] > 0.3, m["gan"]
     assert m["gan"]["eval_rows"] == 150
     base = m["pca_gaussian"]
     assert math.isfinite(base["frechet_distance"]) and base["class_accuracy"] > 0.1  # the PCA Gaussian knows classes

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import tf_keras
 
 from smspark.config import ImageConfig
-from smspark.models.image import build_model, with_embedding
+from smspark.models.image import build_model, early_stopping_patience, with_embedding
 from smspark.models.media_packaging import ImagePyfunc
 
 
@@ -30,6 +31,22 @@ def test_cnn_shapes_and_embedding_layer(small_cnn):
         build_model(ImageConfig(), (16, 16, 3), 1)
 
 
+def test_cnn_options_two_convs_per_block_flatten_head_and_augmentation():
+    cfg = ImageConfig(
+        filters=[8, 16], convs_per_block=2, pooling="flatten", augment_flip=True, augment_shift=0.2, embedding_dim=6
+    )
+    model = build_model(cfg, (16, 16, 1), 3)
+    names = {layer.name for layer in model.layers}
+    assert {"conv1", "conv1_2", "bn1_2", "conv2", "conv2_2", "flatten", "augment_flip", "augment_shift"} <= names
+    x = np.random.default_rng(1).integers(0, 256, (6, 16 * 16)).astype(np.int32)
+    # augmentation is random while training and the identity at inference (scoring, evaluation)
+    assert np.allclose(model(x, training=False).numpy(), model.predict(x, verbose=0), atol=1e-6)
+    augmenter = tf_keras.Model(model.input, model.get_layer("augment_shift").output)
+    image = tf_keras.Model(model.input, model.get_layer("image").output)
+    assert np.array_equal(augmenter(x, training=False).numpy(), image(x).numpy())
+    assert not np.array_equal(augmenter(x, training=True).numpy(), image(x).numpy())
+
+
 def test_pyfunc_scores_silver_rows_of_any_size(small_cnn):
     model = ImagePyfunc()
     model.keras_model = small_cnn
@@ -43,3 +60,11 @@ def test_pyfunc_scores_silver_rows_of_any_size(small_cnn):
     assert out["confidence"].between(0, 1).all() and all(len(e) == 12 for e in out["embedding"])
     empty = model.score([], [], [], [])
     assert len(empty) == 0
+
+
+def test_early_stopping_patience_spans_a_minimum_number_of_steps():
+    cfg = ImageConfig(batch_size=128, early_stopping_patience=2, early_stopping_min_steps=100)
+    assert early_stopping_patience(cfg, 54_000, 2) == 2  # 210 steps per epoch: 2 epochs are 420 steps
+    assert early_stopping_patience(cfg, 1_407, 2) == 20  # 5 steps per epoch: 20 epochs for 100 steps
+    assert early_stopping_patience(cfg, 10, 2) == 100  # 1 step per epoch
+    assert early_stopping_patience(cfg.model_copy(update={"early_stopping_patience": None}), 1_407, 2) is None

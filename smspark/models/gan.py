@@ -66,24 +66,68 @@ def build_generator(cfg: GanConfig, image_shape: tuple[int, int, int], num_class
 def build_discriminator(
     cfg: GanConfig, image_shape: tuple[int, int, int], num_classes: int
 ) -> Any:  # -> tf_keras.Model
-    """The uncompiled conditional discriminator (logits) for ``image_shape = (H, W, C)``."""
+    """The uncompiled conditional discriminator for ``image_shape = (H, W, C)`` (see the module docstring).
+
+    Outputs the real/fake logit float32 ``[n, 1]``; with ``cfg.aux_weight > 0`` a list ``[logit, class_logits
+    float32 [n, num_classes]]`` (the auxiliary classifier of AC-GAN, Odena et al. 2017).
+    """
     import tf_keras as keras
+
+    def sn(layer: Any) -> Any:
+        return keras.layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if cfg.spectral_norm else layer
 
     h, w, c = image_shape
     image = keras.Input(shape=(h, w, c), name="image")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    plane = keras.layers.Embedding(num_classes, h * w, name="label_embedding")(label)
-    plane = keras.layers.Reshape((h, w, 1), name="label_plane")(plane)
-    x = keras.layers.Concatenate(name="image_label")([image, plane])
+    x = image
+    if cfg.conditioning == "concat":
+        plane = keras.layers.Embedding(num_classes, h * w, name="label_embedding")(label)
+        plane = keras.layers.Reshape((h, w, 1), name="label_plane")(plane)
+        x = keras.layers.Concatenate(name="image_label")([image, plane])
     for i, filters in enumerate(cfg.disc_filters):
-        x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", name=f"down{i + 1}")(x)
-        if i > 0:
+        x = sn(keras.layers.Conv2D(filters, 4, strides=2, padding="same", name=f"down{i + 1}"))(x)
+        if i > 0 and not cfg.spectral_norm:
             x = keras.layers.BatchNormalization(momentum=0.9, name=f"down{i + 1}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"down{i + 1}_lrelu")(x)
         x = keras.layers.Dropout(0.3, name=f"down{i + 1}_dropout")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    logit = keras.layers.Dense(1, name="logit")(x)
+    features = keras.layers.Flatten(name="flatten")(x)
+    logit = sn(keras.layers.Dense(1, name="logit"))(features)
+    if cfg.conditioning == "projection":
+        # Miyato & Koyama (2018): logit = psi(phi(x)) + <embed(y), phi(x)>
+        embedded = keras.layers.Embedding(num_classes, int(features.shape[-1]), name="label_projection")(label)
+        projection = keras.layers.Dot(axes=1, name="projection")([embedded, features])
+        logit = keras.layers.Add(name="logit_projected")([logit, projection])
+    if cfg.aux_weight > 0:
+        class_logits = sn(keras.layers.Dense(num_classes, name="class_logits"))(features)
+        return keras.Model([image, label], [logit, class_logits], name="discriminator")
     return keras.Model([image, label], logit, name="discriminator")
+
+
+def discriminator_loss(cfg: GanConfig, real_logit: Any, fake_logit: Any) -> Any:  # tf.Tensor scalar
+    """The discriminator's adversarial loss from its logits on real and generated images (float32 ``[n, 1]``).
+
+    ``cfg.loss == "bce"``: binary cross-entropy with one-sided label smoothing (real target ``cfg.real_label``,
+    Salimans et al. 2016); ``"hinge"``: ``mean(relu(1 - real)) + mean(relu(1 + fake))`` (Lim & Ye 2017, as used
+    by Miyato et al. 2018).
+    """
+    import tensorflow as tf
+
+    if cfg.loss == "hinge":
+        return tf.reduce_mean(tf.nn.relu(1.0 - real_logit)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logit))
+    bce = tf.nn.sigmoid_cross_entropy_with_logits
+    real = bce(labels=tf.fill(tf.shape(real_logit), float(cfg.real_label)), logits=real_logit)
+    fake = bce(labels=tf.zeros_like(fake_logit), logits=fake_logit)
+    return tf.reduce_mean(real) + tf.reduce_mean(fake)
+
+
+def generator_loss(cfg: GanConfig, fake_logit: Any) -> Any:  # tf.Tensor scalar
+    """The generator's adversarial loss from the discriminator's logits on generated images (float32 ``[n, 1]``):
+    the non-saturating ``-log D(G(z))`` for ``"bce"`` (Goodfellow et al. 2014), ``-mean(logit)`` for ``"hinge"``."""
+    import tensorflow as tf
+
+    if cfg.loss == "hinge":
+        return -tf.reduce_mean(fake_logit)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(fake_logit), logits=fake_logit))
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

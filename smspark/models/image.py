@@ -40,20 +40,45 @@ def build_model(cfg: ImageConfig, input_shape: tuple[int, int, int], num_classes
     pixels = keras.Input(shape=(h * w * c,), dtype="int32", name="pixels")
     x = keras.layers.Rescaling(1.0 / 255.0, name="scale")(pixels)
     x = keras.layers.Reshape((h, w, c), name="image")(x)
+    if cfg.augment_flip:
+        x = keras.layers.RandomFlip("horizontal", name="augment_flip")(x)
+    if cfg.augment_shift > 0:
+        shift = cfg.augment_shift
+        x = keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", name="augment_shift")(x)
     for i, filters in enumerate(cfg.filters):
         if i > 0:
             x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool{i}")(x)
-        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
-        x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
+        for j in range(cfg.convs_per_block):
+            name = f"{i + 1}" if j == 0 else f"{i + 1}_{j + 1}"
+            x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{name}")(x)
+            x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{name}")(x)
+            x = keras.layers.ReLU(name=f"relu{name}")(x)
     if cfg.pooling == "max":
         x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)
-    else:
+    elif cfg.pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    else:
+        x = keras.layers.MaxPooling2D(2, padding="same", name="global_pool")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
     emb = keras.layers.Dense(cfg.embedding_dim, activation="relu", name=EMBEDDING_LAYER)(x)
     x = keras.layers.Dropout(cfg.dropout, name="dropout")(emb)
     out = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
     return keras.Model(pixels, out, name="image_cnn")
+
+
+def early_stopping_patience(cfg: ImageConfig, train_rows: int, num_proc: int) -> int | None:
+    """Epochs without a lower validation loss before training stops (the best epoch's weights are kept).
+
+    ``cfg.early_stopping_patience`` epochs, raised so the patience spans at least ``cfg.early_stopping_min_steps``
+    optimizer steps per worker (``steps_per_epoch = max(1, train_rows // (batch_size * num_proc))``, as the workers
+    count them): on a small dataset an epoch is a handful of steps and the validation loss is noisy from one epoch
+    to the next, so a patience counted in epochs alone stops long before ``min_train_steps``. None: no early
+    stopping.
+    """
+    if cfg.early_stopping_patience is None:
+        return None
+    steps = max(1, train_rows // (cfg.batch_size * num_proc))
+    return max(cfg.early_stopping_patience, -(-cfg.early_stopping_min_steps // steps))
 
 
 def with_embedding(model: Any) -> Any:  # -> tf_keras.Model

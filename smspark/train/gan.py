@@ -91,7 +91,14 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
     import tf_keras
 
     import smspark  # noqa: F401
-    from smspark.models.gan import build_discriminator, build_generator, sample_grid, to_uint8
+    from smspark.models.gan import (
+        build_discriminator,
+        build_generator,
+        discriminator_loss,
+        generator_loss,
+        sample_grid,
+        to_uint8,
+    )
     from smspark.train.readers import petastorm_dataset, steps_per_epoch
 
     hvd.init()
@@ -110,7 +117,8 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
     gen = build_generator(cfg, spec.image_shape, k)
     disc = build_discriminator(cfg, spec.image_shape, k)
     g_opt = tf_keras.optimizers.Adam(learning_rate=cfg.learning_rate * size, beta_1=cfg.beta_1)
-    d_opt = tf_keras.optimizers.Adam(learning_rate=cfg.learning_rate * size, beta_1=cfg.beta_1)
+    d_lr = cfg.disc_learning_rate if cfg.disc_learning_rate is not None else cfg.learning_rate
+    d_opt = tf_keras.optimizers.Adam(learning_rate=d_lr * size, beta_1=cfg.beta_1)
     g_opt.build(gen.trainable_variables)
     d_opt.build(disc.trainable_variables)
     # Every rank starts from rank 0's weights and optimizer state (slots built above, so they exist now).
@@ -118,9 +126,20 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
     hvd.broadcast_variables(disc.variables, root_rank=0)
     hvd.broadcast_variables(_optimizer_variables(g_opt), root_rank=0)
     hvd.broadcast_variables(_optimizer_variables(d_opt), root_rank=0)
+    # The exported generator: an exponential moving average of the trained one's weights (Yazici et al. 2019)
+    # when ema_decay is set, else the trained generator itself.
+    ema = None
+    if cfg.ema_decay is not None:
+        ema = build_generator(cfg, spec.image_shape, k)
+        ema.set_weights(gen.get_weights())
+    step_counter = tf.Variable(0, dtype=tf.int64, trainable=False)
 
-    bce = tf_keras.losses.BinaryCrossentropy(from_logits=True)
-    real_target = float(cfg.real_label)
+    xent = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    aux = cfg.aux_weight > 0
+
+    def discriminate(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+        out = disc([images, labels], training=True)
+        return (out[0], out[1]) if aux else (out, None)
 
     @tf.function
     def train_step(real: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, ...]:
@@ -128,23 +147,40 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
         z = tf.random.normal([n, cfg.latent_dim])
         with tf.GradientTape() as tape:
             fake = gen([z, labels], training=True)
-            real_logit = disc([real, labels], training=True)
-            fake_logit = disc([fake, labels], training=True)
-            d_loss = bce(tf.fill(tf.shape(real_logit), real_target), real_logit) + bce(
-                tf.zeros_like(fake_logit), fake_logit
-            )
+            real_logit, real_class = discriminate(real, labels)
+            fake_logit, _ = discriminate(fake, labels)
+            d_loss = discriminator_loss(cfg, real_logit, fake_logit)
+            # AC-GAN (Odena et al. 2017): the discriminator also classifies; its classifier learns on real images
+            # only, so the generator cannot make its own images easy to classify by teaching it.
+            d_class = xent(labels, real_class) if aux else tf.constant(0.0)
+            d_total = d_loss + cfg.aux_weight * d_class
         tape = hvd.DistributedGradientTape(tape)
-        d_grads = tape.gradient(d_loss, disc.trainable_variables)
+        d_grads = tape.gradient(d_total, disc.trainable_variables)
         d_opt.apply_gradients(zip(d_grads, disc.trainable_variables, strict=True))
         z = tf.random.normal([n, cfg.latent_dim])
         with tf.GradientTape() as tape:
             fake = gen([z, labels], training=True)
-            logit = disc([fake, labels], training=True)
-            g_loss = bce(tf.ones_like(logit), logit)
+            logit, fake_class = discriminate(fake, labels)
+            g_loss = generator_loss(cfg, logit)
+            g_class = xent(labels, fake_class) if aux else tf.constant(0.0)
+            g_total = g_loss + cfg.aux_weight * g_class
         tape = hvd.DistributedGradientTape(tape)
-        g_grads = tape.gradient(g_loss, gen.trainable_variables)
+        g_grads = tape.gradient(g_total, gen.trainable_variables)
         g_opt.apply_gradients(zip(g_grads, gen.trainable_variables, strict=True))
-        return d_loss, g_loss, tf.reduce_mean(tf.sigmoid(real_logit)), tf.reduce_mean(tf.sigmoid(fake_logit))
+        step_counter.assign_add(1)
+        if ema is not None:  # decay warms up as in tf.train.ExponentialMovingAverage(num_updates=step)
+            t = tf.cast(step_counter, tf.float32)
+            decay = tf.minimum(cfg.ema_decay, (1.0 + t) / (10.0 + t))
+            for avg, w in zip(ema.weights, gen.weights, strict=True):
+                avg.assign(decay * avg + (1.0 - decay) * w)
+        return (
+            d_loss,
+            g_loss,
+            tf.reduce_mean(tf.sigmoid(real_logit)),
+            tf.reduce_mean(tf.sigmoid(fake_logit)),
+            d_class,
+            g_class,
+        )
 
     def to_images(pixels: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = tf.reshape(tf.cast(pixels, tf.float32) / 127.5 - 1.0, [-1, h, w, c])
@@ -162,7 +198,8 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
 
             client = MlflowClient(tracking_uri=spec.tracking_uri)
     z_fixed, l_fixed = fixed_latent(cfg, k, spec.seed)
-    names = ["d_loss", "g_loss", "d_real", "d_fake"]
+    names = ["d_loss", "g_loss", "d_real", "d_fake", "d_class_loss", "g_class_loss"]
+    exported = ema if ema is not None else gen
     history: dict[str, list[float]] = {n: [] for n in names}
     start = time.perf_counter()
     with petastorm_dataset(
@@ -197,7 +234,7 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
                 )
                 from PIL import Image
 
-                imgs = to_uint8(gen.predict([z_fixed, l_fixed], batch_size=256, verbose=0))
+                imgs = to_uint8(exported.predict([z_fixed, l_fixed], batch_size=256, verbose=0))
                 png = os.path.join(local_dir, "samples", f"epoch_{epoch + 1:03d}.png")
                 Image.fromarray(sample_grid(imgs, k, cfg.samples_per_class)).save(png)
                 if client is not None:
@@ -208,12 +245,12 @@ def gan_worker(spec: GanTrainSpec) -> dict[str, Any]:
     if rank == 0:
         from smspark import storage
 
-        gen.save(os.path.join(local_dir, "generator.h5"))
+        exported.save(os.path.join(local_dir, "generator.h5"))
         with open(os.path.join(local_dir, "history.json"), "w") as fh:
             json.dump({"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds}, fh)
         storage.upload(local_dir, spec.out_uri)
         shutil.rmtree(local_dir, ignore_errors=True)
-    checksums = [float(sum(np.abs(w.numpy()).sum() for w in m.trainable_weights)) for m in (gen, disc)]
+    checksums = [float(sum(np.abs(w.numpy()).sum() for w in m.trainable_weights)) for m in (exported, disc)]
     return {
         "rank": rank,
         "size": size,

@@ -96,7 +96,7 @@ class ImageAdapter(ModelAdapter):
         return {"dataset": str(self.meta["dataset"])}
 
     def train(self) -> Candidate:
-        from smspark.models.image import build_model
+        from smspark.models.image import build_model, early_stopping_patience
 
         mcfg = self.cfg.models.image
         run = self.train_keras(
@@ -107,6 +107,7 @@ class ImageAdapter(ModelAdapter):
             mcfg,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
+            early_stopping_patience=early_stopping_patience(mcfg, self.split_rows()["train"], self.ctx.num_proc),
         )
         meta_uri = storage.write_json(self.ctx.work("cnn", "image_meta.json"), self.model_meta)
         artifacts = {
