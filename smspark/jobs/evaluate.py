@@ -35,9 +35,9 @@ from smspark.jobs.steps import resolve
 
 #: target -> step ``(ctx, input_dir) -> {model: {metric: value}}``, run on a temporary data root
 TARGETS: dict[str, str] = {
-    "recommender": "smspark.jobs.steps.interactions:evaluate",
-    "image": "smspark.jobs.steps.media:evaluate_image",
-    "gan": "smspark.jobs.steps.media:evaluate_gan",
+    "recommender": "smspark.jobs.evaluation.recommender:evaluate",
+    "image": "smspark.jobs.evaluation.media:evaluate_image",
+    "gan": "smspark.jobs.evaluation.media:evaluate_gan",
 }
 
 

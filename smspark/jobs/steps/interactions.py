@@ -1,11 +1,11 @@
-"""Interactions (MovieLens ratings), the recommender and the behaviour model: ingest, etl, features, train, score.
+"""Interactions (MovieLens ratings), the recommender and the behaviour model: ingest, etl, features, score.
 
 - ingest: ``landing/movielens`` (ml-latest ``ratings.csv``/``movies.csv`` or ml-100k ``u.data``/``u.item``/
   ``u.genre``, detected from the files) -> ``bronze/interactions``, ``bronze/items`` (partition ``ingest_date``)
 - etl: bronze -> ``silver/interactions`` (partition ``dt``, user ids pseudonymised) and ``silver/items``
 - features: ``features/recommender/{train,val,test}`` and ``features/behaviour/{train,val,test}`` + ``id_maps.npz``
-- train: NeuMF next to ALS and popularity (``smspark_recommender``); GRU engagement model next to
-  LogisticRegression (``smspark_behaviour``); see :mod:`smspark.train.recommender`
+- (training: NeuMF next to ALS and popularity, :mod:`smspark.train.recommender`; the GRU engagement model next to
+  LogisticRegression, :mod:`smspark.train.behaviour`; both through the lifecycle)
 - score: every user -> ``gold/user_recommendations`` (NeuMF top items re-ranked by engagement) and
   ``gold/user_segments`` (KMeans on NeuMF user embeddings), partition ``dt`` = run date
 """
@@ -347,7 +347,7 @@ def features_behaviour(ctx: JobContext) -> dict[str, Any]:
 # --- score --------------------------------------------------------------------------------------------------
 
 
-def _history_len(ctx: JobContext, beh: Any) -> int:
+def history_len_of(ctx: JobContext, beh: Any) -> int:
     """The history length the behaviour champion was trained with (its own metadata, not today's config)."""
     from smspark.scoring.udfs import load_python_model
 
@@ -373,7 +373,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what="run `smspark etl` first")
     events = events.select("user_id", "item_id", "rating", "event_time")
     start = time.perf_counter()
-    states = user_states(events, _history_len(ctx, beh)).persist()
+    states = user_states(events, history_len_of(ctx, beh)).persist()
     result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date)
     out = storage.join(ctx.layout.gold, "user_recommendations")
     write_partitions(result.gold, out, "dt")
@@ -419,108 +419,4 @@ def score(ctx: JobContext) -> dict[str, Any]:
             "users_per_second": round(n_scored / seconds, 1) if seconds else None,
             "segments_seconds": round(seg_seconds, 2),
         },
-    }
-
-
-#: Figures ``smspark evaluate recommender`` reports per model (``{k}`` = ``models.recommender.top_k``).
-RANKING_KEYS = ("HR@{k}", "NDCG@{k}", "HR@{k}_full", "NDCG@{k}_full")
-BINARY_KEYS = ("AUC", "logloss")
-#: ``evaluate recommender`` output name -> the behaviour lifecycle's model name
-BEHAVIOUR_NAMES = {"behaviour": "behaviour", "behaviour_logreg": "logreg"}
-
-
-def evaluate(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, float]]:
-    """``smspark evaluate recommender``: copy the MovieLens export in ``input_dir`` to this (temporary) data root's
-    landing, run ingest -> etl -> features -> train for both models, and return the test figures:
-    ``neumf``/``als``/``popularity`` -> HR@K, NDCG@K, HR@K_full, NDCG@K_full; ``behaviour``/``behaviour_logreg``
-    -> AUC, logloss."""
-    from smspark.jobs import etl as etl_job
-    from smspark.jobs import features as features_job
-    from smspark.jobs import ingest as ingest_job
-    from smspark.jobs import train as train_job
-
-    export = export_of(input_dir)
-    landing = storage.join(ctx.layout.landing, LANDING_FOLDER)
-    for path in (export.ratings, export.items, export.folder / "u.genre"):
-        if path is not None and path.is_file():
-            storage.upload(path, storage.join(landing, path.name))
-    ingest_job.run(ctx, ["interactions"])
-    etl_job.run(ctx, ["interactions"])
-    features_job.run(ctx, ["recommender", "behaviour"])
-    rec = train_job.run(ctx, "recommender")["metrics"]
-    beh = train_job.run(ctx, "behaviour")["metrics"]
-    keys = [key.format(k=ctx.cfg.models.recommender.top_k) for key in RANKING_KEYS]
-    out = {name: {key: float(rec[name][key]) for key in keys} for name in ("neumf", "als", "popularity")}
-    out.update({name: {key: float(beh[src][key]) for key in BINARY_KEYS} for name, src in BEHAVIOUR_NAMES.items()})
-    return out
-
-
-def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
-    """``smspark bench recommendations``: two-stage scoring of every user (or the first ``rows`` users) through
-    Spark (``mapInPandas`` over cached user states, written to the ``noop`` sink) next to the same two champions
-    called in one plain process on the same users, in the same run; checks both recommend the same items.
-
-    The first Spark repetition is cold (Python workers start, import TensorFlow and load both models); later ones
-    reuse the workers and their cached models. The plain side times loading the two pyfuncs and predicting
-    separately. ``ratio_spark_over_plain`` = plain predict median / warm Spark median (> 1: Spark is faster);
-    ``ratio_cold`` = (first plain load + predict) / first Spark repetition.
-    """
-    import statistics
-
-    from smspark.scoring.recommendations import recommend, recommend_frame
-    from smspark.scoring.udfs import _MODELS, load_python_model
-    from smspark.train.registry import NoChampionError, configure, get_champion
-
-    mcfg = ctx.cfg.models.recommender
-    client = configure(ctx.cfg)
-    try:
-        rec, beh = get_champion(client, "recommender"), get_champion(client, "behaviour")
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
-    events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what="run `smspark etl` first")
-    states = user_states(events, _history_len(ctx, beh))
-    if rows:
-        states = states.orderBy("user_id").limit(rows)
-    states = states.repartition(max(2, ctx.spark.sparkContext.defaultParallelism)).persist()
-    n = states.count()
-    local = states.toPandas()
-    tracking, registry = ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri
-    spark_s, load_s, plain_s = [], [], []
-    plain_out = None
-    for _ in range(max(1, repeat)):
-        result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date)
-        start = time.perf_counter()
-        result.gold.write.format("noop").mode("overwrite").save()
-        spark_s.append(time.perf_counter() - start)
-        _MODELS.clear()
-        start = time.perf_counter()
-        rm = load_python_model(rec.uri, tracking, registry)
-        bm = load_python_model(beh.uri, tracking, registry)
-        load_s.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        plain_out = recommend_frame(rm, bm, local, mcfg.recommend_k, mcfg.candidate_pool, mcfg.score_user_batch)
-        plain_s.append(time.perf_counter() - start)
-    spark_rows = result.gold.select("user_id", "rank", "item_id").toPandas()
-    states.unpersist()
-    merged = spark_rows.merge(
-        plain_out[["user_id", "rank", "item_id"]], on=["user_id", "rank"], suffixes=("", "_plain")
-    )
-    same = float((merged["item_id"] == merged["item_id_plain"]).mean()) if len(merged) else float("nan")
-    warm = statistics.median(spark_s[1:]) if len(spark_s) > 1 else spark_s[0]
-    plain_t = statistics.median(plain_s)
-    return {
-        "rows": n,
-        "users": n,
-        "recommendations": int(len(spark_rows)),
-        "plain_rows": int(len(plain_out)),
-        "models": [rec.uri, beh.uri],
-        "spark_parallelism": ctx.spark.sparkContext.defaultParallelism,
-        "spark_udf_seconds": [round(s, 3) for s in spark_s],
-        "plain_load_seconds": [round(s, 3) for s in load_s],
-        "plain_predict_seconds": [round(s, 3) for s in plain_s],
-        "spark_udf_users_per_second": round(n / warm, 1),
-        "plain_predict_users_per_second": round(n / plain_t, 1),
-        "ratio_spark_over_plain": round(plain_t / warm, 3),
-        "ratio_cold": round((load_s[0] + plain_s[0]) / spark_s[0], 3),
-        "same_items_fraction": round(same, 4),
     }

@@ -1,4 +1,4 @@
-"""Media (images): the ingest, etl, features, train and score steps of the image classifier and the GAN.
+"""Media (images): the ingest, etl, features and score steps of the image classifier and the GAN.
 
 - ingest: ``landing/images/<source>/`` -> ``bronze/media`` (partition ``ingest_date``). A source folder holding
   IDX files (``*-images-idx3-ubyte[.gz]`` + ``*-labels-idx1-ubyte[.gz]``) is read with
@@ -8,7 +8,7 @@
 - etl: ``bronze/media`` -> ``silver/media`` (partition ``dt``): decoded uint8 pixels, duplicates dropped.
 - features (model ``image``): the ``models.image.dataset`` source of ``silver/media`` ->
   ``features/image/{train,val,test}`` + ``meta.json`` (the GAN reads the same features).
-- train: ``image`` (CNN + pixel LogisticRegression) and ``gan`` (conditional DCGAN evaluated with the image model).
+- (training: :mod:`smspark.train.image` and :mod:`smspark.train.gan` through the lifecycle)
 - score: every ``silver/media`` image -> ``gold/media_labels`` and ``gold/media_similar`` (partition ``dt`` = run
   date) with the ``smspark_image`` champion.
 """
@@ -352,9 +352,6 @@ def features_image(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-# --- train ----------------------------------------------------------------------------------------------------
-
-
 # --- score ----------------------------------------------------------------------------------------------------
 
 
@@ -440,138 +437,3 @@ def _champion_dataset(ctx: JobContext, champ: Any) -> str | None:
 
     model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
     return model.meta.get("dataset")
-
-
-# --- bench ----------------------------------------------------------------------------------------------------
-
-
-def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
-    """Scoring throughput of the image champion: the Spark pandas UDF (``gold/media_labels`` columns, written to
-    the ``noop`` sink over cached silver rows, model loading once per Python worker included) next to loading the
-    same pyfunc once and ``score`` (preprocess + ``predict``) in this plain process over the same images.
-
-    Returns ``rows``, the timings of every repetition, images/s of both sides and ``ratio_spark_over_plain``
-    (> 1: Spark is faster).
-    """
-    import statistics
-
-    from smspark.scoring.media import media_udf
-    from smspark.scoring.udfs import _MODELS, load_python_model
-    from smspark.train.registry import NoChampionError, configure, get_champion
-
-    try:
-        champ = get_champion(configure(ctx.cfg), "image")
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
-    media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
-    media = media.select("media_id", "pixels", "height", "width", "channels")
-    if rows:
-        media = media.orderBy("media_id").limit(rows)
-    media = media.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
-    n = media.count()
-    local = media.select("pixels", "height", "width", "channels").toPandas()
-    bs = ctx.cfg.scoring.batch_size
-    ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
-    udf = media_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
-    spark_s, plain_s = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
-        scored.write.format("noop").mode("overwrite").save()
-        spark_s.append(time.perf_counter() - start)
-        _MODELS.clear()
-        start = time.perf_counter()
-        model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
-        model.score(
-            local["pixels"].tolist(), local["height"].tolist(), local["width"].tolist(), local["channels"].tolist(), bs
-        )
-        plain_s.append(time.perf_counter() - start)
-    media.unpersist()
-    spark_t, plain_t = statistics.median(spark_s), statistics.median(plain_s)
-    return {
-        "rows": n,
-        "model": champ.uri,
-        "spark_parallelism": ctx.spark.sparkContext.defaultParallelism,
-        "spark_udf_seconds": [round(s, 3) for s in spark_s],
-        "plain_predict_seconds": [round(s, 3) for s in plain_s],
-        "spark_udf_rows_per_second": round(n / spark_t, 1),
-        "plain_predict_rows_per_second": round(n / plain_t, 1),
-        "ratio_spark_over_plain": round(plain_t / spark_t, 3),
-    }
-
-
-# --- evaluate on a user's copy ----------------------------------------------------------------------------------
-
-
-def _evaluation_source(ctx: JobContext, input_dir: Path) -> str:
-    """Ingest ``input_dir`` (an IDX set or class-per-folder images) as the only source of the temporary data root,
-    clean it and point ``models.image.dataset`` at it; returns the source name."""
-    source = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in input_dir.name) or "input"
-    cfg = ctx.cfg.model_copy(deep=True)
-    cfg.models.image.dataset = source
-    ctx.cfg = cfg
-    with ctx.manifest.stage("ingest.media") as rec:
-        rec.update(ingest_sources(ctx, {source: input_dir}))
-    with ctx.manifest.stage("etl.media") as rec:
-        rec.update(etl(ctx))
-    return source
-
-
-def evaluate_image(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, Any]]:
-    """``smspark evaluate image``: the CNN and the pixel LogisticRegression on ``input_dir``, same split.
-
-    The split is the official one for an IDX set with train and t10k/test files, else stratified (``val_fraction``,
-    ``test_fraction``); images are resized to ``models.image.image_size`` (default: the most common side, <= 64).
-
-    Returns:
-        ``{"cnn": {"accuracy", "macro_f1"}, "logreg": {"accuracy", "macro_f1"}}`` on the test split.
-    """
-    from smspark.jobs import train as train_job
-
-    _evaluation_source(ctx, input_dir)
-    with ctx.manifest.stage("features.image") as rec:
-        rec.update(features_image(ctx))
-    res = train_job.run(ctx, "image")
-    cnn, base = res["metrics"]["cnn"], res["metrics"]["pixel_logreg"]
-    return {
-        "cnn": {"accuracy": cnn["accuracy"], "macro_f1": cnn["macro_f1"]},
-        "logreg": {"accuracy": base["accuracy"], "macro_f1": base["macro_f1"]},
-    }
-
-
-def evaluate_gan(ctx: JobContext, input_dir: Path) -> dict[str, dict[str, Any]]:
-    """``smspark evaluate gan``: the image CNN, then the conditional GAN on ``input_dir``; the GAN's Frechet
-    distance next to the real-vs-real floor and the CNN's accuracy on generated vs real test images.
-
-    With ``models.image.image_size`` unset, the automatic side is rounded down to a multiple of
-    ``2 ** len(models.gan.gen_filters)`` so the generator's upsampling fits.
-
-    Returns:
-        ``{"gan"|"pca_gaussian": {"frechet_distance", "frechet_floor", "class_accuracy"}, "real_vs_real":
-        {"frechet_distance", "class_accuracy"}, "cnn": {"accuracy", "macro_f1"}}`` on the test split.
-    """
-    from smspark.jobs import train as train_job
-
-    source = _evaluation_source(ctx, input_dir)
-    mcfg = ctx.cfg.models.image
-    if mcfg.image_size is None:
-        media = read_parquet(ctx.spark, storage.join(ctx.layout.silver, "media")).where(F.col("source") == source)
-        shapes = [
-            (r["height"], r["width"], r["channels"], r["count"])
-            for r in media.groupBy("height", "width", "channels").count().collect()
-        ]
-        side, _ = choose_input_shape(shapes, None, mcfg.channels)
-        step = 2 ** len(ctx.cfg.models.gan.gen_filters)
-        mcfg.image_size = max(3 * step, side - side % step)
-    with ctx.manifest.stage("features.image") as rec:
-        rec.update(features_image(ctx))
-    img = train_job.run(ctx, "image")
-    gan = train_job.run(ctx, "gan")["metrics"]
-    cnn = img["metrics"]["cnn"]
-    g, base = gan["gan"], gan["pca_gaussian"]
-    return {
-        "gan": {key: g[key] for key in ("frechet_distance", "frechet_floor", "class_accuracy")},
-        "pca_gaussian": {key: base[key] for key in ("frechet_distance", "frechet_floor", "class_accuracy")},
-        "real_vs_real": {"frechet_distance": g["frechet_floor"], "class_accuracy": g["real_accuracy"]},
-        "cnn": {"accuracy": cnn["accuracy"], "macro_f1": cnn["macro_f1"]},
-    }

@@ -1,9 +1,10 @@
-"""Posts and the sentiment model: the ingest, etl, features, train and score steps.
+"""Posts and the sentiment model: the ingest, etl, features and score steps.
 
 - ingest: ``landing/posts/<corpus>/*.jsonl`` -> ``bronze/posts`` (partition ``ingest_date``)
 - etl: ``bronze/posts`` -> ``silver/posts`` (partition ``dt``, key ``post_id``)
-- features: labelled silver posts -> ``features/sentiment/{train,val,test}`` + ``vocab.json``
-- train: Kim CNN with Horovod + Petastorm next to TF-IDF + LogisticRegression -> MLflow ``smspark_sentiment``
+- features: labelled silver posts -> ``features/sentiment/{train,val,test}`` + ``vocab.json`` (+ ``embeddings.npy``,
+  Word2Vec vectors of the vocabulary learnt on every silver post)
+- (training: the Kim CNN next to TF-IDF + LogisticRegression, :mod:`smspark.train.sentiment`, through the lifecycle)
 - score: every silver post -> ``gold/post_sentiment`` (partition ``dt`` = run date)
 """
 
