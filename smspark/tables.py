@@ -183,6 +183,16 @@ def partition_path(values: Mapping[str, Any], partition_by: Sequence[str]) -> st
     return "/".join(parts)
 
 
+def _matches_any(part: str, specs: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the partition path ``part`` has the values of one of ``specs`` (a spec names some partition columns;
+    the others match anything)."""
+    values = dict(kv.split("=", 1) for kv in part.split("/") if "=" in kv)
+    for spec in specs:
+        if all(values.get(col) == partition_path({col: v}, [col]).split("=", 1)[1] for col, v in spec.items()):
+            return True
+    return False
+
+
 def _written_partitions(staging: str, depth: int) -> list[str]:
     """Partition paths Spark wrote under ``staging`` (``depth`` levels of ``col=value`` directories)."""
     paths = [""]
@@ -212,8 +222,9 @@ def write(
         partition_by: partition columns (none: an unpartitioned table).
         mode: ``overwrite`` (the table becomes exactly ``df``) or ``partitions`` (the partitions present in ``df``
             and those in ``replace`` are replaced; the others are kept).
-        replace: partition values (``{column: value}``) to replace even if ``df`` has no row for them (mode
-            ``partitions``).
+        replace: partition values (``{column: value}``, naming some or all partition columns) whose partitions are
+            replaced even if ``df`` has no row for them (mode ``partitions``): ``{"stage": "etl"}`` clears every
+            ``stage=etl/...`` partition.
         keep_versions: superseded commits whose version directories are kept for readers still on them.
 
     Returns:
@@ -251,9 +262,7 @@ def write(
     storage.remove(storage.join(uri, STAGING, txn))
 
     if mode == "partitions" and before is not None:
-        partitions = dict(before.partitions)
-        for values in replace:
-            partitions.pop(partition_path(values, partition_by), None)
+        partitions = {p: v for p, v in before.partitions.items() if not _matches_any(p, replace)}
         partitions.update(written)
     else:
         partitions = written

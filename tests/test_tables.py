@@ -92,3 +92,13 @@ def test_a_write_that_dies_before_its_commit_leaves_the_previous_version(spark, 
     assertDataFrameEqual(tables.read(spark, uri), _df(spark, [(1, D1), (2, D2), (5, D3)]))
     assert len(storage.listdir(storage.join(uri, "dt=2026-11-22"))) == 1
     assert not storage.exists(storage.join(uri, tables.STAGING))
+
+
+def test_a_replace_spec_may_name_some_partition_columns(spark, uri):
+    rows = [Row(x=1, stage="ingest", dt=D1), Row(x=2, stage="etl", dt=D1), Row(x=3, stage="etl", dt=D2)]
+    schema = "x int, stage string, dt date"
+    tables.write(spark.createDataFrame(rows, schema), uri, ["stage", "dt"])
+    empty = spark.createDataFrame([], schema)
+    commit = tables.write(empty, uri, ["stage", "dt"], mode="partitions", replace=[{"stage": "etl"}])
+    assert list(commit.partitions) == ["stage=ingest/dt=2026-11-20"]
+    assert [r.x for r in tables.read(spark, uri).collect()] == [1]

@@ -1,16 +1,17 @@
 """Table and side-file I/O for the jobs (library code in ``etl/``/``features/`` does no I/O).
 
-Every location is a URI string (:mod:`smspark.storage`): tables are read and written by Spark with
-:func:`smspark.storage.spark_path`, existence checks and side files go through :mod:`smspark.storage`.
-Partitioned writes use dynamic partition overwrite: a job re-run for a date replaces that date's partitions
-and leaves the others alone, so nothing is ever duplicated.
+Every location is a URI string (:mod:`smspark.storage`): tables are read and written by Spark with atomic commits
+(:mod:`smspark.tables`: readers see the previous version or the new one, never a part), existence checks and side
+files go through :mod:`smspark.storage`. Partitioned writes replace only their partitions: a job re-run for a date
+replaces that date's partitions and leaves the others alone, so nothing is ever duplicated.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,53 +19,55 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.jobs.common import UserError
 
 
-def write_partitions(df: DataFrame, uri: str, *partition_by: str) -> None:
-    """Overwrite only the partitions present in ``df`` (dynamic partition overwrite)."""
-    df.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*partition_by).parquet(
-        storage.spark_path(uri)
-    )
+def write_partitions(
+    df: DataFrame, uri: str, *partition_by: str, replace: Sequence[dict[str, Any]] = ()
+) -> tables.Commit:
+    """Replace only the partitions present in ``df`` (and those named by ``replace``), atomically
+    (:func:`smspark.tables.write`, mode ``partitions``): a re-run of a date replaces that date, never duplicates it."""
+    return tables.write(df, uri, partition_by, mode="partitions", replace=replace)
 
 
-def write_table(df: DataFrame, uri: str, *partition_by: str) -> None:
-    """Replace the whole table at ``uri`` (a full recompute of a curated table)."""
-    w = df.write.mode("overwrite").option("partitionOverwriteMode", "static")
-    if partition_by:
-        w = w.partitionBy(*partition_by)
-    w.parquet(storage.spark_path(uri))
+def write_table(df: DataFrame, uri: str, *partition_by: str) -> tables.Commit:
+    """Replace the whole table at ``uri`` atomically (a full recompute of a curated table or a features split)."""
+    return tables.write(df, uri, partition_by, mode="overwrite")
 
 
 def read_parquet(spark: SparkSession, uri: str) -> DataFrame:
-    """The Parquet table at ``uri`` (no existence check; see :func:`read_table`)."""
-    return spark.read.parquet(storage.spark_path(uri))
+    """The committed version of the table at ``uri`` (see :func:`smspark.tables.read`)."""
+    return tables.read(spark, uri)
 
 
 def read_table(spark: SparkSession, uri: str, schema: StructType | None = None, what: str = "") -> DataFrame:
-    """Read a Parquet table; a missing table is a :class:`UserError` that names the job that writes it."""
-    if not storage.exists(uri):
+    """Read a table's committed version; a missing table is a :class:`UserError` that names the job that writes it."""
+    if not tables.exists(uri):
         raise UserError(f"{uri} does not exist{': ' + what if what else ''}")
-    reader = spark.read
-    if schema is not None:
-        reader = reader.schema(schema)
-    return reader.parquet(storage.spark_path(uri))
+    return tables.read(spark, uri, schema)
 
 
 def quarantine_path(layout: Any, table: str) -> str:
     return storage.join(layout.quarantine, table)
 
 
-def write_quarantine(df: DataFrame, layout: Any, table: str, stage: str) -> int:
-    """Write rejected rows under ``quarantine/<table>/stage=<stage>/ingest_date=...``; return how many."""
+def write_quarantine(df: DataFrame, layout: Any, table: str, stage: str, run_date: dt.date | None = None) -> int:
+    """Write rejected rows under ``quarantine/<table>/stage=<stage>/ingest_date=...``; return how many.
+
+    What the stage quarantined before is replaced, also when nothing is quarantined now: for ``ingest`` the
+    ``run_date`` partition (an ingest run handles one date), for the other stages (full recomputes) every partition
+    of the stage.
+    """
     uri = quarantine_path(layout, table)
-    write_partitions(df.withColumn("stage", F.lit(stage)), uri, "stage", "ingest_date")
-    dates = [r[0] for r in df.select("ingest_date").distinct().collect()]
-    if not dates:
-        return 0
+    replace = [{"stage": stage, "ingest_date": run_date}] if stage == "ingest" and run_date else [{"stage": stage}]
+    write_partitions(df.withColumn("stage", F.lit(stage)), uri, "stage", "ingest_date", replace=replace)
     back = read_parquet(df.sparkSession, uri)
-    return back.where((F.col("stage") == stage) & F.col("ingest_date").isin(dates)).count()
+    return (
+        back.where(F.col("stage") == stage)
+        .where(F.col("ingest_date") == F.lit(run_date) if stage == "ingest" and run_date else F.lit(True))
+        .count()
+    )
 
 
 def write_json(uri: str, data: Any) -> str:

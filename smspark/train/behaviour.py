@@ -26,12 +26,10 @@ log = logging.getLogger(__name__)
 
 def read_behaviour(uri: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """A behaviour features split as model inputs (see :mod:`smspark.models.behaviour`) and labels float32 ``[n]``."""
-    import pyarrow.parquet as pq
 
     from smspark.models.behaviour import INPUTS
 
-    fs, path = storage.arrow_filesystem(uri)
-    t = pq.read_table(path, filesystem=fs, columns=[*INPUTS, "label"])
+    t = storage.read_parquet(uri, columns=[*INPUTS, "label"])
     x: dict[str, np.ndarray] = {}
     for name in INPUTS:
         col = t.column(name)

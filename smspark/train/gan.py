@@ -463,7 +463,7 @@ class GanAdapter(ModelAdapter):
         from smspark.models.gan_baseline import fit_pca_gaussian
 
         k = self.cfg.models.gan.baseline_components
-        train = self.spark.read.parquet(storage.spark_path(self.ctx.features("train")))
+        train = self.split_frames()["train"]
         self._baseline = fit_pca_gaussian(train, self.shape, len(self.classes), k)
         return [
             Baseline(

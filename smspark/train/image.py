@@ -28,10 +28,8 @@ def read_pixels(uri: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Raises:
         ValueError: an empty split.
     """
-    import pyarrow.parquet as pq
 
-    fs, path = storage.arrow_filesystem(uri)
-    table = pq.read_table(path, filesystem=fs, columns=["media_id", "pixels", "label"])
+    table = storage.read_parquet(uri, columns=["media_id", "pixels", "label"])
     if table.num_rows == 0:
         raise ValueError(f"no rows in {uri}")
     flat = table.column("pixels").combine_chunks()
@@ -140,9 +138,7 @@ class ImageAdapter(ModelAdapter):
         from smspark.models.pixel_baseline import pixel_logreg
 
         mcfg = self.cfg.models.image
-        splits = {
-            s: self.spark.read.parquet(storage.spark_path(self.ctx.features(s))) for s in ("train", "val", "test")
-        }
+        splits = self.split_frames()
         base = pixel_logreg(
             splits["train"],
             splits["val"],

@@ -261,7 +261,9 @@ class ModelAdapter(ABC):
 
     def split_frames(self) -> dict[str, Any]:
         """The features splits as Spark DataFrames (for the MLlib baselines)."""
-        return {s: self.spark.read.parquet(storage.spark_path(self.ctx.features(s))) for s in SPLITS}
+        from smspark import tables
+
+        return {s: tables.read(self.spark, self.ctx.features(s)) for s in SPLITS}
 
     def train_keras(
         self,

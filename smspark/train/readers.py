@@ -62,10 +62,19 @@ def petastorm_url(uri: str) -> str:
     return "file://" + local if local is not None else storage.resolve_root(uri)
 
 
+def data_location(url_or_path: str) -> str:
+    """Where a feature table's rows are: the committed data directory of a table written with an atomic commit
+    (:mod:`smspark.tables`), else the location itself."""
+    from smspark import tables
+
+    return tables.data_uri(url_or_path) if tables.current(url_or_path) is not None else url_or_path
+
+
 def _open_dataset(url_or_path: str) -> pads.Dataset:
-    """Open a Parquet directory (or file) with hive partition discovery; files named ``_*`` / ``.*`` are skipped."""
+    """Open a Parquet directory (or file) with hive partition discovery; files named ``_*`` / ``.*`` are skipped.
+    A committed table (:mod:`smspark.tables`) is opened at its current data directory."""
     try:
-        fs, path = storage.arrow_filesystem(url_or_path)
+        fs, path = storage.arrow_filesystem(data_location(url_or_path))
         return pads.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
     except (FileNotFoundError, pa.ArrowInvalid) as exc:
         raise ValueError(f"cannot open Parquet data at {url_or_path!r}: {exc}") from exc
@@ -233,7 +242,7 @@ def petastorm_dataset(
 
     training = num_epochs is None
     with make_batch_reader(
-        petastorm_url(url),
+        petastorm_url(data_location(url)),
         schema_fields=columns,
         cur_shard=cur_shard,
         shard_count=shard_count,

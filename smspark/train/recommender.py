@@ -71,10 +71,8 @@ class RankingData:
 
     @staticmethod
     def _read(uri: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        import pyarrow.parquet as pq
 
-        fs, path = storage.arrow_filesystem(uri)
-        t = pq.read_table(path, filesystem=fs, columns=["user_idx", "item_idx", "label"])
+        t = storage.read_parquet(uri, columns=["user_idx", "item_idx", "label"])
         return (
             t.column("user_idx").to_numpy().astype(np.int64),
             t.column("item_idx").to_numpy().astype(np.int64),

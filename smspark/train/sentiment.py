@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.features.text import EMBEDDINGS_FILE
 from smspark.metrics import classification_report, plot_confusion_matrix
 from smspark.schemas import SENTIMENT_CLASSES
@@ -85,8 +85,8 @@ class SentimentAdapter(ModelAdapter):
         if split not in self._data:
             from pyspark.sql import functions as F
 
-            feats = self.spark.read.parquet(storage.spark_path(self.ctx.features(split))).select("post_id", "label")
-            silver = self.spark.read.parquet(storage.spark_path(storage.join(self.cfg.layout.silver, "posts")))
+            feats = tables.read(self.spark, self.ctx.features(split)).select("post_id", "label")
+            silver = tables.read(self.spark, storage.join(self.cfg.layout.silver, "posts"))
             rows = (
                 feats.join(silver.select("post_id", "text"), "post_id", "left")
                 .orderBy("post_id")
@@ -105,9 +105,7 @@ class SentimentAdapter(ModelAdapter):
         from smspark.models.baselines import tfidf_logreg
 
         mcfg = self.cfg.models.sentiment
-        splits = {
-            s: self.spark.read.parquet(storage.spark_path(self.ctx.features(s))) for s in ("train", "val", "test")
-        }
+        splits = self.split_frames()
         base = tfidf_logreg(
             splits["train"], splits["val"], splits["test"], SENTIMENT_CLASSES, max_iter=mcfg.baseline_max_iter
         )

@@ -83,7 +83,7 @@ def _ingest_file(ctx: JobContext, lines: DataFrame, parsed: tuple[DataFrame, Dat
     n_in = lines.count()
     out = storage.join(ctx.layout.bronze, table)
     write_partitions(bronze, out, "ingest_date")
-    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest")
+    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
     n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
     ctx.output(f"bronze/{table}", out)
     reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()} if n_q else {}

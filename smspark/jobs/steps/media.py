@@ -229,7 +229,7 @@ def ingest_sources(
         q_all = quarantine_parts[0]
         for part in quarantine_parts[1:]:
             q_all = q_all.unionByName(part)
-        n_q = write_quarantine(q_all, ctx.layout, "media", "ingest")
+        n_q = write_quarantine(q_all, ctx.layout, "media", "ingest", ctx.run_date)
     for df in persisted:
         df.unpersist()
     ctx.output("bronze/media", out)

@@ -47,7 +47,7 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
     bronze, quarantine = parse_posts(lines, ctx.run_date)
     out = storage.join(ctx.layout.bronze, "posts")
     write_partitions(bronze, out, "ingest_date")
-    n_q = write_quarantine(quarantine, ctx.layout, "posts", "ingest")
+    n_q = write_quarantine(quarantine, ctx.layout, "posts", "ingest", ctx.run_date)
     n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
     lines.unpersist()
     ctx.output("bronze/posts", out)
