@@ -217,17 +217,14 @@ def arrow_filesystem(uri: str) -> tuple[Any, str]:
 def read_parquet(uri: str, columns: list[str] | None = None) -> Any:
     """The Parquet file or directory (Spark's output, hive partitions discovered) at ``uri`` as a
     ``pyarrow.Table``, read on this process with :func:`arrow_filesystem`. A table with an atomic commit
-    (:mod:`smspark.tables`) is read at its committed, unpartitioned data directory.
+    (:mod:`smspark.tables`) is read at its committed data directories (:func:`smspark.tables.read_arrow`).
 
     Raises:
         FileNotFoundError: nothing at ``uri``.
     """
-    import pyarrow.parquet as pq
-
     from smspark import tables
 
-    fs, path = arrow_filesystem(tables.data_uri(uri) if tables.current(uri) is not None else uri)
-    return pq.read_table(path, columns=columns, filesystem=fs)
+    return tables.read_arrow(uri, columns=columns)
 
 
 def exists(uri: str) -> bool:

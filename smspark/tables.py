@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from smspark import storage
+from smspark import faults, storage
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,41 @@ def read(spark: Any, uri: str, schema: Any = None) -> Any:
     return reader.parquet(*(storage.spark_path(u) for u in data_uris(uri)))
 
 
+def read_arrow(uri: str, columns: Sequence[str] | None = None) -> Any:
+    """The committed version of the table at ``uri`` as a ``pyarrow.Table`` read on this process (no Spark):
+    what a driver-side check or a test reads. Partition columns come last, as strings (``dt`` -> ``"2026-11-21"``).
+
+    Args:
+        uri: the table location.
+        columns: the columns to read (data or partition columns; default all).
+
+    Raises:
+        TableNotFound: nothing at ``uri``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    commit = current(uri)
+    if commit is None:
+        if not (storage.exists(uri) and _has_plain_data(uri)):
+            raise TableNotFound(f"no table at {uri}")
+        fs, path = storage.arrow_filesystem(uri)
+        return pq.read_table(path, columns=list(columns) if columns else None, filesystem=fs)
+    wanted_parts = [c for c in commit.partition_by if columns is None or c in columns]
+    data_cols = None if columns is None else [c for c in columns if c not in commit.partition_by]
+    pieces = []
+    for part, vdir in sorted(commit.partitions.items()):
+        fs, path = storage.arrow_filesystem(storage.join(uri, part, vdir) if part else storage.join(uri, vdir))
+        t = pq.read_table(path, columns=data_cols, filesystem=fs)
+        values = dict(kv.split("=", 1) for kv in part.split("/") if "=" in kv)
+        for col in wanted_parts:
+            t = t.append_column(col, pa.array([values[col]] * t.num_rows, pa.string()))
+        pieces.append(t)
+    if not pieces:
+        raise TableNotFound(f"the table at {uri} is committed empty; read it with tables.read for its schema")
+    return pa.concat_tables(pieces, promote_options="default")
+
+
 def _json(text: str) -> dict[str, Any]:
     import json
 
@@ -250,6 +285,7 @@ def write(
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.parquet(storage.spark_path(staging))
+    faults.point("table.staged", uri)
 
     written: dict[str, str] = {}
     if partition_by:
@@ -260,6 +296,7 @@ def write(
         storage.move(staging, storage.join(uri, vdir))
         written[WHOLE] = vdir
     storage.remove(storage.join(uri, STAGING, txn))
+    faults.point("table.moved", uri)
 
     if mode == "partitions" and before is not None:
         partitions = {p: v for p, v in before.partitions.items() if not _matches_any(p, replace)}

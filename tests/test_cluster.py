@@ -12,9 +12,10 @@ import subprocess
 from itertools import islice
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 import pytest
 
+from smspark import tables
 from smspark.config import PROJECT_ROOT
 from tests.conftest import require_landing
 
@@ -86,8 +87,9 @@ def test_slice_ran_on_the_standalone_master_and_reconciled(cluster_run):
         if "reconciled" in st["counts"]:
             assert st["counts"]["reconciled"], name
     root = cluster_run["root"]
-    silver = pq.read_table(root / "silver" / "posts", columns=["post_id"]).column("post_id").to_pylist()
-    gold = pq.read_table(root / "gold" / "post_sentiment" / f"dt={DAY}", columns=["post_id", "label"])
+    silver = tables.read_arrow(str(root / "silver" / "posts"), ["post_id"]).column("post_id").to_pylist()
+    gold = tables.read_arrow(str(root / "gold" / "post_sentiment"), ["post_id", "label", "dt"])
+    gold = gold.filter(pc.equal(gold.column("dt"), str(DAY)))
     scored = gold.column("post_id").to_pylist()
     assert len(scored) == len(set(scored)) == len(silver) and set(scored) == set(silver)
     assert manifest["stages"]["score.sentiment"]["counts"]["scored"] == len(silver)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.config import load_config
 from smspark.jobs import bench, train
 from smspark.jobs.generate import generate
@@ -40,6 +40,7 @@ SMALL = [
     "models.gan.gen_filters=[32,16]",
     "models.gan.disc_filters=[16,32]",
     "models.gan.samples_per_class=2",
+    "models.gan.aux_weight=1.0",  # 150 steps: the AC-GAN head makes the class conditioning learnable that fast
 ]
 
 
@@ -125,13 +126,13 @@ def test_gan_trained_by_two_workers_with_identical_weights(trained):
 def test_nightly_scoring_labels_embeds_and_finds_neighbours(spark, trained):
     cfg, ctx, _, _ = trained
     rec = steps.score(ctx)
-    n = spark.read.parquet(storage.join(cfg.layout.silver, "media")).count()
+    n = tables.read(spark, storage.join(cfg.layout.silver, "media")).count()
     assert rec["counts"]["reconciled"] and rec["counts"]["scored"] == n == 750
-    labels = spark.read.parquet(storage.join(cfg.layout.gold, "media_labels")).where(F.col("dt") == F.lit(DAY))
+    labels = tables.read(spark, storage.join(cfg.layout.gold, "media_labels")).where(F.col("dt") == F.lit(DAY))
     row = labels.first()
     assert len(row["embedding"]) == cfg.models.image.embedding_dim and 0 < row["confidence"] <= 1
     assert row["model_name"] == "smspark_image" and row["model_version"] == "1"
-    similar = spark.read.parquet(storage.join(cfg.layout.gold, "media_similar")).where(F.col("dt") == F.lit(DAY))
+    similar = tables.read(spark, storage.join(cfg.layout.gold, "media_similar")).where(F.col("dt") == F.lit(DAY))
     assert similar.count() == n * cfg.models.image.neighbours
     assert similar.where(F.col("media_id") == F.col("neighbour_id")).count() == 0
     assert similar.groupBy("media_id").agg(F.max("rank").alias("k")).where(F.col("k") != 5).count() == 0
@@ -141,22 +142,22 @@ def test_nightly_scoring_labels_embeds_and_finds_neighbours(spark, trained):
 
 def test_generated_images_are_flagged_and_never_enter_silver(spark, trained):
     cfg, ctx, _, _ = trained
-    silver_before = spark.read.parquet(storage.join(cfg.layout.silver, "media")).count()
+    silver_before = tables.read(spark, storage.join(cfg.layout.silver, "media")).count()
     rec = generate(ctx, "gan", per_class=2, seed=7)
     assert rec["counts"]["reconciled"] and rec["counts"]["rows_out"] == 20
     gold = (
-        spark.read.parquet(storage.join(cfg.layout.gold, "synthetic_media")).where(F.col("dt") == F.lit(DAY)).toPandas()
+        tables.read(spark, storage.join(cfg.layout.gold, "synthetic_media")).where(F.col("dt") == F.lit(DAY)).toPandas()
     )
     assert gold["is_synthetic"].all() and set(gold["source"]) == {"synthetic"}
     assert set(gold["generator_name"]) == {"smspark_gan"} and set(gold["generator_version"]) == {"1"}
     assert gold.groupby("label").size().to_dict() == {c: 2 for c in range(10)}
     assert gold["pixels"].map(len).eq(28 * 28).all()
-    silver = spark.read.parquet(storage.join(cfg.layout.silver, "media"))
+    silver = tables.read(spark, storage.join(cfg.layout.silver, "media"))
     assert silver.count() == silver_before and silver.where(F.col("source") == "synthetic").count() == 0
     # same seed, same images
     again = generate(ctx, "gan", per_class=2, seed=7)
     assert again["counts"]["rows_out"] == 20
     second = (
-        spark.read.parquet(storage.join(cfg.layout.gold, "synthetic_media")).where(F.col("dt") == F.lit(DAY)).toPandas()
+        tables.read(spark, storage.join(cfg.layout.gold, "synthetic_media")).where(F.col("dt") == F.lit(DAY)).toPandas()
     )
     assert sorted(map(bytes, second["pixels"])) == sorted(map(bytes, gold["pixels"]))

@@ -12,7 +12,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.etl.interactions import drop_header, parse_items, parse_ratings
 from smspark.etl.pseudonymise import pseudonym
 from smspark.jobs.common import JobContext
@@ -175,7 +175,7 @@ def test_ml_latest_ingest_and_etl(spark, make_cfg):
     c = rec["counts"]
     assert c["reconciled"] and c["quarantined"] == 1 and c["duplicates_dropped"] == 1
     assert c["rows_out"] == len(rows) and c["users"] == len(USERS)
-    silver = spark.read.parquet(storage.join(cfg.layout.silver, "interactions"))
+    silver = tables.read(spark, storage.join(cfg.layout.silver, "interactions"))
     key = cfg.pseudonym_key()
     assert {r[0] for r in silver.select("user_id").distinct().collect()} == {pseudonym(str(u), key) for u in USERS}
     first = rows[0]  # 1,31,2.5,1260759144
@@ -185,9 +185,9 @@ def test_ml_latest_ingest_and_etl(spark, make_cfg):
         ),
         [Row(rating=2.5, ts=1260759144, dt="2009-12-14")],
     )
-    q = spark.read.parquet(storage.join(cfg.layout.quarantine, "interactions")).where(F.col("stage") == "etl")
+    q = tables.read(spark, storage.join(cfg.layout.quarantine, "interactions")).where(F.col("stage") == "etl")
     assert [r["reason"] for r in q.collect()] == ["unknown item (not in the catalogue)"]
-    items = spark.read.parquet(storage.join(cfg.layout.silver, "items"))
+    items = tables.read(spark, storage.join(cfg.layout.silver, "items"))
     assertDataFrameEqual(
         items.where(F.col("item_id").isin(31, 1029)),
         [
@@ -204,17 +204,17 @@ def test_ml_100k_ingest_and_etl(spark, make_cfg):
     ctx = make_ctx(cfg, spark)
     rec = steps.ingest(ctx)
     assert rec["inputs"]["format"] == ML_100K and rec["inputs"]["items"] == "u.item"
-    tables = rec["counts"]["tables"]
-    assert tables["interactions"]["rows_in"] == len(rows) and tables["interactions"]["reconciled"]
+    per_table = rec["counts"]["tables"]
+    assert per_table["interactions"]["rows_in"] == len(rows) and per_table["interactions"]["reconciled"]
     low = sum(float(r[2]) < 1 for r in rows)
-    assert tables["interactions"]["quarantined"] == low
-    assert tables["items"]["quarantined_by_reason"] == {"genre flags are not 0/1": 1}
-    bronze = spark.read.parquet(storage.join(cfg.layout.bronze, "interactions"))
+    assert per_table["interactions"]["quarantined"] == low
+    assert per_table["items"]["quarantined_by_reason"] == {"genre flags are not 0/1": 1}
+    bronze = tables.read(spark, storage.join(cfg.layout.bronze, "interactions"))
     assert {r[0] for r in bronze.select("source_format").distinct().collect()} == {ML_100K}
 
     rec = steps.etl(ctx)
     assert rec["counts"]["reconciled"] and rec["counts"]["rows_out"] == len(rows) - low
-    items = spark.read.parquet(storage.join(cfg.layout.silver, "items"))
+    items = tables.read(spark, storage.join(cfg.layout.silver, "items"))
     assertDataFrameEqual(
         items.where(F.col("item_id").isin(1029, 29, 99999)),
         [

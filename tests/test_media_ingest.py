@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.config import load_config
 from smspark.jobs.common import JobContext
 from smspark.jobs.steps import media as steps
@@ -106,20 +106,20 @@ def test_ingest_reconciles_and_quarantines_bad_files(spark, landed):
     assert ing["counts"]["reconciled"]
     assert ing["inputs"]["sources"]["fashion_mnist"]["layout"] == "idx"
     assert ing["inputs"]["sources"]["emoji"]["layout"] == "class folders"
-    q = spark.read.parquet(storage.join(cfg.layout.quarantine, "media")).where(F.col("stage") == "ingest").toPandas()
+    q = tables.read(spark, storage.join(cfg.layout.quarantine, "media")).where(F.col("stage") == "ingest").toPandas()
     reasons = {Path(f).name: r for f, r in zip(q["source_file"], q["reason"], strict=True)}
     assert reasons["broken.png"].startswith("undecodable image")
     assert reasons["truncated.png"].startswith("undecodable image")
     assert reasons["empty.png"] == "empty file"
     assert reasons["stray.png"] == "not inside a class folder"
     assert reasons["_draft.png"] == "not read by the file source (hidden name)"
-    bronze = spark.read.schema(BRONZE_MEDIA).parquet(storage.join(cfg.layout.bronze, "media"))
+    bronze = tables.read(spark, storage.join(cfg.layout.bronze, "media"), schema=BRONZE_MEDIA)
     ids = {r["media_id"] for r in bronze.select("media_id").collect()}
     assert "fashion_mnist:train:00000" in ids and "fashion_mnist:test:00039" in ids
     assert "emoji:drawings/shirt.jpg" in ids
     # re-running the same date replaces its partition: nothing is duplicated
     steps.ingest(make_context(cfg, spark))
-    assert spark.read.parquet(storage.join(cfg.layout.bronze, "media")).count() == len(ids)
+    assert tables.read(spark, storage.join(cfg.layout.bronze, "media")).count() == len(ids)
 
 
 def test_etl_decodes_dedupes_and_labels(spark, landed):
@@ -127,7 +127,7 @@ def test_etl_decodes_dedupes_and_labels(spark, landed):
     c = etl["counts"]
     assert c["reconciled"] and c["rows_in"] == ing["counts"]["rows_out"]
     assert c["duplicates_by_reason"] == {"duplicate image": 1}
-    silver = spark.read.parquet(storage.join(cfg.layout.silver, "media"))
+    silver = tables.read(spark, storage.join(cfg.layout.silver, "media"))
     assert [f.name for f in silver.schema.fields] == [f.name for f in SILVER_MEDIA.fields]
     rows = {r["media_id"]: r for r in silver.collect()}
     # IDX records keep their pixels byte for byte, labels and the official split
@@ -169,7 +169,8 @@ def test_image_features_through_petastorm(spark, landed):
     assert meta["input_shape"] == [28, 28, 1] and meta["official_test"] and len(meta["classes"]) == 10
     assert rec["counts"]["splits"]["test"] == N_TEST  # the official test set, whole
     assert rec["counts"]["splits"]["train"] + rec["counts"]["splits"]["val"] == N_TRAIN
-    assert len(list((feats / "train").glob("*.parquet"))) >= 4
+    train_uri = tables.data_uri((feats / "train").as_uri())
+    assert len(list(local(train_uri).glob("*.parquet"))) >= 4
     with petastorm_dataset(
         (feats / "train").as_uri(),
         feature_cols=["pixels"],

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from smspark import tables
 from smspark.config import PROJECT_ROOT
 from smspark.jobs import bench, nightly, predict, score
 from tests.conftest import require_landing
@@ -104,7 +105,7 @@ def test_training_ran_two_workers_and_beats_the_majority_class(run, spark):
     assert model["selection"]["split"] == "val" and model["selection"]["metric"] == "macro_f1"
     assert model["champion"]["champion_version"] == model["version"] == "1"
     assert model["champion"]["reason"].startswith("first version")
-    labels = spark.read.parquet(str(root / "features" / "sentiment" / "test")).toPandas()["label"]
+    labels = tables.read(spark, str(root / "features" / "sentiment" / "test")).toPandas()["label"]
     majority = float(labels.value_counts(normalize=True).max())
     majority_macro_f1 = 2 * majority / (1 + majority) / 3  # F1 of the one predicted class, averaged over 3
     for name in ("cnn", "tfidf_logreg"):
@@ -117,7 +118,7 @@ def test_training_ran_two_workers_and_beats_the_majority_class(run, spark):
 
 def test_malformed_lines_quarantined_with_reasons(run, spark):
     root, _, _, _ = run
-    q = spark.read.parquet(str(root / "quarantine" / "posts")).where(F.col("stage") == "ingest").toPandas()
+    q = tables.read(spark, str(root / "quarantine" / "posts")).where(F.col("stage") == "ingest").toPandas()
     got = dict(zip(q["raw"], q["reason"], strict=True))
     for raw, reason in BAD_LINES.items():
         assert got[raw] == reason
@@ -128,11 +129,11 @@ def test_malformed_lines_quarantined_with_reasons(run, spark):
 
 def test_every_post_scored_once_and_rescoring_replaces_the_date(run, spark):
     root, args, manifest, _ = run
-    silver = spark.read.parquet(str(root / "silver" / "posts"))
+    silver = tables.read(spark, str(root / "silver" / "posts"))
     gold_path = str(root / "gold" / "post_sentiment")
 
     def gold():
-        return spark.read.parquet(gold_path).where(F.col("dt") == dt.date.fromisoformat(DAY))
+        return tables.read(spark, gold_path).where(F.col("dt") == dt.date.fromisoformat(DAY))
 
     g = gold()
     assert g.count() == silver.count() == g.select("post_id").distinct().count()
@@ -148,7 +149,7 @@ def test_every_post_scored_once_and_rescoring_replaces_the_date(run, spark):
 
 def test_no_raw_handles_in_silver(run, spark):
     root, _, _, _ = run
-    silver = spark.read.parquet(str(root / "silver" / "posts"))
+    silver = tables.read(spark, str(root / "silver" / "posts"))
     assert silver.where(F.col("author_id") == "realDonaldTrump").count() == 0
     texts = [r["text"] for r in silver.select("text").collect()]
     handles = [h for t in texts for h in re.findall(r"(?<!\w)@+(\w+)", t)]
@@ -166,6 +167,7 @@ def test_predict_file_and_clear_errors(run, tmp_path, capsys):
     res = pd.read_parquet(out)
     assert list(res.columns) == ["id", "label", "prob_negative", "prob_neutral", "prob_positive"]
     assert res["id"].tolist() == ["a", "b", "c"]
+    capsys.readouterr()  # what the successful call printed
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "body": "x"}\n')
     assert predict.main(["sentiment", "--input", str(bad), "--output", str(out), "--set", f"data.root={root}"]) == 2

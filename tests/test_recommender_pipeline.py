@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from smspark import tables
 from smspark.jobs import bench, nightly
 from tests.conftest import require_landing
 
@@ -89,8 +90,8 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     score = stages["score.recommendations"]["counts"]
     assert score["reconciled"] and score["rows"] == score["rows_expected"] == K * USERS
 
-    gold = spark.read.parquet(str(root / "gold" / "user_recommendations")).where(F.col("dt") == DAY)
-    silver = spark.read.parquet(str(root / "silver" / "interactions"))
+    gold = tables.read(spark, str(root / "gold" / "user_recommendations")).where(F.col("dt") == DAY)
+    silver = tables.read(spark, str(root / "silver" / "interactions"))
     per_user = gold.groupBy("user_id").agg(
         F.count(F.lit(1)).alias("n"),
         F.countDistinct("item_id").alias("items"),
@@ -108,7 +109,7 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
         assert probs == sorted(probs, reverse=True)  # re-ranked by engagement
     assert {r[0] for r in gold.select("recommender_version").distinct().collect()} == {"1"}
 
-    segments = spark.read.parquet(str(root / "gold" / "user_segments")).where(F.col("dt") == DAY)
+    segments = tables.read(spark, str(root / "gold" / "user_segments")).where(F.col("dt") == DAY)
     summary = metrics["user_segments"]
     assert 2 <= summary["k"] <= 4 and sum(summary["sizes"].values()) == segments.count() == USERS
 

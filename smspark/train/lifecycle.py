@@ -426,12 +426,21 @@ def champion_decision(
 
 
 def pip_requirements(*extra: str) -> list[str]:
-    """What a serving environment needs to load a registered smspark pyfunc (smspark itself must be installed)."""
+    """What a serving environment needs to load a registered smspark pyfunc (smspark itself must be installed).
+    TensorFlow is named by the distribution installed here (``tensorflow`` or ``tensorflow-cpu``), so loading the
+    model in this environment reports no mismatch."""
+    from importlib import metadata
+
     import tensorflow as tf
     import tf_keras
 
+    try:
+        metadata.version("tensorflow-cpu")
+        tf_dist = "tensorflow-cpu"
+    except metadata.PackageNotFoundError:
+        tf_dist = "tensorflow"
     return [
-        f"tensorflow-cpu=={tf.__version__}",
+        f"{tf_dist}=={tf.__version__}",
         f"tf-keras=={tf_keras.__version__}",
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
