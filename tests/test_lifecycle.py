@@ -186,3 +186,30 @@ def test_champion_is_re_measured_on_the_current_splits(make_cfg, tmp_path: Path)
     assert run.data.tags["promoted"] == "false"
     assert run.data.metrics["champion_val_accuracy"] == pytest.approx(third["val"]["champion"]["accuracy"])
     assert run.data.metrics["baseline_majority_test_accuracy"] == pytest.approx(third["test"]["majority"]["accuracy"])
+
+
+def test_scorecard_names_the_winner_and_a_loss_to_the_baseline():
+    from smspark.jobs.scorecard import scorecard
+
+    rec = {
+        "selection": {
+            "metric": "auc",
+            "split": "val",
+            "higher_is_better": True,
+            "candidate": 0.75,
+            "champion": 0.74,
+            "baselines": {"logreg": 0.77, "popularity": 0.6},
+        },
+        "val": {"gru": {"auc": 0.75}, "logreg": {"auc": 0.77}, "popularity": {"auc": 0.6}, "champion": {"auc": 0.74}},
+        "test": {"gru": {"auc": 0.73}, "logreg": {"auc": 0.76}, "popularity": {"auc": 0.61}, "champion": {"auc": 0.7}},
+        "beats_baseline": False,
+        "champion": {"champion_version": "2", "reason": "v2 wins on val auc"},
+    }
+    lines = scorecard({"behaviour": rec, "gan": {"trained": False}})
+    assert len(lines) == 2  # the header and the one trained model
+    row = lines[1].split()
+    assert row[:2] == ["behaviour", "auc"]
+    assert row[2:5] == ["0.7500", "/", "0.7300"]
+    assert row[5:9] == ["logreg", "0.7700", "/", "0.7600"]  # the best baseline on val, not the first
+    assert row[9:12] == ["0.7400", "/", "0.7000"] and row[12] == "NO" and "v2 wins" in lines[1]
+    assert scorecard({"gan": {"trained": False}}) == []

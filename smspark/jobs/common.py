@@ -22,6 +22,7 @@ from typing import Any
 
 from smspark import storage
 from smspark.config import DEFAULT_PROFILE, ConfigError, Settings, load_config, profile_names
+from smspark.jobs.scorecard import scorecard
 from smspark.manifest import ReconciliationError, RunManifest
 from smspark.processes import executor_processes, process_info
 
@@ -165,4 +166,8 @@ def run_job(
     for name, out in manifest.data.get("outputs", {}).items():
         print(f"{name:<28} {out}")
     print(f"{'run manifest':<28} {path}")
+    lines = scorecard(manifest.data.get("models", {}))
+    if lines:
+        print("\nmodels (selection on val, figures on test):")
+        print("\n".join(lines))
     return 0
