@@ -29,6 +29,7 @@ def get_session(cfg: Settings) -> SparkSession:
         for key, value in cfg.spark.conf.items():
             if key.startswith("spark.sql."):
                 active.conf.set(key, value)
+        _quiet_hidden_path_warning(active)
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -40,5 +41,20 @@ def get_session(cfg: Settings) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    _quiet_hidden_path_warning(spark)
     log.info("Spark %s session '%s' on %s", spark.version, cfg.spark.app_name, spark.sparkContext.master)
     return spark
+
+
+def _quiet_hidden_path_warning(spark: SparkSession) -> None:
+    """Committed tables are read by naming their hidden version directories (``dt=.../.v-<txn>``, see
+    :mod:`smspark.tables`); Spark reads them but logs "All paths were ignored" for every such read, because the
+    names start with ``.``. That logger (``DataSource``) is set to ERROR; without a JVM gateway (Spark Connect)
+    nothing is changed."""
+    try:
+        jvm = spark.sparkContext._jvm
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            "org.apache.spark.sql.execution.datasources.DataSource", jvm.org.apache.logging.log4j.Level.ERROR
+        )
+    except Exception as exc:  # no JVM access (Spark Connect, serverless): the warning stays
+        log.debug("could not lower the DataSource log level: %s", exc)
