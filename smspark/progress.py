@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from smspark.console import stderr_is_tty
+
 T = TypeVar("T")
 
 
@@ -29,7 +31,7 @@ def progress(
     """
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
-    if sys.stderr.isatty():
+    if stderr_is_tty():
         from tqdm import tqdm
 
         yield from tqdm(items, desc=desc, total=total, file=sys.stderr, dynamic_ncols=True, leave=False)
