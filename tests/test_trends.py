@@ -6,7 +6,6 @@ import datetime as dt
 import math
 
 import pytest
-from pyspark.sql import functions as F
 
 from smspark.analytics.trends import sentiment_daily, trend_alerts
 from smspark.schemas import GOLD_SENTIMENT_DAILY, GOLD_TREND_ALERTS
