@@ -34,7 +34,7 @@ def test_volume_spike_alerts_with_hand_computed_z(spark):
     assert got[0]["trailing_mean"] == pytest.approx(mean)
     assert got[0]["trailing_std"] == pytest.approx(std)
     assert got[0]["z"] == pytest.approx((30 - mean) / std)
-    assert alerts.schema == GOLD_TREND_ALERTS
+    assert [(f.name, f.dataType) for f in alerts.schema] == [(f.name, f.dataType) for f in GOLD_TREND_ALERTS]
 
 
 def test_negative_share_and_empty_days(spark):
