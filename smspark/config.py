@@ -389,12 +389,12 @@ class Layout:
     """The medallion layout under the data root, as canonical URI strings (:func:`smspark.storage.resolve_root`).
 
     ``landing/`` raw exports, ``bronze/`` typed append-only, ``silver/`` curated, ``features/`` model inputs,
-    ``gold/`` model outputs, ``quarantine/`` rejected records with reasons, ``runs/`` run manifests,
-    ``mlflow/`` the embedded tracking store. Join below a layer with :func:`smspark.storage.join`
-    (``storage.join(layout.silver, "posts")``).
+    ``gold/`` model outputs, ``quarantine/`` rejected records with reasons, ``runs/`` run manifests, ``reports/``
+    the HTML reports by date, ``mlflow/`` the embedded tracking store. Join below a layer with
+    :func:`smspark.storage.join` (``storage.join(layout.silver, "posts")``).
     """
 
-    LAYERS = frozenset({"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "mlflow"})
+    LAYERS = frozenset({"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "reports", "mlflow"})
 
     def __init__(self, root: str, landing: str | None = None) -> None:
         self.root = root
@@ -516,16 +516,31 @@ def read_profile(profile: str | os.PathLike[str] | None) -> tuple[str, dict[str,
     )
 
 
+#: Sections whose keys are free-form names that may hold dots (Spark options such as ``spark.driver.memory``): in an
+#: override, everything after the section's path is one key.
+DOTTED_KEY_SECTIONS: tuple[tuple[str, ...], ...] = (("spark", "conf"),)
+
+
 def apply_override(tree: dict[str, Any], assignment: str) -> None:
     """Apply one ``a.b.c=value`` override in place; ``value`` is parsed as YAML.
 
+    Under a section of :data:`DOTTED_KEY_SECTIONS` the rest of the key stays whole:
+    ``spark.conf.spark.driver.memory=4g`` sets ``spark.conf["spark.driver.memory"]``.
+
     Raises:
-        ConfigError: the assignment has no ``=`` or an empty key.
+        ConfigError: the assignment has no ``=``, an empty key or key part, or a part that is not a section.
     """
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"Bad override {assignment!r}: expected key.path=value")
     parts = key.strip().split(".")
+    for section in DOTTED_KEY_SECTIONS:
+        n = len(section)
+        if tuple(parts[:n]) == section and len(parts) > n:
+            parts = [*section, ".".join(parts[n:])]
+            break
+    if any(not p for p in parts):
+        raise ConfigError(f"Bad override {assignment!r}: empty key part")
     node = tree
     for p in parts[:-1]:
         node = node.setdefault(p, {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from smspark import storage, tables
 from smspark.jobs.common import JobContext, UserError, run_job
 from smspark.jobs.steps import names_arg, resolve
 
@@ -30,7 +31,7 @@ def run(ctx: JobContext, steps: list[str] | None = None) -> list[str]:
     done = []
     for name in steps or list(ANALYTICS):
         needs, ref = ANALYTICS[name]
-        if not (ctx.layout.root / needs).exists():
+        if not tables.exists(storage.join(ctx.layout.root, *needs.split("/"))):
             ctx.manifest.data.setdefault("skipped", {})[f"analytics.{name}"] = f"no {needs} under the data root"
             continue
         with ctx.manifest.stage(f"analytics.{name}") as rec:

@@ -11,16 +11,14 @@ loads nothing from the network. It is also the last step of ``nightly``.
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.jobs.common import JobContext, run_job
 from smspark.jobs.steps.analytics import scoring_date
 from smspark.report import charts
@@ -35,29 +33,30 @@ MODELS = ("sentiment", "recommender", "behaviour", "image", "gan", "topics")
 
 def report_uri(ctx: JobContext) -> str:
     """``<data.root>/reports/<date>/report.html``."""
-    return storage.join(str(ctx.layout.root), "reports", ctx.run_date.isoformat(), "report.html")
+    return storage.join(ctx.layout.reports, ctx.run_date.isoformat(), "report.html")
 
 
-def _gold(ctx: JobContext, table: str) -> Path:
-    return ctx.layout.gold / table
+def _gold(ctx: JobContext, table: str) -> str:
+    return storage.join(ctx.layout.gold, table)
 
 
 def _read(ctx: JobContext, table: str) -> Any:
-    path = _gold(ctx, table)
-    return ctx.spark.read.parquet(str(path)) if path.exists() else None
+    """The committed gold ``table``, or None when it was never written."""
+    uri = _gold(ctx, table)
+    return tables.read(ctx.spark, uri) if tables.exists(uri) else None
 
 
 def manifests(ctx: JobContext) -> list[dict[str, Any]]:
     """Run manifests under ``runs/``, newest first, the running job's own first (it is not written yet)."""
     found = [ctx.manifest.data]
     runs = ctx.layout.runs
-    for path in sorted(runs.glob("*/manifest.json"), reverse=True) if runs.exists() else []:
-        if path.parent.name == ctx.manifest.run_id:
+    for uri in sorted(storage.glob(runs, "*/manifest.json") if storage.exists(runs) else [], reverse=True):
+        if storage.name(storage.parent(uri)) == ctx.manifest.run_id:
             continue
         try:
-            found.append(json.loads(path.read_text()))
+            found.append(storage.read_json(uri))
         except (OSError, ValueError) as exc:
-            log.warning("report: skipping unreadable manifest %s (%s)", path, exc)
+            log.warning("report: skipping unreadable manifest %s (%s)", uri, exc)
     return found
 
 
@@ -79,42 +78,69 @@ def sentiment_section(ctx: JobContext, labels: dict[int, str]) -> Section:
     daily = _read(ctx, "sentiment_daily")
     if daily is None:
         sec.blocks.append(Missing("sentiment over time", "no gold/sentiment_daily: run `smspark analytics`"))
-        return sec
-    cols = ["posts", *[f"share_{c}" for c in S.LABELS]]
-    weighted = [F.sum(F.col(c) * F.col("posts")).alias(c) for c in cols[1:]]
-    per_day = daily.groupBy("corpus", "dt").agg(F.sum("posts").alias("posts"), *weighted).toPandas()
-    for c in cols[1:]:
-        per_day[c] = per_day[c] / per_day["posts"]
-    per_topic = daily.groupBy("corpus", "dt", "dominant_topic").agg(F.sum("posts").alias("posts")).toPandas()
-    for corpus, part in per_day.groupby("corpus"):
-        days = part["dt"].nunique()
-        if days < 2:
-            totals = {c: float((part[f"share_{c}"] * part["posts"]).sum() / part["posts"].sum()) for c in S.LABELS}
-            sec.blocks.append(
-                Text(
-                    f"{corpus}: all {int(part['posts'].sum()):,} posts on one day ({part['dt'].iloc[0]}); shares "
-                    + ", ".join(f"{c} {v:.1%}" for c, v in totals.items())
+    else:
+        cols = ["posts", *[f"share_{c}" for c in S.LABELS]]
+        weighted = [F.sum(F.col(c) * F.col("posts")).alias(c) for c in cols[1:]]
+        per_day = daily.groupBy("corpus", "dt").agg(F.sum("posts").alias("posts"), *weighted).toPandas()
+        for c in cols[1:]:
+            per_day[c] = per_day[c] / per_day["posts"]
+        for corpus, part in per_day.groupby("corpus"):
+            days = part["dt"].nunique()
+            if days < 2:
+                totals = {c: float((part[f"share_{c}"] * part["posts"]).sum() / part["posts"].sum()) for c in S.LABELS}
+                sec.blocks.append(
+                    Text(
+                        f"{corpus}: all {int(part['posts'].sum()):,} posts on one day ({part['dt'].iloc[0]}); shares "
+                        + ", ".join(f"{c} {v:.1%}" for c, v in totals.items())
+                    )
                 )
-            )
-        else:
-            shares = S.rolling_sentiment(part, rcfg.rolling_days)
-            title = f"{corpus}: predicted sentiment, rolling {rcfg.rolling_days}-day share ({days:,} days with posts)"
-            sec.blocks.append(Image(charts.sentiment_share_png(shares, title), f"sentiment share {corpus}"))
-        tshares = S.topic_shares(per_topic[per_topic["corpus"] == corpus], labels, rcfg.top_topics)
+            else:
+                shares = S.rolling_sentiment(part, rcfg.rolling_days)
+                title = (
+                    f"{corpus}: predicted sentiment, rolling {rcfg.rolling_days}-day share ({days:,} days with posts)"
+                )
+                sec.blocks.append(Image(charts.sentiment_share_png(shares, title), f"sentiment share {corpus}"))
+    sec.blocks.extend(topic_share_blocks(ctx, labels))
+    return sec
+
+
+def posts_per_topic(ctx: JobContext) -> tuple[Any, Any]:
+    """``(scoring date, pandas corpus/dt/dominant_topic/posts)`` from the newest ``gold/post_topics`` partition on
+    or before the date, each post counted on its own day (``silver/posts.dt``; -1 = no topic); ``(None, None)`` when
+    there is no such partition."""
+    uri = _gold(ctx, "post_topics")
+    day = scoring_date(uri, ctx.run_date)
+    if day is None:
+        return None, None
+    scored = tables.read(ctx.spark, uri).where(F.col("dt") == F.lit(day)).select("post_id", "dominant_topic")
+    posts = tables.read(ctx.spark, storage.join(ctx.layout.silver, "posts")).select("post_id", "corpus", "dt")
+    per_topic = (
+        posts.join(scored, "post_id")
+        .withColumn("dominant_topic", F.coalesce("dominant_topic", F.lit(-1)))
+        .groupBy("corpus", "dt", "dominant_topic")
+        .agg(F.count("*").alias("posts"))
+        .toPandas()
+    )
+    return day, per_topic
+
+
+def topic_share_blocks(ctx: JobContext, labels: dict[int, str]) -> list[Any]:
+    """Per corpus, the topic shares over time from ``gold/post_topics`` (a chart, or a table for a single period)."""
+    day, per_topic = posts_per_topic(ctx)
+    if day is None:
+        return [Missing("topic shares", "no gold/post_topics: run `smspark score --model topics`")]
+    blocks: list[Any] = []
+    for corpus, part in per_topic.groupby("corpus"):
+        tshares = S.topic_shares(part, labels, ctx.cfg.analytics.report.top_topics)
+        what = f"{corpus}: topic shares (gold/post_topics scored {day})"
         if tshares.empty:
-            sec.blocks.append(
-                Missing(f"{corpus}: topic shares", "no post has a topic (run `smspark score --model topics`)")
-            )
+            blocks.append(Missing(what, "no post has a topic"))
         elif len(tshares) < 2:
             row = tshares.iloc[0].sort_values(ascending=False)
-            sec.blocks.append(
-                Table(row.rename("share").reset_index().rename(columns={"index": "topic"}), f"{corpus}: topic shares")
-            )
+            blocks.append(Table(row.rename("share").reset_index().rename(columns={"index": "topic"}), what))
         else:
-            sec.blocks.append(
-                Image(charts.topic_share_png(tshares, f"{corpus}: topic shares"), f"topic shares {corpus}")
-            )
-    return sec
+            blocks.append(Image(charts.topic_share_png(tshares, what), f"topic shares {corpus}"))
+    return blocks
 
 
 def topics_section(ctx: JobContext) -> Section:
@@ -330,11 +356,13 @@ def quality_section(ctx: JobContext, runs: list[dict[str, Any]]) -> Section:
     else:
         sec.blocks.append(Missing("rows per stage", f"no run manifest for {ctx.run_date}"))
     qroot = ctx.layout.quarantine
-    tables = [p.name for p in qroot.iterdir() if p.is_dir()] if qroot.exists() else []
+    quarantined = [storage.join(qroot, n) for n in storage.listdir(qroot) if not n.startswith(("_", "."))]
     frames = []
-    for t in sorted(tables):
-        q = ctx.spark.read.parquet(str(qroot / t))
-        frames.append(q.groupBy("table", "stage", "reason").count().toPandas())
+    for uri in quarantined:
+        if tables.exists(uri):
+            q = tables.read(ctx.spark, uri)
+            frames.append(q.groupBy("table", "stage", "reason").count().toPandas())
+    frames = [f for f in frames if len(f)]
     if frames:
         q = pd.concat(frames).sort_values("count", ascending=False)
         sec.blocks.append(Table(q, "Quarantine by reason (all ingest dates)"))
@@ -379,7 +407,7 @@ def run(ctx: JobContext) -> str:
         ]
         facts = [
             ("date", ctx.run_date.isoformat()),
-            ("data root", str(ctx.layout.root)),
+            ("data root", ctx.layout.root),
             ("run", ctx.manifest.run_id),
             ("profile", ctx.cfg.profile),
         ]

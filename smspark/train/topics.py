@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.progress import progress
 from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package
 
@@ -44,7 +44,7 @@ class TopicsAdapter(ModelAdapter):
     def docs(self, split: str) -> Any:
         """The documents of a features split (``terms`` ``array<string>``), cached."""
         if split not in self._docs:
-            df = self.spark.read.parquet(storage.spark_path(self.ctx.features(split))).select("doc_id", "terms")
+            df = tables.read(self.spark, self.ctx.features(split)).select("doc_id", "terms")
             self._docs[split] = df.persist()
         return self._docs[split]
 

@@ -9,29 +9,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from smspark import storage, tables
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_table, write_table
+from smspark.jobs.io import read_parquet, read_table, write_table
 from smspark.manifest import reconcile
 
 
-def scoring_date(path: Path, run_date: dt.date) -> dt.date | None:
-    """The newest ``dt`` partition of a gold table on or before ``run_date`` (None when there is none)."""
-    if not path.exists():
-        return None
-    days = [p.name.split("=", 1)[1] for p in path.glob("dt=*")]
-    days = sorted(d for d in days if dt.date.fromisoformat(d) <= run_date)
-    return dt.date.fromisoformat(days[-1]) if days else None
+def scoring_date(uri: str, run_date: dt.date) -> dt.date | None:
+    """The newest committed ``dt`` partition of the gold table at ``uri`` on or before ``run_date`` (None when there
+    is none, or no table)."""
+    days = [d for d in map(dt.date.fromisoformat, tables.partition_values(uri, "dt")) if d <= run_date]
+    return max(days) if days else None
 
 
-def gold_partition(spark: SparkSession, path: Path, day: dt.date) -> DataFrame:
-    """One ``dt`` partition of a gold table."""
-    return spark.read.parquet(str(path)).where(F.col("dt") == F.lit(day))
+def gold_partition(spark: SparkSession, uri: str, day: dt.date) -> DataFrame:
+    """One ``dt`` partition of the committed gold table at ``uri``."""
+    return read_parquet(spark, uri).where(F.col("dt") == F.lit(day))
 
 
 def keywords(ctx: JobContext) -> dict[str, Any]:
@@ -41,7 +39,8 @@ def keywords(ctx: JobContext) -> dict[str, Any]:
 
     k = ctx.cfg.analytics.keywords
     extra = ctx.cfg.models.topics.extra_stop_words
-    posts = read_table(ctx.spark, ctx.layout.silver / "posts", what="run `smspark etl` first")
+    silver = storage.join(ctx.layout.silver, "posts")
+    posts = read_table(ctx.spark, silver, what="run `smspark etl` first")
     terms = post_terms(posts, extra).select("post_id", "terms")
     posts = posts.select("post_id", "corpus", "dt", "created_at", "text").join(terms, "post_id").persist()
     n_posts = posts.count()
@@ -51,20 +50,20 @@ def keywords(ctx: JobContext) -> dict[str, Any]:
         windows[window] = docs.count()
         parts.append(tfidf_keywords(docs, k.top_n, k.vocab_size, k.min_df))
         parts.append(yake_keywords(docs, k.top_n, k.yake_ngram, k.yake_max_chars))
-    out = ctx.layout.gold / "keywords"
+    out = storage.join(ctx.layout.gold, "keywords")
     result = parts[0]
     for p in parts[1:]:
         result = result.unionByName(p)
     write_table(result.coalesce(4), out)
-    written = ctx.spark.read.parquet(str(out))
+    written = read_parquet(ctx.spark, out)
     by_method = {
         f"{r['window']}/{r['method']}": r["count"] for r in written.groupBy("window", "method").count().collect()
     }
     posts.unpersist()
     ctx.output("gold/keywords", out)
     return {
-        "inputs": {"silver": str(ctx.layout.silver / "posts"), "posts": n_posts},
-        "outputs": {"gold": str(out), "windows": windows, "rows": by_method},
+        "inputs": {"silver": silver, "posts": n_posts},
+        "outputs": {"gold": out, "windows": windows, "rows": by_method},
         "counts": {"rows_out": sum(by_method.values()), "windows": windows},
     }
 
@@ -74,29 +73,31 @@ def sentiment_daily(ctx: JobContext) -> dict[str, Any]:
     sentiment score against the posts the daily rows count."""
     from smspark.analytics.trends import sentiment_daily as daily_rows
 
-    gold = ctx.layout.gold
-    day = scoring_date(gold / "post_sentiment", ctx.run_date)
+    sentiment_uri = storage.join(ctx.layout.gold, "post_sentiment")
+    topics_uri = storage.join(ctx.layout.gold, "post_topics")
+    day = scoring_date(sentiment_uri, ctx.run_date)
     if day is None:
         raise UserError(f"no gold/post_sentiment on or before {ctx.run_date}: run `smspark score --model sentiment`")
-    sentiment = gold_partition(ctx.spark, gold / "post_sentiment", day)
-    topics_day = scoring_date(gold / "post_topics", day)
-    topics = gold_partition(ctx.spark, gold / "post_topics", topics_day) if topics_day == day else None
-    posts = read_table(ctx.spark, ctx.layout.silver / "posts", what="run `smspark etl` first")
+    sentiment = gold_partition(ctx.spark, sentiment_uri, day)
+    topics_day = scoring_date(topics_uri, day)
+    topics = gold_partition(ctx.spark, topics_uri, topics_day) if topics_day == day else None
+    silver = storage.join(ctx.layout.silver, "posts")
+    posts = read_table(ctx.spark, silver, what="run `smspark etl` first")
     n_posts = posts.count()
     n_scored = posts.join(sentiment.select("post_id"), "post_id").count()
-    out = gold / "sentiment_daily"
+    out = storage.join(ctx.layout.gold, "sentiment_daily")
     write_table(daily_rows(posts, sentiment, topics, day).coalesce(4), out)
-    written = ctx.spark.read.parquet(str(out))
+    written = read_parquet(ctx.spark, out)
     n_rows = written.count()
     n_counted = written.agg(F.sum("posts")).first()[0] or 0
     ctx.output("gold/sentiment_daily", out)
     return {
         "inputs": {
-            "silver": str(ctx.layout.silver / "posts"),
+            "silver": silver,
             "post_sentiment_dt": day.isoformat(),
             "post_topics_dt": topics_day.isoformat() if topics is not None else None,
         },
-        "outputs": {"gold": str(out), "rows": n_rows},
+        "outputs": {"gold": out, "rows": n_rows},
         "counts": {
             **reconcile(n_scored, n_counted),
             "posts": n_posts,
@@ -111,17 +112,18 @@ def trend_alerts(ctx: JobContext) -> dict[str, Any]:
     from smspark.analytics.trends import trend_alerts as alert_rows
 
     t = ctx.cfg.analytics.trends
-    daily = read_table(ctx.spark, ctx.layout.gold / "sentiment_daily", what="run the sentiment_daily step first")
-    out = ctx.layout.gold / "trend_alerts"
+    src = storage.join(ctx.layout.gold, "sentiment_daily")
+    daily = read_table(ctx.spark, src, what="run the sentiment_daily step first")
+    out = storage.join(ctx.layout.gold, "trend_alerts")
     alerts = alert_rows(daily, t.window_days, t.z_threshold, t.min_history_days, t.min_posts)
     write_table(alerts.coalesce(1), out)
-    written = ctx.spark.read.parquet(str(out))
+    written = read_parquet(ctx.spark, out)
     by_metric = {
         f"{r['metric']}/{r['direction']}": r["count"] for r in written.groupBy("metric", "direction").count().collect()
     }
     ctx.output("gold/trend_alerts", out)
     return {
-        "inputs": {"gold": str(ctx.layout.gold / "sentiment_daily"), **t.model_dump()},
-        "outputs": {"gold": str(out), "alerts": by_metric},
+        "inputs": {"gold": src, **t.model_dump()},
+        "outputs": {"gold": out, "alerts": by_metric},
         "counts": {"rows_out": sum(by_metric.values())},
     }
