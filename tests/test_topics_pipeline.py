@@ -4,16 +4,16 @@ keywords, and the report opened in headless Chromium."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 
 import pytest
 
+from smspark import storage, tables
 from smspark.jobs import nightly, report, train
 from smspark.jobs.common import JobContext
 from smspark.manifest import RunManifest
 from tests.chromium import blank_fraction, render_page
-from tests.conftest import require_landing
+from tests.conftest import local, require_landing
 
 DAY = dt.date(2026, 11, 22)
 
@@ -29,7 +29,7 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
     )
     for corpus, n in (("trump_archive", 2500), ("labelled_tweets", 800)):
         src = require_landing("posts", corpus, "posts.jsonl")
-        dst = cfg.layout.landing / "posts" / corpus / "posts.jsonl"
+        dst = local(cfg.layout.landing) / "posts" / corpus / "posts.jsonl"
         dst.parent.mkdir(parents=True, exist_ok=True)
         with src.open() as fin:
             dst.write_text("".join(line for line, _ in zip(fin, range(n), strict=False)))
@@ -50,11 +50,11 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
     stages = ctx.manifest.data["stages"]
     assert stages["features.topics"]["counts"]["reconciled"]
     assert stages["score.topics"]["counts"]["reconciled"]
-    gold = spark.read.parquet(str(cfg.layout.gold / "post_topics"))
-    assert gold.count() == spark.read.parquet(str(cfg.layout.silver / "posts")).count()
-    topics = spark.read.parquet(str(cfg.layout.gold / "topics")).collect()
+    gold = tables.read(spark, storage.join(cfg.layout.gold, "post_topics"))
+    assert gold.count() == tables.read(spark, storage.join(cfg.layout.silver, "posts")).count()
+    topics = tables.read(spark, storage.join(cfg.layout.gold, "topics")).collect()
     assert len(topics) == rec["selection_k"] and all(len(t["label"].split(" / ")) == 3 for t in topics)
-    kw = spark.read.parquet(str(cfg.layout.gold / "keywords"))
+    kw = tables.read(spark, storage.join(cfg.layout.gold, "keywords"))
     assert {r["method"] for r in kw.select("method").distinct().collect()} == {"tfidf", "yake"}
     assert "analytics.sentiment_daily" in ctx.manifest.data["skipped"]  # no sentiment scored in this run
 
@@ -64,11 +64,12 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
     again = train.run(ctx2, "topics")
     assert again["test"]["champion"] is not None and again["champion"]["previous_version"] == rec["version"]
 
-    html = cfg.layout.root / "reports" / DAY.isoformat() / "report.html"
-    assert html.exists() and json.loads(path.read_text())["stages"]["report"]["status"] == "ok"
+    html = local(storage.join(cfg.layout.reports, DAY.isoformat(), "report.html"))
+    assert html.exists() and storage.read_json(path)["stages"]["report"]["status"] == "ok"
     report.run(ctx2)  # the standalone report reads the manifests written so far
     page = html.read_text()
     assert "smspark_topics" in page and "not available" in page  # missing parts are explained
+    assert 'alt="topic shares trump_archive"' in page  # topic shares from gold/post_topics, without sentiment
     shot = tmp_path / "report.png"
     probe = render_page(html, shot, tmp_path / "profile")
     assert probe["images"] and all(i["complete"] and i["width"] > 0 for i in probe["images"])
