@@ -36,6 +36,7 @@ def run(ctx: JobContext, steps: list[str] | None = None) -> list[str]:
             continue
         with ctx.manifest.stage(f"analytics.{name}") as rec:
             rec.update(resolve(ref)(ctx))
+            ctx.record_processes(rec)
         done.append(name)
     return done
 

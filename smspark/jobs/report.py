@@ -415,6 +415,7 @@ def run(ctx: JobContext) -> str:
         uri = storage.write_text(report_uri(ctx), page)
         missing = [b.what for s in sections for b in s.blocks if isinstance(b, Missing)]
         rec["outputs"] = {"report": uri, "images": images_in(sections), "bytes": len(page.encode()), "missing": missing}
+        ctx.record_processes(rec)
     ctx.output("report", uri)
     return uri
 
