@@ -77,7 +77,12 @@ def sentiment_section(ctx: JobContext, labels: dict[int, str]) -> Section:
     sec = Section("Sentiment and topics over time", anchor="trends")
     daily = _read(ctx, "sentiment_daily")
     if daily is None:
-        sec.blocks.append(Missing("sentiment over time", "no gold/sentiment_daily: run `smspark analytics`"))
+        sec.blocks.append(
+            Missing(
+                "sentiment over time",
+                "no gold/sentiment_daily: `smspark score --model sentiment`, then `smspark analytics`",
+            )
+        )
     else:
         cols = ["posts", *[f"share_{c}" for c in S.LABELS]]
         weighted = [F.sum(F.col(c) * F.col("posts")).alias(c) for c in cols[1:]]
@@ -187,7 +192,12 @@ def alerts_section(ctx: JobContext, labels: dict[int, str]) -> Section:
     sec = Section("Trend alerts", anchor="alerts")
     alerts = _read(ctx, "trend_alerts")
     if alerts is None:
-        sec.blocks.append(Missing("trend alerts", "no gold/trend_alerts: run `smspark analytics`"))
+        sec.blocks.append(
+            Missing(
+                "trend alerts",
+                "no gold/trend_alerts: it follows gold/sentiment_daily (sentiment scored, then `smspark analytics`)",
+            )
+        )
         return sec
     n = alerts.count()
     top = alerts.where(F.col("dt") <= F.lit(ctx.run_date)).orderBy(F.desc("dt"), F.desc(F.abs("z")))
