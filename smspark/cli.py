@@ -14,10 +14,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("smspark.jobs.train", "train a model with Horovod + Petastorm, next to its MLlib baseline"),
     "score": ("smspark.jobs.score", "score the corpus with the champion through pandas UDFs -> gold"),
     "predict": ("smspark.jobs.predict", "score a JSON-lines/CSV file with the champion"),
-    "nightly": ("smspark.jobs.nightly", "ingest -> etl -> features -> train (if needed) -> score"),
+    "nightly": ("smspark.jobs.nightly", "ingest -> etl -> features -> train (if needed) -> score -> report"),
     "evaluate": ("smspark.jobs.evaluate", "a model's test figures on your copy of a dataset, in a temp work area"),
     "bench": ("smspark.jobs.bench", "scoring throughput: Spark pandas UDFs next to plain model.predict"),
     "generate": ("smspark.jobs.generate", "synthetic images from the GAN champion -> gold/synthetic_media"),
+    "analytics": ("smspark.jobs.analytics", "keywords per day/week, daily sentiment, trend alerts -> gold"),
+    "report": ("smspark.jobs.report", "one self-contained HTML report -> reports/<date>/report.html"),
 }
 
 

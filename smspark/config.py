@@ -298,6 +298,30 @@ class BehaviourConfig(_Strict):
     baseline_items_from: Literal["earlier", "train_other_users"] = "train_other_users"
 
 
+class TopicsConfig(_Strict):
+    """Topic model: MLlib online LDA on pooled posts (Mehrotra et al. 2013), k chosen by NPMI coherence.
+
+    Posts go to the first of ``pooling`` that applies (``author_day``, ``hashtag``), else stay alone; terms shorter
+    than ``min_term_len`` and English stop words plus ``extra_stop_words`` are removed. ``vocab_size``, ``min_df``
+    and ``max_df`` bound the ``CountVectorizer`` vocabulary (document frequency: a count when >= 1, else a
+    fraction). One LDA per ``k`` of ``k_values`` (``max_iter`` online iterations on a ``subsampling_rate`` fraction
+    of the training documents each); the ``k`` with the highest mean NPMI of the topics' top ``top_n`` terms on the
+    validation documents wins. Labels are the top ``label_terms`` terms.
+    """
+
+    pooling: list[Literal["author_day", "hashtag"]] = Field(default_factory=lambda: ["author_day", "hashtag"])
+    min_term_len: int = Field(2, ge=1)
+    extra_stop_words: list[str] = Field(default_factory=lambda: ["rt", "amp", "via"])
+    vocab_size: int = Field(5000, ge=10)
+    min_df: float = Field(5.0, gt=0.0)
+    max_df: float = Field(0.5, gt=0.0)
+    k_values: list[int] = Field(default_factory=lambda: [10, 15, 20, 25], min_length=1)
+    max_iter: int = Field(40, ge=1)
+    subsampling_rate: float = Field(0.05, gt=0.0, le=1.0)
+    top_n: int = Field(10, ge=2)
+    label_terms: int = Field(3, ge=1)
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
@@ -305,10 +329,53 @@ class ModelsConfig(BaseModel):
     gan: GanConfig = Field(default_factory=GanConfig)
     recommender: RecommenderConfig = Field(default_factory=RecommenderConfig)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
 
 
 class ScoringConfig(_Strict):
     batch_size: int = Field(1024, ge=1)
+
+
+class KeywordsConfig(_Strict):
+    """``gold/keywords``: per time window (``windows``: ``day``, ``week``) and corpus, the ``top_n`` terms by TF-IDF
+    (each window one document; MLlib ``CountVectorizer`` with ``vocab_size`` and ``min_df`` windows, then ``IDF``)
+    and by YAKE (Campos et al. 2020; phrases of up to ``yake_ngram`` words). Windows with fewer than ``min_posts``
+    posts are skipped; YAKE reads at most ``yake_max_chars`` characters of a window."""
+
+    windows: list[Literal["day", "week"]] = Field(default_factory=lambda: ["day", "week"])
+    top_n: int = Field(10, ge=1)
+    vocab_size: int = Field(20000, ge=10)
+    min_df: float = Field(2.0, gt=0.0)
+    min_posts: int = Field(3, ge=1)
+    yake_ngram: int = Field(2, ge=1, le=3)
+    yake_max_chars: int = Field(20000, ge=100)
+
+
+class TrendsConfig(_Strict):
+    """``gold/trend_alerts``: a day whose topic volume or negative share is more than ``z_threshold`` standard
+    deviations from its trailing ``window_days`` level (the days before it, not the day itself). The trailing window
+    needs ``min_history_days`` observed days; a negative-share day needs ``min_posts`` posts of the topic."""
+
+    window_days: int = Field(28, ge=2)
+    z_threshold: float = Field(3.0, gt=0.0)
+    min_history_days: int = Field(14, ge=2)
+    min_posts: int = Field(5, ge=1)
+
+
+class ReportConfig(_Strict):
+    """``reports/<date>/report.html``: ``rolling_days`` for the sentiment share, the ``top_topics`` most frequent
+    topics in the share chart, ``max_alerts`` rows of the alert table, ``max_generated`` generated images."""
+
+    rolling_days: int = Field(7, ge=1)
+    top_topics: int = Field(8, ge=1)
+    max_alerts: int = Field(25, ge=1)
+    max_generated: int = Field(40, ge=1)
+
+
+class AnalyticsConfig(_Strict):
+    keywords: KeywordsConfig = Field(default_factory=KeywordsConfig)
+    trends: TrendsConfig = Field(default_factory=TrendsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
 
 class NightlyConfig(_Strict):
@@ -322,12 +389,12 @@ class Layout:
     """The medallion layout under the data root, as canonical URI strings (:func:`smspark.storage.resolve_root`).
 
     ``landing/`` raw exports, ``bronze/`` typed append-only, ``silver/`` curated, ``features/`` model inputs,
-    ``gold/`` model outputs, ``quarantine/`` rejected records with reasons, ``runs/`` run manifests,
-    ``mlflow/`` the embedded tracking store. Join below a layer with :func:`smspark.storage.join`
-    (``storage.join(layout.silver, "posts")``).
+    ``gold/`` model outputs, ``quarantine/`` rejected records with reasons, ``runs/`` run manifests, ``reports/``
+    the HTML reports by date, ``mlflow/`` the embedded tracking store. Join below a layer with
+    :func:`smspark.storage.join` (``storage.join(layout.silver, "posts")``).
     """
 
-    LAYERS = frozenset({"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "mlflow"})
+    LAYERS = frozenset({"landing", "bronze", "silver", "features", "gold", "quarantine", "runs", "reports", "mlflow"})
 
     def __init__(self, root: str, landing: str | None = None) -> None:
         self.root = root
@@ -354,6 +421,7 @@ class Settings(BaseModel):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     nightly: NightlyConfig = Field(default_factory=NightlyConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
 
     @property
     def layout(self) -> Layout:
@@ -448,16 +516,31 @@ def read_profile(profile: str | os.PathLike[str] | None) -> tuple[str, dict[str,
     )
 
 
+#: Sections whose keys are free-form names that may hold dots (Spark options such as ``spark.driver.memory``): in an
+#: override, everything after the section's path is one key.
+DOTTED_KEY_SECTIONS: tuple[tuple[str, ...], ...] = (("spark", "conf"),)
+
+
 def apply_override(tree: dict[str, Any], assignment: str) -> None:
     """Apply one ``a.b.c=value`` override in place; ``value`` is parsed as YAML.
 
+    Under a section of :data:`DOTTED_KEY_SECTIONS` the rest of the key stays whole:
+    ``spark.conf.spark.driver.memory=4g`` sets ``spark.conf["spark.driver.memory"]``.
+
     Raises:
-        ConfigError: the assignment has no ``=`` or an empty key.
+        ConfigError: the assignment has no ``=``, an empty key or key part, or a part that is not a section.
     """
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"Bad override {assignment!r}: expected key.path=value")
     parts = key.strip().split(".")
+    for section in DOTTED_KEY_SECTIONS:
+        n = len(section)
+        if tuple(parts[:n]) == section and len(parts) > n:
+            parts = [*section, ".".join(parts[n:])]
+            break
+    if any(not p for p in parts):
+        raise ConfigError(f"Bad override {assignment!r}: empty key part")
     node = tree
     for p in parts[:-1]:
         node = node.setdefault(p, {})

@@ -124,6 +124,99 @@ GOLD_POST_SENTIMENT = StructType(
     ]
 )
 
+#: Topic-model documents (``features/topics/{train,val,test}``): posts pooled by author-day or hashtag, or alone
+#: (``pool``), their stop-word-free ``terms`` concatenated; ``posts`` member posts. Not read through Petastorm.
+TOPICS_FEATURES = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("corpus", StringType(), False),
+        StructField("pool", StringType(), False),
+        StructField("terms", ArrayType(StringType(), True), False),
+        StructField("posts", IntegerType(), False),
+    ]
+)
+
+#: The champion topic model's topics per scoring date: ``terms`` the top terms with their topic-term probabilities
+#: ``weights`` (descending), ``coherence`` the topic's NPMI on the validation documents, ``label`` its top 3 terms,
+#: ``posts``/``share`` the silver posts whose dominant topic it is.
+GOLD_TOPICS = StructType(
+    [
+        StructField("topic_id", IntegerType(), False),
+        StructField("label", StringType(), False),
+        StructField("terms", ArrayType(StringType(), False), False),
+        StructField("weights", ArrayType(FloatType(), False), False),
+        StructField("coherence", FloatType()),
+        StructField("posts", LongType(), False),
+        StructField("share", FloatType(), False),
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: One row per silver post per scoring date: its topic distribution (``k`` float32 summing to 1), the dominant
+#: topic and its probability (null when no term of the post is in the model's vocabulary).
+GOLD_POST_TOPICS = StructType(
+    [
+        StructField("post_id", StringType(), False),
+        StructField("topic_distribution", ArrayType(FloatType(), False), False),
+        StructField("dominant_topic", IntegerType()),
+        StructField("dominant_prob", FloatType()),
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
+#: Keywords per time window: ``window`` ``day``/``week``, ``window_start`` its first day (weeks start on Monday),
+#: ``method`` ``tfidf`` (the window as one document among all windows of its kind) or ``yake`` (lower score = more
+#: relevant in YAKE; ``rank`` 1 is the best for both), ``posts`` in the window. Recomputed in full each run.
+GOLD_KEYWORDS = StructType(
+    [
+        StructField("corpus", StringType(), False),
+        StructField("window", StringType(), False),
+        StructField("window_start", DateType(), False),
+        StructField("method", StringType(), False),
+        StructField("rank", IntegerType(), False),
+        StructField("term", StringType(), False),
+        StructField("score", DoubleType(), False),
+        StructField("posts", LongType(), False),
+    ]
+)
+
+#: Sentiment per post day (``dt``), corpus, posting client and dominant topic (-1: no topic): posts, the share of
+#: each predicted label and the mean class probabilities, from the given scoring date's gold tables.
+GOLD_SENTIMENT_DAILY = StructType(
+    [
+        StructField("dt", DateType(), False),
+        StructField("corpus", StringType(), False),
+        StructField("client", StringType(), False),
+        StructField("dominant_topic", IntegerType(), False),
+        StructField("posts", LongType(), False),
+        *[StructField(f"share_{c}", DoubleType(), False) for c in ("negative", "neutral", "positive")],
+        *[StructField(f"mean_prob_{c}", DoubleType(), False) for c in ("negative", "neutral", "positive")],
+        StructField("scored_dt", DateType(), False),
+    ]
+)
+
+#: A day (``dt``) on which a topic's ``metric`` (``volume``: posts; ``negative_share``) in a corpus departs from
+#: its trailing level by more than the threshold: ``z = (value - mean) / std`` of the ``window_days`` days before.
+GOLD_TREND_ALERTS = StructType(
+    [
+        StructField("dt", DateType(), False),
+        StructField("corpus", StringType(), False),
+        StructField("dominant_topic", IntegerType(), False),
+        StructField("metric", StringType(), False),
+        StructField("value", DoubleType(), False),
+        StructField("trailing_mean", DoubleType(), False),
+        StructField("trailing_std", DoubleType(), False),
+        StructField("z", DoubleType(), False),
+        StructField("direction", StringType(), False),
+        StructField("posts", LongType(), False),
+    ]
+)
+
 #: Class names of the sentiment model, in class-index order.
 SENTIMENT_CLASSES: tuple[str, ...] = ("negative", "neutral", "positive")
 

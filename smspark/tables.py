@@ -139,6 +139,25 @@ def data_uri(uri: str) -> str:
     return uris[0]
 
 
+def partition_values(uri: str, column: str) -> list[str]:
+    """The committed values of the partition column ``column`` (``dt`` -> ``["2026-11-21", ...]``), sorted;
+    ``[]`` when the table does not exist or is empty.
+
+    Raises:
+        ValueError: the table is not partitioned by ``column``.
+    """
+    commit = current(uri)
+    if commit is None:
+        if not storage.exists(uri):
+            return []
+        names = [n for n in storage.listdir(uri) if n.startswith(f"{column}=")]
+        return sorted(n.split("=", 1)[1] for n in names)
+    if column not in commit.partition_by:
+        raise ValueError(f"{uri} is not partitioned by {column} (partitions: {commit.partition_by})")
+    values = {dict(kv.split("=", 1) for kv in part.split("/"))[column] for part in commit.partitions if part}
+    return sorted(values)
+
+
 def read(spark: Any, uri: str, schema: Any = None) -> Any:
     """The committed version of the table at ``uri`` as a DataFrame (partition columns discovered from the paths).
 

@@ -72,3 +72,21 @@ def test_registered_names_follow_the_configured_registry(tmp_path: Path) -> None
     finally:
         registry.configure(load_config(None, [f"data.root={tmp_path}"]))
     assert registry.registered_name("sentiment") == "smspark_sentiment"
+
+
+def test_spark_conf_overrides_keep_dotted_option_names() -> None:
+    cfg = load_config(
+        None,
+        [
+            "spark.conf.spark.driver.memory=4g",
+            "spark.conf.spark.sql.shuffle.partitions=8",
+            "spark.app_name=smspark-test",
+            "models.topics.k_values=[4,6]",
+        ],
+    )
+    assert cfg.spark.conf["spark.driver.memory"] == "4g"
+    assert cfg.spark.conf["spark.sql.shuffle.partitions"] == "8"  # typed by YAML, passed to Spark as a string
+    assert not any(k == "spark" or isinstance(v, dict) for k, v in cfg.spark.conf.items())
+    assert cfg.spark.app_name == "smspark-test" and cfg.models.topics.k_values == [4, 6]
+    with pytest.raises(ConfigError, match="empty key part"):
+        load_config(None, ["spark..master=local[1]"])

@@ -61,6 +61,8 @@ def run(spark, tmp_path_factory):
         "models.sentiment.epochs=2",
         "models.sentiment.vocab_size=5000",
         "train.num_proc=2",
+        "nightly.train=[sentiment]",
+        "nightly.score=[sentiment]",
     ]
     args = ["--date", DAY] + [a for s in sets for a in ("--set", s)]
     assert nightly.main(args) == 0
@@ -86,7 +88,18 @@ def test_nightly_stages_reconcile(run):
     root, _, manifest, lines = run
     assert manifest["status"] == "ok"
     stages = manifest["stages"]
-    assert list(stages) == ["ingest.posts", "etl.posts", "features.sentiment", "train.sentiment", "score.sentiment"]
+    assert list(stages) == [
+        "ingest.posts",
+        "etl.posts",
+        "features.sentiment",
+        "features.topics",
+        "train.sentiment",
+        "score.sentiment",
+        "analytics.keywords",
+        "analytics.sentiment_daily",
+        "analytics.trend_alerts",
+        "report",
+    ]
     for name, st in stages.items():
         if "reconciled" in st["counts"]:
             assert st["counts"]["reconciled"], name
@@ -96,6 +109,10 @@ def test_nightly_stages_reconcile(run):
     etl = stages["etl.posts"]["counts"]
     assert etl["rows_in"] == ingest["rows_out"] == etl["rows_out"] + etl["quarantined"] + etl["duplicates_dropped"]
     assert stages["score.sentiment"]["counts"]["scored"] == etl["rows_out"]
+    daily = stages["analytics.sentiment_daily"]["counts"]
+    assert daily["rows_in"] == daily["rows_out"] == etl["rows_out"]  # every scored post is in one daily row
+    assert manifest["outputs"]["report"] == f"file://{root}/reports/{DAY}/report.html"
+    assert (root / "reports" / DAY / "report.html").is_file()
 
 
 def test_training_ran_two_workers_and_beats_the_majority_class(run, spark):

@@ -102,3 +102,15 @@ def test_a_replace_spec_may_name_some_partition_columns(spark, uri):
     commit = tables.write(empty, uri, ["stage", "dt"], mode="partitions", replace=[{"stage": "etl"}])
     assert list(commit.partitions) == ["stage=ingest/dt=2026-11-20"]
     assert [r.x for r in tables.read(spark, uri).collect()] == [1]
+
+
+def test_partition_values_come_from_the_commit_not_the_directories(spark, uri):
+    assert tables.partition_values(uri, "dt") == []
+    tables.write(_df(spark, [(1, D1), (2, D2)]), uri, ["dt"])
+    tables.write(_df(spark, [(3, D3)]), uri, ["dt"])  # D1 and D2 stay on disk as superseded versions
+    assert {"dt=2026-11-20", "dt=2026-11-21"} <= set(storage.listdir(uri))
+    assert tables.partition_values(uri, "dt") == ["2026-11-22"]
+    tables.write(_df(spark, [(4, D1)]), uri, ["dt"], mode="partitions")
+    assert tables.partition_values(uri, "dt") == ["2026-11-20", "2026-11-22"]
+    with pytest.raises(ValueError, match="not partitioned by x"):
+        tables.partition_values(uri, "x")

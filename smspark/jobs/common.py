@@ -124,7 +124,14 @@ def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from smspark.console import HandledPy4jRetry, filter_native_stderr
+
+    filter_native_stderr()
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(HandledPy4jRetry())
     for noisy in ("py4j", "urllib3", "alembic", "mlflow.store", "petastorm", "h5py", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -16,6 +16,7 @@ FEATURE_STEPS: dict[str, tuple[str, str]] = {
     "recommender": ("interactions", "smspark.jobs.steps.interactions:features_recommender"),
     "behaviour": ("interactions", "smspark.jobs.steps.interactions:features_behaviour"),
     "image": ("media", "smspark.jobs.steps.media:features_image"),
+    "topics": ("posts", "smspark.jobs.steps.topics:features"),
 }
 
 

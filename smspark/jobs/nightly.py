@@ -1,10 +1,12 @@
-"""Job ``nightly``: ingest -> etl -> features -> train -> score, one run, one manifest.
+"""Job ``nightly``: ingest -> etl -> features -> train -> score -> analytics -> report, one run, one manifest.
 
 Every table with landing data is ingested and cleaned and every model whose input exists gets features; the
 models in ``nightly.train`` whose features exist are trained only when they have no champion yet (or with
 ``--retrain``); the ``nightly.score`` scorers whose silver input exists then write gold for ``--date``. What is
-skipped, and why, is recorded in the manifest. The manifest (``<data.root>/runs/<run_id>/manifest.json``)
-is written last, with every stage's inputs, outputs, counts and timings, the model versions and metrics.
+skipped, and why, is recorded in the manifest. Analytics (keywords, daily sentiment, trend alerts) and the HTML
+report (``<data.root>/reports/<date>/report.html``) come last. The manifest
+(``<data.root>/runs/<run_id>/manifest.json``) is written last, with every stage's inputs, outputs, counts and
+timings, the model versions and metrics.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from smspark import storage
-from smspark.jobs import etl, features, ingest, score, train
+from smspark.jobs import analytics, etl, features, ingest, report, score, train
 from smspark.jobs.common import JobContext, run_job
 from smspark.jobs.steps import names_arg
 
@@ -40,6 +42,8 @@ def run(
         ctx.manifest.data.setdefault("skipped", {})[f"score.{skipped}"] = "no silver input under the data root"
     if present:
         score.run(ctx, present)
+    analytics.run(ctx)
+    report.run(ctx)
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

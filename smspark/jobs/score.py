@@ -16,6 +16,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "sentiment": ("posts", "smspark.jobs.steps.posts:score"),
     "recommendations": ("interactions", "smspark.jobs.steps.interactions:score"),
     "media": ("media", "smspark.jobs.steps.media:score"),
+    "topics": ("posts", "smspark.jobs.steps.topics:score"),
 }
 
 

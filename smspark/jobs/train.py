@@ -8,7 +8,8 @@ records the figures and why the alias moved or not.
 
 models: sentiment (Kim CNN vs TF-IDF + LogisticRegression), recommender (NeuMF vs ALS and popularity), behaviour
 (GRU engagement model vs LogisticRegression), image (CNN vs pixel LogisticRegression), gan (conditional DCGAN vs a
-class-conditional PCA Gaussian, measured with the image champion).
+class-conditional PCA Gaussian, measured with the image champion), topics (MLlib online LDA on pooled posts, k
+chosen by NPMI coherence; no baseline).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ TRAINERS: dict[str, str] = {
     "behaviour": "smspark.train.behaviour:BehaviourAdapter",
     "image": "smspark.train.image:ImageAdapter",
     "gan": "smspark.train.gan:GanAdapter",
+    "topics": "smspark.train.topics:TopicsAdapter",
 }
 
 
@@ -39,6 +41,7 @@ TRAIN_INPUTS: dict[str, str] = {
     "behaviour": "behaviour",
     "image": "image",
     "gan": "image",
+    "topics": "topics",
 }
 
 

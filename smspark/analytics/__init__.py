@@ -1,0 +1,1 @@
+"""Corpus analytics: keywords per time window, sentiment and topic trends (pure DataFrame functions)."""

@@ -1,0 +1,77 @@
+"""End to end on a real slice: nightly with the topic model (features, LDA through the lifecycle, scoring),
+keywords, and the report opened in headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from smspark import storage, tables
+from smspark.jobs import nightly, report, train
+from smspark.jobs.common import JobContext
+from smspark.manifest import RunManifest
+from tests.chromium import blank_fraction, render_page
+from tests.conftest import local, require_landing
+
+DAY = dt.date(2026, 11, 22)
+
+
+@pytest.mark.slow
+def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
+    cfg = make_cfg(
+        "models.topics.k_values=[4,6]",
+        "models.topics.max_iter=10",
+        "models.topics.min_df=3",
+        "models.topics.subsampling_rate=0.2",
+        "analytics.keywords.windows=[week]",
+    )
+    for corpus, n in (("trump_archive", 2500), ("labelled_tweets", 800)):
+        src = require_landing("posts", corpus, "posts.jsonl")
+        dst = local(cfg.layout.landing) / "posts" / corpus / "posts.jsonl"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with src.open() as fin:
+            dst.write_text("".join(line for line, _ in zip(fin, range(n), strict=False)))
+    ctx = JobContext(cfg=cfg, run_date=DAY, manifest=RunManifest("nightly", cfg.layout.runs, DAY, cfg.profile))
+    ctx._spark = spark
+    nightly.run(ctx, to_train=["topics"], to_score=["topics"])
+    path = ctx.manifest.write("ok")
+
+    rec = ctx.manifest.data["models"]["topics"]
+    assert rec["registered_model"] == "smspark_topics" and rec["champion"]["promoted"]
+    assert rec["beats_baseline"] is None  # no baseline: k is chosen by coherence
+    assert rec["selection"]["metric"] == "npmi" and -1.0 <= rec["selection"]["candidate"] <= 1.0
+    assert rec["history"]["k"] == [4.0, 6.0] and rec["selection_k"] in (4, 6)
+    best = max(range(2), key=lambda i: rec["history"]["val_npmi"][i])
+    assert rec["selection_k"] == rec["history"]["k"][best]  # the most coherent k on validation won
+    assert rec["test"]["lda"]["log_perplexity"] > 0
+
+    stages = ctx.manifest.data["stages"]
+    assert stages["features.topics"]["counts"]["reconciled"]
+    assert stages["score.topics"]["counts"]["reconciled"]
+    gold = tables.read(spark, storage.join(cfg.layout.gold, "post_topics"))
+    assert gold.count() == tables.read(spark, storage.join(cfg.layout.silver, "posts")).count()
+    topics = tables.read(spark, storage.join(cfg.layout.gold, "topics")).collect()
+    assert len(topics) == rec["selection_k"] and all(len(t["label"].split(" / ")) == 3 for t in topics)
+    kw = tables.read(spark, storage.join(cfg.layout.gold, "keywords"))
+    assert {r["method"] for r in kw.select("method").distinct().collect()} == {"tfidf", "yake"}
+    assert "analytics.sentiment_daily" in ctx.manifest.data["skipped"]  # no sentiment scored in this run
+
+    # a second training re-measures the champion on today's splits and records the decision
+    ctx2 = JobContext(cfg=cfg, run_date=DAY, manifest=RunManifest("train", cfg.layout.runs, DAY, cfg.profile))
+    ctx2._spark = spark
+    again = train.run(ctx2, "topics")
+    assert again["test"]["champion"] is not None and again["champion"]["previous_version"] == rec["version"]
+
+    html = local(storage.join(cfg.layout.reports, DAY.isoformat(), "report.html"))
+    assert html.exists() and storage.read_json(path)["stages"]["report"]["status"] == "ok"
+    report.run(ctx2)  # the standalone report reads the manifests written so far
+    page = html.read_text()
+    assert "smspark_topics" in page and "not available" in page  # missing parts are explained
+    assert 'alt="topic shares trump_archive"' in page  # topic shares from gold/post_topics, without sentiment
+    shot = tmp_path / "report.png"
+    probe = render_page(html, shot, tmp_path / "profile")
+    assert probe["images"] and all(i["complete"] and i["width"] > 0 for i in probe["images"])
+    assert blank_fraction(shot) < 0.98
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
