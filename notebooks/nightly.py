@@ -1,7 +1,8 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # smspark nightly
-# MAGIC ingest -> etl -> features -> train (when no champion, or with retrain) -> score -> analytics -> report, on the notebook's cluster.
+# MAGIC ingest -> etl -> features -> train (when no champion, or with retrain) -> score -> analytics -> report,
+# MAGIC on the notebook's cluster.
 # MAGIC The widgets map to the same config keys as the CLI (`smspark nightly --date ... --set key=value`).
 # MAGIC Needs the smspark wheel on the cluster (with Horovod built for its runtime) and a secret holding the
 # MAGIC pseudonymisation key.
