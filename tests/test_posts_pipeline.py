@@ -130,6 +130,9 @@ def test_training_ran_two_workers_and_beats_the_majority_class(run, spark):
         assert m["accuracy"] > majority and m["macro_f1"] > majority_macro_f1, (name, m, majority)
         assert model["val"][name]["macro_f1"] > majority_macro_f1
     assert isinstance(model["beats_baseline"], bool) and set(model["beats"]) == {"tfidf_logreg"}
+    # the baseline is the configured grid (word 1-2-grams by default), not the function's defaults
+    chosen = model["baseline_params"]["tfidf_logreg"]
+    assert chosen["ngram_max"] == 2 and chosen["min_df"] in (1.0, 2.0) and chosen["reg_param"] in (0.001, 0.003)
     assert len(model["plots"]) == 2 and all(Path(p.removeprefix("file://")).exists() for p in model["plots"])
 
 

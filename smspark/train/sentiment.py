@@ -107,14 +107,23 @@ class SentimentAdapter(ModelAdapter):
         mcfg = self.cfg.models.sentiment
         splits = self.split_frames()
         base = tfidf_logreg(
-            splits["train"], splits["val"], splits["test"], SENTIMENT_CLASSES, max_iter=mcfg.baseline_max_iter
+            splits["train"],
+            splits["val"],
+            splits["test"],
+            SENTIMENT_CLASSES,
+            reg_grid=mcfg.baseline_reg_params,
+            max_iter=mcfg.baseline_max_iter,
+            ngram_max=mcfg.baseline_ngram_max,
+            min_df_grid=mcfg.baseline_min_df,
+            elastic_net_grid=mcfg.baseline_elastic_net,
+            standardization=mcfg.baseline_standardization,
         )
         return [
             Baseline(
                 "tfidf_logreg",
                 base["val"],
                 base["test"],
-                {"reg_param": base["reg_param"]},
+                {k: base[k] for k in ("reg_param", "elastic_net", "min_df", "ngram_max", "num_features")},
                 base["y_true"],
                 base["y_pred"],
             )
