@@ -326,9 +326,10 @@ GOLD_USER_RECOMMENDATIONS = StructType(
         StructField("rank", IntegerType(), False),
         StructField("item_id", IntegerType(), False),
         StructField("recommender_score", FloatType(), False),
-        StructField("engagement_prob", FloatType(), False),
-        StructField("recommender_version", StringType(), False),
-        StructField("behaviour_version", StringType(), False),
+        StructField("engagement_prob", FloatType()),
+        StructField("recommender_version", StringType()),
+        StructField("behaviour_version", StringType()),
+        StructField("strategy", StringType(), False),
         StructField("scored_at", TimestampType(), False),
         StructField("dt", DateType(), False),
     ]

@@ -87,3 +87,42 @@ def test_evaluate_image_on_a_small_class_folder_keeps_a_given_workdir(tmp_path: 
     image = manifest["models"]["image"]
     steps_per_epoch = max(1, image["rows"]["train"] // (16 * 2))
     assert image["training"]["epochs_max"] * steps_per_epoch >= 60  # the budget follows the data: >= 60 steps
+
+
+def write_100k_ratings(folder: Path, users: int) -> int:
+    """The real ratings of users ``1..users`` in the MovieLens 100K layout: ``u.data`` only (tab-separated user,
+    item, rating, unix time; no ``u.item``, so no titles or genres). Returns the lines written."""
+    latest = folder.parent / f"{folder.name}-latest"
+    n = write_slice(latest, users)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = (latest / "ratings.csv").read_text().splitlines()[1:]
+    (folder / "u.data").write_text("".join("\t".join(line.split(",")) + "\n" for line in lines))
+    return n
+
+
+@pytest.mark.slow
+def test_evaluate_recommender_without_an_item_file_trains_without_genres(tmp_path: Path):
+    """A 100K export with ``u.data`` but no ``u.item``: no genre features (a zero column), every model still trains
+    through Horovod and is measured."""
+    data = tmp_path / "ml-100k"
+    write_100k_ratings(data, 30)
+    out, work = tmp_path / "m.json", tmp_path / "work"
+    fast = [
+        "train.num_proc=2",
+        "models.recommender.epochs=1",
+        "models.recommender.pretrain_epochs=1",
+        "models.recommender.als_ranks=[8]",
+        "models.recommender.als_reg_params=[0.1]",
+        "models.behaviour.epochs=1",
+        "models.behaviour.history_len=10",
+        "models.behaviour.rnn_units=8",
+    ]
+    argv = ["recommender", "--input", str(data), "--output", str(out), "--workdir", str(work)]
+    assert evaluate.main(argv + _sets(fast)) == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"neumf", "als", "popularity", "behaviour", "behaviour_logreg"}
+    assert 0 < metrics["behaviour"]["AUC"] <= 1 and metrics["behaviour"]["logloss"] > 0
+    manifest = json.loads(max((work / "runs").glob("*-evaluate-*/manifest.json")).read_text())
+    assert manifest["stages"]["ingest.interactions"]["inputs"]["items"] is None
+    meta = json.loads((work / "features" / "behaviour" / "meta.json").read_text())
+    assert meta["genres"] == []
