@@ -126,3 +126,27 @@ def test_evaluate_recommender_without_an_item_file_trains_without_genres(tmp_pat
     assert manifest["stages"]["ingest.interactions"]["inputs"]["items"] is None
     meta = json.loads((work / "features" / "behaviour" / "meta.json").read_text())
     assert meta["genres"] == []
+
+
+def test_a_catalogue_without_genres_feeds_the_behaviour_model():
+    """No item file -> no genre names; the genre matrix keeps one all-zero column so ``cand_genres`` matches the
+    model's input (a 0-wide column failed inside the Horovod workers with a shape error)."""
+    import numpy as np
+
+    from smspark.config import load_config
+    from smspark.features.interactions import build_id_maps
+    from smspark.models.behaviour import build_model
+
+    maps = build_id_maps(["a", "b"], [31, 10, 1029], {})
+    assert maps.genres.tolist() == [] and maps.item_genres.shape == (4, 1) and not maps.item_genres.any()
+    cfg = load_config(None, ["models.behaviour.history_len=5", "models.behaviour.rnn_units=4"]).models.behaviour
+    model = build_model(cfg, maps.n_items, len(maps.genres))
+    cand = np.array([1, 3], dtype=np.int32)
+    x = {
+        "hist_items": np.array([[0, 0, 0, 1, 2], [0, 0, 0, 0, 3]], dtype=np.int32),
+        "hist_ratings": np.full((2, 5), 4.0, dtype=np.float32),
+        "hist_gaps": np.zeros((2, 5), dtype=np.float32),
+        "cand_item": cand,
+        "cand_genres": maps.item_genres[cand],
+    }
+    assert model.predict(x, verbose=0).shape == (2, 1)
