@@ -150,3 +150,30 @@ def test_a_catalogue_without_genres_feeds_the_behaviour_model():
         "cand_genres": maps.item_genres[cand],
     }
     assert model.predict(x, verbose=0).shape == (2, 1)
+
+
+def test_latest_export_without_movies_csv_builds_features_without_genres(spark, make_cfg):
+    """ml-latest ``ratings.csv`` alone: ingest -> etl -> both feature sets run; silver items are the rated ids and
+    the behaviour features carry one all-zero genre column."""
+    from smspark import storage, tables
+    from smspark.jobs.steps import interactions as steps
+    from tests.conftest import local
+    from tests.test_interactions_etl import make_ctx
+
+    cfg = make_cfg("train.num_proc=1", "models.recommender.eval_negatives=20")
+    folder = local(cfg.layout.landing) / "movielens"
+    n = write_slice(folder, 5)
+    (folder / "movies.csv").unlink()
+    ctx = make_ctx(cfg, spark)
+    ing = steps.ingest(ctx)
+    assert ing["inputs"]["items"] is None and ing["counts"]["rows_in"] == n and ing["counts"]["reconciled"]
+    etl = steps.etl(ctx)["counts"]
+    assert etl["reconciled"] and etl["items"] == {"derived_from_interactions": True}
+    rec = steps.features_recommender(ctx)["counts"]
+    beh = steps.features_behaviour(ctx)["counts"]
+    assert rec["reconciled"] and beh["reconciled"] and beh["rows_out"] == etl["rows_out"]
+    meta = json.loads((local(cfg.layout.features) / "behaviour" / "meta.json").read_text())
+    assert meta["genres"] == []
+    train = storage.join(cfg.layout.features, "behaviour", "train")
+    genres = tables.read_arrow(train, ["cand_genres"]).column("cand_genres").to_pylist()
+    assert len(genres) > 0 and all(g == [0.0] for g in genres)
