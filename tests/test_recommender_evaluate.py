@@ -13,6 +13,17 @@ from tests.test_media_ingest import emoji_slice
 from tests.test_recommender_pipeline import write_slice
 
 
+#: Few epochs, one ALS grid point, small behaviour model: the real chain, fast.
+FAST_RECOMMENDER = [
+    "train.num_proc=2",
+    "models.recommender.als_ranks=[8]",
+    "models.recommender.als_reg_params=[0.1]",
+    "models.behaviour.epochs=1",
+    "models.behaviour.history_len=10",
+    "models.behaviour.rnn_units=8",
+]
+
+
 def _sets(values: list[str]) -> list[str]:
     return [arg for v in values for arg in ("--set", v)]
 
@@ -38,16 +49,7 @@ def test_evaluate_recommender_on_a_movielens_slice(tmp_path: Path, capsys):
     out = tmp_path / "out" / "metrics.json"
     main_root = tmp_path / "main-root"
     argv = ["recommender", "--input", str(data), "--output", str(out), "--set", f"data.root={main_root}"]
-    fast = [
-        "train.num_proc=2",
-        "models.recommender.epochs=2",
-        "models.recommender.als_ranks=[8]",
-        "models.recommender.als_reg_params=[0.1]",
-        "models.behaviour.epochs=1",
-        "models.behaviour.history_len=10",
-        "models.behaviour.rnn_units=8",
-    ]
-    assert evaluate.main(argv + _sets(fast)) == 0
+    assert evaluate.main(argv + _sets([*FAST_RECOMMENDER, "models.recommender.epochs=2"])) == 0
     metrics = json.loads(out.read_text())
     assert set(metrics) == {"neumf", "als", "popularity", "behaviour", "behaviour_logreg"}
     for name in ("neumf", "als", "popularity"):
@@ -107,17 +109,8 @@ def test_evaluate_recommender_without_an_item_file_trains_without_genres(tmp_pat
     data = tmp_path / "ml-100k"
     write_100k_ratings(data, 30)
     out, work = tmp_path / "m.json", tmp_path / "work"
-    fast = [
-        "train.num_proc=2",
-        "models.recommender.epochs=1",
-        "models.recommender.pretrain_epochs=1",
-        "models.recommender.als_ranks=[8]",
-        "models.recommender.als_reg_params=[0.1]",
-        "models.behaviour.epochs=1",
-        "models.behaviour.history_len=10",
-        "models.behaviour.rnn_units=8",
-    ]
     argv = ["recommender", "--input", str(data), "--output", str(out), "--workdir", str(work)]
+    fast = [*FAST_RECOMMENDER, "models.recommender.epochs=1", "models.recommender.pretrain_epochs=1"]
     assert evaluate.main(argv + _sets(fast)) == 0
     metrics = json.loads(out.read_text())
     assert set(metrics) == {"neumf", "als", "popularity", "behaviour", "behaviour_logreg"}
