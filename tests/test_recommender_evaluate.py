@@ -12,7 +12,6 @@ from smspark.jobs import evaluate
 from tests.test_media_ingest import emoji_slice
 from tests.test_recommender_pipeline import write_slice
 
-
 #: Few epochs, one ALS grid point, small behaviour model: the real chain, fast.
 FAST_RECOMMENDER = [
     "train.num_proc=2",
