@@ -390,10 +390,10 @@ def score(ctx: JobContext) -> dict[str, Any]:
     events = events.select("user_id", "item_id", "rating", "event_time").persist()
     n_silver_users = events.select("user_id").distinct().count()
     seg_uri = storage.join(ctx.layout.gold, "user_segments")
-    segments = read_parquet(ctx.spark, seg_uri).select("user_id", "segment", "dt") if tables.exists(seg_uri) else None
+    earlier = read_parquet(ctx.spark, seg_uri).select("user_id", "segment", "dt") if tables.exists(seg_uri) else None
     start = time.perf_counter()
     states = user_states(events, history_len_of(ctx, beh)).persist()
-    result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events, segments)
+    result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events, earlier)
     k = mcfg.recommend_k
     out = storage.join(ctx.layout.gold, "user_recommendations")
     write_partitions(result.gold, out, "dt")
