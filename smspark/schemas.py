@@ -279,15 +279,17 @@ IMAGE_FEATURES = StructType(
 )
 
 #: One row per silver image per scoring date: predicted class, its probability, the image model's embedding
-#: (penultimate layer, float32 of length ``embedding_dim``).
+#: (penultimate layer, float32 of length ``embedding_dim``). Images of a source the model was not trained on have
+#: null ``label``, ``label_index``, ``confidence`` and ``embedding`` and say why in ``reason`` (null when scored).
 GOLD_MEDIA_LABELS = StructType(
     [
         StructField("media_id", StringType(), False),
         StructField("source", StringType(), False),
-        StructField("label", StringType(), False),
-        StructField("label_index", IntegerType(), False),
-        StructField("confidence", FloatType(), False),
-        StructField("embedding", ArrayType(FloatType(), False), False),
+        StructField("label", StringType()),
+        StructField("label_index", IntegerType()),
+        StructField("confidence", FloatType()),
+        StructField("embedding", ArrayType(FloatType(), False)),
+        StructField("reason", StringType()),
         StructField("model_name", StringType(), False),
         StructField("model_version", StringType(), False),
         StructField("scored_at", TimestampType(), False),
@@ -419,9 +421,10 @@ GOLD_USER_RECOMMENDATIONS = StructType(
         StructField("rank", IntegerType(), False),
         StructField("item_id", IntegerType(), False),
         StructField("recommender_score", FloatType(), False),
-        StructField("engagement_prob", FloatType(), False),
-        StructField("recommender_version", StringType(), False),
-        StructField("behaviour_version", StringType(), False),
+        StructField("engagement_prob", FloatType()),
+        StructField("recommender_version", StringType()),
+        StructField("behaviour_version", StringType()),
+        StructField("strategy", StringType(), False),
         StructField("scored_at", TimestampType(), False),
         StructField("dt", DateType(), False),
     ]

@@ -18,7 +18,7 @@ from smspark.config import load_config
 from smspark.jobs import bench, train
 from smspark.jobs.generate import generate
 from smspark.jobs.steps import media as steps
-from tests.test_media_ingest import fashion_slice, make_context
+from tests.test_media_ingest import emoji_slice, fashion_slice, make_context
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +52,7 @@ def trained(spark, tmp_path_factory):
     """ingest -> etl -> features -> train image -> train gan on 600 + 150 real images; returns (cfg, records)."""
     root = tmp_path_factory.mktemp("image_gan") / "data"
     fashion_slice(root / "landing" / "images" / "fashion_mnist", 600, 150)
+    emoji_slice(root / "landing" / "images" / "emoji", {"flags": 12, "food_and_drink": 12})  # a source not trained on
     cfg = load_config(None, [f"data.root={root}", "spark.master=local[2]", *SMALL])
     ctx = make_context(cfg, spark, DAY)
     steps.ingest(ctx)
@@ -129,14 +130,27 @@ def test_gan_trained_by_two_workers_with_identical_weights(trained):
 def test_nightly_scoring_labels_embeds_and_finds_neighbours(spark, trained):
     cfg, ctx, _, _ = trained
     rec = steps.score(ctx)
-    n = tables.read(spark, storage.join(cfg.layout.silver, "media")).count()
-    assert rec["counts"]["reconciled"] and rec["counts"]["scored"] == n == 750
+    silver = tables.read(spark, storage.join(cfg.layout.silver, "media"))
+    n = silver.where(F.col("source") == "fashion_mnist").count()
+    n_emoji = silver.where(F.col("source") == "emoji").count()
+    counts = rec["counts"]
+    assert counts["reconciled"] and counts["scored"] == n == 750
+    assert counts["not_labelled_other_source"] == n_emoji == 24 and counts["not_labelled_by_source"] == {"emoji": 24}
+    assert counts["rows_in"] == counts["rows_out"] == n + n_emoji
     labels = tables.read(spark, storage.join(cfg.layout.gold, "media_labels")).where(F.col("dt") == F.lit(DAY))
+    # the emoji: no labels of the Fashion-MNIST classes, no embedding, the reason instead
+    emoji = labels.where(F.col("source") == "emoji")
+    assert emoji.count() == 24
+    empty = F.col("label").isNull() & F.col("confidence").isNull() & F.col("embedding").isNull()
+    assert emoji.where(empty).count() == 24
+    assert {r[0] for r in emoji.select("reason").distinct().collect()} == {"no model trained on source emoji"}
+    labels = labels.where(F.col("source") == "fashion_mnist")
+    assert labels.where(F.col("reason").isNotNull() | F.col("label").isNull()).count() == 0
     row = labels.first()
     assert len(row["embedding"]) == cfg.models.image.embedding_dim and 0 < row["confidence"] <= 1
     assert row["model_name"] == "smspark_image" and row["model_version"] == "1"
     similar = tables.read(spark, storage.join(cfg.layout.gold, "media_similar")).where(F.col("dt") == F.lit(DAY))
-    assert similar.count() == n * cfg.models.image.neighbours
+    assert similar.count() == n * cfg.models.image.neighbours and similar.where(F.col("source") == "emoji").count() == 0
     assert similar.where(F.col("media_id") == F.col("neighbour_id")).count() == 0
     assert similar.groupBy("media_id").agg(F.max("rank").alias("k")).where(F.col("k") != 5).count() == 0
     res = bench.run(ctx, "media", 200, 1)  # the scoring benchmark on the same rows through both sides

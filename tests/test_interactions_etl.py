@@ -228,3 +228,60 @@ def test_ml_100k_ingest_and_etl(spark, make_cfg):
             Row(item_id=99999, title="Untitled", year=1997, genres=[]),
         ],
     )
+
+
+def _reconciles(c: dict) -> bool:
+    return c["reconciled"] and c["rows_in"] == c["rows_out"] + c["quarantined"] + c["duplicates_dropped"]
+
+
+def test_truncated_and_malformed_lines_in_both_formats_are_quarantined_and_counted(spark, make_cfg, tmp_path):
+    """Bad lines the other tests do not cover: a line cut inside a quoted field, a file whose last line is cut
+    short (no newline), extra fields, and the 100K format's own bad lines (tab-separated) including an item missing
+    from ``u.item``. Every line is kept, quarantined with its reason or counted as a duplicate."""
+    rows, movies = real_slice({1, 2})
+    # ml-latest: a quote never closed, then the file ends in the middle of a line
+    cfg = make_cfg()
+    folder = local(cfg.layout.landing) / "movielens"
+    write_ml_latest(folder, rows, movies, ['2,"31,3.0,1260759144', "1,31,2.5,1260759144,extra"])
+    with (folder / "ratings.csv").open("a") as fh:
+        fh.write("2,10,4.")  # cut short, no newline
+    ctx = make_ctx(cfg, spark)
+    ing = steps.ingest(ctx)["counts"]["tables"]["interactions"]
+    assert ing["rows_in"] == len(rows) + 3 and _reconciles(ing)
+    assert ing["quarantined_by_reason"] == {"wrong number of fields (expected 4)": 3}
+    etl = steps.etl(ctx)["counts"]
+    assert _reconciles(etl) and etl["rows_out"] == len(rows)
+
+    # ml-100k: tab-separated bad lines, an unknown item, a duplicate, a cut last line
+    cfg = make_cfg(f"data.root={tmp_path / 'hundred'}")
+    folder = local(cfg.layout.landing) / "movielens"
+    write_ml_100k(folder, rows, movies)
+    good = [r for r in rows if float(r[2]) >= 1]
+    bad = {
+        "1\t31\t2.5": "wrong number of fields (expected 4)",
+        "1\t31\t2.5\t1260759144\t7": "wrong number of fields (expected 4)",
+        "u1\t31\t3\t1260759144": "user id is not an integer",
+        "1\t3x1\t3\t1260759144": "item id is not an integer",
+        "1\t31\tfour\t1260759144": "rating is not a number",
+        "1\t31\t3\t2009-12-14": "timestamp is not unix seconds",
+        "1\t31\t6\t1260759144": "rating out of range [1, 5]",
+    }
+    unknown = "2\t999999\t4\t1260759144"  # not in u.item: passes ingest, quarantined by etl
+    with (folder / "u.data").open("a") as fh:
+        fh.writelines(line + "\n" for line in [*bad, unknown, "\t".join(good[0])])  # + one exact duplicate
+        fh.write("2\t10")  # cut short, no newline
+    ctx = make_ctx(cfg, spark)
+    ing = steps.ingest(ctx)["counts"]["tables"]["interactions"]
+    low = len(rows) - len(good)  # half-star 0.5 ratings of the real slice: out of the 100K range
+    assert ing["rows_in"] == len(rows) + len(bad) + 3 and _reconciles(ing)
+    expected: dict[str, int] = {}
+    for reason in [*bad.values(), "wrong number of fields (expected 4)"] + ["rating out of range [1, 5]"] * low:
+        expected[reason] = expected.get(reason, 0) + 1
+    assert ing["quarantined_by_reason"] == expected
+    etl = steps.etl(ctx)["counts"]
+    assert _reconciles(etl) and etl["quarantined"] == 1 and etl["duplicates_dropped"] == 1
+    assert etl["rows_out"] == len(good)
+    q = tables.read(spark, storage.join(cfg.layout.quarantine, "interactions")).toPandas()
+    assert len(q) == ing["quarantined"] + etl["quarantined"]
+    assert set(q.loc[q["stage"] == "etl", "reason"]) == {"unknown item (not in the catalogue)"}
+    assert (q.loc[q["stage"] == "ingest", "raw"] == "2\t10").sum() == 1  # the raw line is kept

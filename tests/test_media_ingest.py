@@ -91,6 +91,16 @@ def landed(spark, tmp_path_factory):
     big[:, :200] = (255, 0, 0)
     Image.fromarray(big, "RGB").save(emoji / "drawings" / "big.jpeg")
     (emoji / "notes.txt").write_text("not an image: filtered out by the glob")
+    jpeg = io.BytesIO()
+    Image.fromarray(big, "RGB").save(jpeg, "JPEG")
+    (emoji / "drawings" / "truncated.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])  # cut short
+    Image.fromarray(big[:1, :1], "RGB").save(emoji / "drawings" / "pixel.png")  # a 1x1 image
+    # an IDX source whose images file has a wrong magic number (the real file, first 4 bytes replaced)
+    scans = images / "scans"
+    scans.mkdir()
+    real = gzip.decompress((images / "fashion_mnist" / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (scans / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x12\x34\x08\x03" + real[4:]))
+    shutil.copy(images / "fashion_mnist" / "t10k-labels-idx1-ubyte.gz", scans / "t10k-labels-idx1-ubyte.gz")
     cfg = load_config(None, [f"data.root={root}", "spark.master=local[2]", "train.num_proc=2"])
     ctx = make_context(cfg, spark)
     ing = steps.ingest(ctx)
@@ -100,10 +110,12 @@ def landed(spark, tmp_path_factory):
 
 def test_ingest_reconciles_and_quarantines_bad_files(spark, landed):
     cfg, ing, _, pngs = landed
-    files = len(pngs) + 4 + 2 + 2  # slice + broken/truncated/empty/copy + stray/_draft + 2 jpegs
-    assert ing["counts"]["rows_in"] == N_TRAIN + N_TEST + files
-    assert ing["counts"]["quarantined"] == 5
-    assert ing["counts"]["reconciled"]
+    # slice + broken/truncated/empty/copy + stray/_draft + 2 jpegs + truncated jpeg/1x1 png + the bad IDX file
+    files = len(pngs) + 4 + 2 + 2 + 2 + 1
+    counts = ing["counts"]
+    assert counts["rows_in"] == N_TRAIN + N_TEST + files
+    assert counts["quarantined"] == 8
+    assert counts["reconciled"] and counts["rows_in"] == counts["rows_out"] + counts["quarantined"]
     assert ing["inputs"]["sources"]["fashion_mnist"]["layout"] == "idx"
     assert ing["inputs"]["sources"]["emoji"]["layout"] == "class folders"
     q = tables.read(spark, storage.join(cfg.layout.quarantine, "media")).where(F.col("stage") == "ingest").toPandas()
@@ -113,6 +125,13 @@ def test_ingest_reconciles_and_quarantines_bad_files(spark, landed):
     assert reasons["empty.png"] == "empty file"
     assert reasons["stray.png"] == "not inside a class folder"
     assert reasons["_draft.png"] == "not read by the file source (hidden name)"
+    assert reasons["truncated.jpg"].startswith("undecodable image")
+    assert reasons["pixel.png"] == "image too small (1x1, shortest side < 8)"
+    assert (
+        reasons["t10k-images-idx3-ubyte.gz"].startswith("unreadable IDX file")
+        and "magic" in reasons["t10k-images-idx3-ubyte.gz"]
+    )
+    assert len(q) == counts["quarantined"]
     bronze = tables.read(spark, storage.join(cfg.layout.bronze, "media"), schema=BRONZE_MEDIA)
     ids = {r["media_id"] for r in bronze.select("media_id").collect()}
     assert "fashion_mnist:train:00000" in ids and "fashion_mnist:test:00039" in ids

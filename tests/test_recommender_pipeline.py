@@ -15,7 +15,9 @@ from smspark.jobs import bench, nightly
 from tests.conftest import require_landing
 
 DAY = "2026-11-21"
+DAY2 = "2026-11-22"
 USERS = 60
+NEW_USERS = 4
 K = 20
 
 #: Small but complete settings: the real protocol (4 / 100 negatives, HR@10), few epochs, one ALS grid point.
@@ -89,6 +91,7 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
 
     score = stages["score.recommendations"]["counts"]
     assert score["reconciled"] and score["rows"] == score["rows_expected"] == K * USERS
+    assert score["users_by_strategy"] == {"model": USERS, "segment_popularity": 0, "popularity": 0}
 
     gold = tables.read(spark, str(root / "gold" / "user_recommendations")).where(F.col("dt") == DAY)
     silver = tables.read(spark, str(root / "silver" / "interactions"))
@@ -112,6 +115,25 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     segments = tables.read(spark, str(root / "gold" / "user_segments")).where(F.col("dt") == DAY)
     summary = metrics["user_segments"]
     assert 2 <= summary["k"] <= 4 and sum(summary["sizes"].values()) == segments.count() == USERS
+
+    # the next day brings users the champion never saw: without retraining they get the popularity fallback
+    write_slice(root / "landing" / "movielens", USERS + NEW_USERS)
+    argv2 = ["--date", DAY2, "--train", "recommender,behaviour", "--score", "recommendations"]
+    assert nightly.main(argv2 + _sets([f"data.root={root}", *FAST])) == 0
+    manifest2 = json.loads(max((root / "runs").glob("*-nightly-*/manifest.json")).read_text())
+    assert manifest2["run_date"] == DAY2 and manifest2["models"]["recommender"]["trained"] is False
+    score2 = manifest2["stages"]["score.recommendations"]["counts"]
+    assert score2["reconciled"] and score2["rows_in"] == USERS + NEW_USERS and score2["quarantined"] == 0
+    assert score2["users_by_strategy"] == {"model": USERS, "segment_popularity": 0, "popularity": NEW_USERS}
+    assert score2["rows"] == K * (USERS + NEW_USERS)
+    gold2 = tables.read(spark, str(root / "gold" / "user_recommendations")).where(F.col("dt") == DAY2)
+    silver2 = tables.read(spark, str(root / "silver" / "interactions"))
+    assert gold2.select("user_id").distinct().count() == silver2.select("user_id").distinct().count()
+    fallback = gold2.where(F.col("strategy") == "popularity")
+    assert fallback.where(F.col("engagement_prob").isNotNull() | F.col("recommender_version").isNotNull()).count() == 0
+    per_new = fallback.groupBy("user_id").agg(F.countDistinct("item_id").alias("d"), F.max("rank").alias("hi"))
+    assert per_new.count() == NEW_USERS and per_new.where((F.col("d") != K) | (F.col("hi") != K)).count() == 0
+    assert gold2.join(silver2, ["user_id", "item_id"], "left_semi").count() == 0  # nothing already rated
 
     # the scoring benchmark: Spark and one plain process recommend the same items to the same users
     assert bench.main(["recommendations", "--rows", "20", "--repeat", "2", "--set", f"data.root={root}"]) == 0

@@ -90,7 +90,8 @@ def parse_ratings(lines: DataFrame, fmt: str, ingest_date: dt.date) -> tuple[Dat
         parts = F.split(F.trim(F.col("value")), r"\s+")
         p = lines.select("value", "source_file", parts.alias("f"))
         wrong = F.size("f") != 4
-        user, item, rating, ts = (F.col("f")[i] for i in range(4))
+        # get(): null past the end (a short line is quarantined; indexing would fail the whole job under ANSI mode)
+        user, item, rating, ts = (F.get(F.col("f"), i) for i in range(4))
     else:
         raise ValueError(f"unknown MovieLens format {fmt!r}")
     lo, hi = RATING_RANGE[fmt]

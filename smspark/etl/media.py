@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 IMAGE_GLOB = "*.{png,PNG,jpg,JPG,jpeg,JPEG}"
 #: Longest side kept in silver; larger images are downscaled (aspect kept) when decoded.
 MAX_SIDE = 256
+#: Shortest side an image needs to be kept (a 1x1 or 4x4 "image" is a tracking pixel or a broken export, not a
+#: picture any model can label); smaller ones are quarantined at ingest.
+MIN_SIDE = 8
 #: Pillow refuses images with more pixels than this (decompression-bomb guard); they are quarantined.
 MAX_PIXELS = 50_000_000
 #: IDX split names by file prefix; other prefixes are used as they are.
@@ -71,8 +74,9 @@ DECODE_STRUCT = StructType(
 def probe_image(content: bytes | None) -> dict[str, Any]:
     """Fully decode one encoded image to check it; return ``format``, ``width``, ``height``, ``mode``, ``error``.
 
-    ``error`` is None for a good image, else the reason (``empty file``, ``undecodable image: <Pillow's message>``);
-    the other fields are then None. Decoding (not only the header) catches truncated and corrupt files.
+    ``error`` is None for a good image, else the reason (``empty file``, ``undecodable image: <Pillow's message>``,
+    ``image too small (WxH, shortest side < MIN_SIDE)``); the other fields are then None. Decoding (not only the
+    header) catches truncated and corrupt files.
     """
     from PIL import Image
 
@@ -84,6 +88,9 @@ def probe_image(content: bytes | None) -> dict[str, Any]:
             img.load()
             if img.width < 1 or img.height < 1:
                 raise ValueError(f"image has no pixels ({img.width}x{img.height})")
+            if min(img.width, img.height) < MIN_SIDE:
+                error = f"image too small ({img.width}x{img.height}, shortest side < {MIN_SIDE})"
+                return {"format": None, "width": None, "height": None, "mode": None, "error": error}
             return {
                 "format": (img.format or "unknown").lower(),
                 "width": int(img.width),

@@ -60,7 +60,9 @@ class IdMaps:
         users: pseudonymised user ids, ``users[user_idx]`` (str, ``U`` entries).
         items: item ids, ``items[item_idx - 1]`` (int32, ``I`` entries; ``item_idx`` 0 is padding).
         genres: genre vocabulary (str, ``G`` entries, sorted).
-        item_genres: float32 ``[I + 1, G]`` multi-hot genres by ``item_idx`` (row 0 all zeros).
+        item_genres: float32 ``[I + 1, max(G, 1)]`` multi-hot genres by ``item_idx`` (row 0 all zeros). A
+            catalogue without genres (an export without its item file) has ``G = 0`` and one all-zero column: the
+            behaviour model's ``cand_genres`` input and the Petastorm array columns cannot be 0 wide.
     """
 
     users: np.ndarray
@@ -113,12 +115,16 @@ class IdMaps:
 
 
 def build_id_maps(users: Sequence[str], items: Sequence[int], item_genres: dict[int, Sequence[str]]) -> IdMaps:
-    """Id maps from the distinct users and items (sorted here) and each item's genre names (missing -> none)."""
+    """Id maps from the distinct users and items (sorted here) and each item's genre names (missing -> none).
+
+    Without any genre (no item file) ``genres`` is empty and ``item_genres`` is one all-zero column (see
+    :class:`IdMaps`), so the features, the behaviour model and its baseline run unchanged, without genre signal.
+    """
     users_sorted = np.array(sorted(set(users)), dtype=str)
     items_sorted = np.array(sorted({int(i) for i in items}), dtype=np.int32)
     genres = np.array(sorted({g for i in items_sorted.tolist() for g in item_genres.get(i, ())}), dtype=str)
     g_index = {g: j for j, g in enumerate(genres.tolist())}
-    matrix = np.zeros((len(items_sorted) + 1, len(genres)), dtype=np.float32)
+    matrix = np.zeros((len(items_sorted) + 1, max(len(genres), 1)), dtype=np.float32)
     for row, item in enumerate(items_sorted.tolist(), start=1):
         for g in item_genres.get(item, ()):
             matrix[row, g_index[g]] = 1.0

@@ -91,20 +91,48 @@ def score_media(
     registry_uri: str | None,
     run_date: dt.date,
     batch_size: int = 1024,
+    model_dataset: str | None = None,
 ) -> DataFrame:
     """Silver ``media`` (``media_id``, ``source``, ``pixels``, ``height``, ``width``, ``channels``) ->
-    :data:`GOLD_MEDIA_LABELS` rows, one per image, ``dt = run_date``."""
+    :data:`GOLD_MEDIA_LABELS` rows, one per image, ``dt = run_date``.
+
+    Only images of ``model_dataset`` (the source the champion was trained on; None = every source) go through the
+    model. The others are written with null ``label``, ``label_index``, ``confidence`` and ``embedding`` and
+    ``reason = "no model trained on source <source>"``: the model's classes are another dataset's, and its
+    embedding of them is left out too, because nothing measures what distances between embeddings of a source the
+    network never saw mean (so ``gold/media_similar`` holds no neighbours for them either).
+    """
     udf = media_udf(champion.uri, tracking_uri, registry_uri, batch_size)
-    scored = media.select(
+    if model_dataset is None:
+        known, other = media, None
+    else:
+        known = media.where(F.col("source") == F.lit(model_dataset))
+        other = media.where(F.col("source") != F.lit(model_dataset))
+    scored = known.select(
         "media_id", "source", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")).alias("s")
-    )
-    return scored.select(
+    ).select(
         "media_id",
         "source",
         "s.label",
         "s.label_index",
         "s.confidence",
         "s.embedding",
+        F.lit(None).cast("string").alias("reason"),
+    )
+    if other is not None:
+        scored = scored.unionByName(
+            other.select(
+                "media_id",
+                "source",
+                F.lit(None).cast("string").alias("label"),
+                F.lit(None).cast("int").alias("label_index"),
+                F.lit(None).cast("float").alias("confidence"),
+                F.lit(None).cast(ArrayType(FloatType(), False)).alias("embedding"),
+                F.concat(F.lit("no model trained on source "), F.col("source")).alias("reason"),
+            )
+        )
+    return scored.select(
+        "*",
         F.lit(champion.name).alias("model_name"),
         F.lit(champion.version).alias("model_version"),
         F.current_timestamp().alias("scored_at"),

@@ -46,7 +46,7 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     spark_s, load_s, plain_s = [], [], []
     plain_out = None
     for _ in range(max(1, repeat)):
-        result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date)
+        result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events)
         start = time.perf_counter()
         result.gold.write.format("noop").mode("overwrite").save()
         spark_s.append(time.perf_counter() - start)

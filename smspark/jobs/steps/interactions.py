@@ -21,7 +21,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from smspark import storage
+from smspark import storage, tables
 from smspark.etl.interactions import (
     clean_interactions,
     clean_items,
@@ -225,8 +225,9 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
     """``silver/interactions`` -> ``features/recommender/{train,val,test}`` (``user_idx``, ``item_idx``, ``label``)
     with sampled negatives, ``id_maps.npz`` and ``meta.json``.
 
-    Counts: ``events = pairs + repeated (user, item) events``; negatives are checked to be exactly
-    ``num_negatives x train positives`` and ``eval_negatives`` per val/test user (else ReconciliationError).
+    Counts: ``events = pairs + repeated (user, item) events``, each side counted on its own rows; negatives are
+    checked to be exactly ``num_negatives x train positives`` and ``eval_negatives`` per val/test user (else
+    ReconciliationError).
     """
     mcfg = ctx.cfg.models.recommender
     events, items = _silver(ctx)
@@ -242,6 +243,12 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
     )
     pairs = pairs.persist()
     n_pairs = pairs.count()
+    # events of a (user, item) pair beyond its first (the pair is kept once, its latest event): counted on the
+    # events themselves, so a pair lost between the events and the written rows breaks the reconciliation
+    n_repeated = int(
+        events.groupBy("user_id", "item_id").agg((F.count(F.lit(1)) - 1).alias("extra")).agg(F.sum("extra")).first()[0]
+        or 0
+    )
     try:
         rows = recommender_rows(
             pairs, maps.n_items, mcfg.num_negatives, mcfg.eval_negatives, ctx.cfg.train.seed, mcfg.negative_rounds
@@ -289,7 +296,7 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
         "inputs": {"silver": storage.join(ctx.layout.silver, "interactions")},
         "outputs": {"features": out, "id_maps": storage.join(out, ID_MAPS)},
         "counts": {
-            **reconcile(n_events, n_pairs, duplicates_dropped=n_events - n_pairs),
+            **reconcile(n_events, n_pairs, duplicates_dropped=n_repeated),
             "splits": counts,
             "positives": positives,
             "negatives": negatives,
@@ -356,10 +363,19 @@ def history_len_of(ctx: JobContext, beh: Any) -> int:
 
 
 def score(ctx: JobContext) -> dict[str, Any]:
-    """Every user of ``silver/interactions`` -> ``gold/user_recommendations`` (exactly ``recommend_k`` unseen items
-    per user known to the recommender) and ``gold/user_segments``; reconciles ``users = scored + unknown to the
-    model`` and ``rows = recommend_k x scored users``."""
-    from smspark.scoring.recommendations import recommend, user_segments
+    """Every user of ``silver/interactions`` -> ``gold/user_recommendations``, exactly ``recommend_k`` distinct
+    unrated items per user: the two-stage model list for users the recommender champion knows, a labelled popularity
+    fallback for the others (``strategy``, :mod:`smspark.scoring.recommendations`); and ``gold/user_segments``.
+
+    Reconciles, counting rows on both sides: ``silver users = users with recommend_k rows in gold (by strategy) +
+    quarantined`` (a fallback user with fewer than ``recommend_k`` unrated items in the catalogue goes to
+    ``quarantine/user_recommendations`` with the reason), and ``gold rows = recommend_k x users served``.
+
+    Raises:
+        ReconciliationError: a served user does not have exactly ``recommend_k`` distinct items, or the counts do
+            not balance.
+    """
+    from smspark.scoring.recommendations import STRATEGIES, recommend, user_segments
     from smspark.train.registry import NoChampionError, configure, get_champion
 
     mcfg = ctx.cfg.models.recommender
@@ -371,24 +387,43 @@ def score(ctx: JobContext) -> dict[str, Any]:
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
     events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what="run `smspark etl` first")
-    events = events.select("user_id", "item_id", "rating", "event_time")
+    events = events.select("user_id", "item_id", "rating", "event_time").persist()
+    n_silver_users = events.select("user_id").distinct().count()
+    seg_uri = storage.join(ctx.layout.gold, "user_segments")
+    earlier = read_parquet(ctx.spark, seg_uri).select("user_id", "segment", "dt") if tables.exists(seg_uri) else None
     start = time.perf_counter()
     states = user_states(events, history_len_of(ctx, beh)).persist()
-    result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date)
+    result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events, earlier)
+    k = mcfg.recommend_k
     out = storage.join(ctx.layout.gold, "user_recommendations")
     write_partitions(result.gold, out, "dt")
     seconds = time.perf_counter() - start
+    short = result.short.select(
+        F.lit("user_recommendations").alias("table"),
+        F.lit("score").alias("stage"),
+        F.lit(None).cast("string").alias("source_file"),
+        F.lit(f"fewer than {k} unrated items to recommend").alias("reason"),
+        F.to_json(F.struct("user_id", "rows")).alias("raw"),
+        F.current_timestamp().alias("quarantined_at"),
+        F.lit(ctx.run_date).cast("date").alias("ingest_date"),
+    )
+    n_q = write_quarantine(short, ctx.layout, "user_recommendations", "score", ctx.run_date)
     states.unpersist()
+    events.unpersist()
     written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
-    per_user = written.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("item_id").alias("d"))
-    check = per_user.agg(
-        F.count(F.lit(1)).alias("users"),
-        F.sum("n").alias("rows"),
-        F.sum(F.when((F.col("n") != mcfg.recommend_k) | (F.col("d") != mcfg.recommend_k), 1).otherwise(0)).alias("bad"),
-    ).first()
-    n_scored, n_rows = int(check["users"]), int(check["rows"] or 0)
-    if check["bad"]:
-        raise ReconciliationError(f"{check['bad']} users do not have exactly {mcfg.recommend_k} distinct items")
+    per_user = written.groupBy("user_id", "strategy").agg(
+        F.count(F.lit(1)).alias("n"), F.countDistinct("item_id").alias("d")
+    )
+    by_strategy = {s: {"users": 0, "rows": 0} for s in STRATEGIES}
+    for r in per_user.groupBy("strategy").agg(F.count(F.lit(1)).alias("users"), F.sum("n").alias("rows")).collect():
+        by_strategy[r["strategy"]] = {"users": int(r["users"]), "rows": int(r["rows"])}
+    bad = per_user.where((F.col("n") != k) | (F.col("d") != k)).count()
+    n_served = per_user.select("user_id").distinct().count()
+    n_rows = sum(v["rows"] for v in by_strategy.values())
+    if bad or n_served != sum(v["users"] for v in by_strategy.values()):
+        raise ReconciliationError(f"{bad} users do not have exactly {k} distinct items of one strategy")
+    if n_rows != k * n_served:
+        raise ReconciliationError(f"gold has {n_rows} rows for {n_served} users, expected {k} each")
     seg_start = time.perf_counter()
     segments = user_segments(ctx.spark, rec, ctx.cfg, ctx.run_date)
     seg_out = storage.join(ctx.layout.gold, "user_segments")
@@ -410,13 +445,14 @@ def score(ctx: JobContext) -> dict[str, Any]:
             "segment_sizes": segments.summary["sizes"],
         },
         "counts": {
-            **reconcile(result.users_in, n_scored, quarantined=result.unknown_users),
-            "unknown_users_not_scored": result.unknown_users,
+            **reconcile(n_silver_users, n_served, quarantined=n_q),
+            "users_by_strategy": {s: v["users"] for s, v in by_strategy.items()},
+            "rows_by_strategy": {s: v["rows"] for s, v in by_strategy.items()},
             "rows": n_rows,
-            "rows_expected": mcfg.recommend_k * n_scored,
-            "recommend_k": mcfg.recommend_k,
+            "rows_expected": k * n_served,
+            "recommend_k": k,
             "score_seconds": round(seconds, 2),
-            "users_per_second": round(n_scored / seconds, 1) if seconds else None,
+            "users_per_second": round(n_served / seconds, 1) if seconds else None,
             "segments_seconds": round(seg_seconds, 2),
         },
     }

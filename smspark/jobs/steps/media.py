@@ -359,7 +359,10 @@ def score(ctx: JobContext) -> dict[str, Any]:
     """Every ``silver/media`` image -> ``gold/media_labels`` (label, confidence, embedding) and
     ``gold/media_similar`` (top-k neighbours within its source) with the ``smspark_image`` champion.
 
-    Reconciles ``silver images = labelled rows`` and ``neighbour rows = sum over sources of n * min(k, n - 1)``.
+    Images of a source the champion was not trained on are written without label, confidence or embedding and with
+    the reason (:func:`smspark.scoring.media.score_media`), and get no neighbours. Reconciles, on the written rows,
+    ``silver images = labelled + not labelled (other source)`` and ``neighbour rows = sum over the labelled sources
+    of n * min(k, n - 1)``.
     """
     from smspark.scoring.media import gold_similar, score_media, similar_media
     from smspark.train.registry import NoChampionError, configure, get_champion
@@ -369,6 +372,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
         champ = get_champion(configure(ctx.cfg), "image")
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
+    model_dataset = _champion_dataset(ctx, champ)
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ctx.cfg.scoring.batch_size))
     media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
     media = media.select("media_id", "source", "pixels", "height", "width", "channels")
@@ -376,7 +380,13 @@ def score(ctx: JobContext) -> dict[str, Any]:
     n_in = media.count()
     by_source = {r["source"]: r["count"] for r in media.groupBy("source").count().collect()}
     gold = score_media(
-        media, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, ctx.cfg.scoring.batch_size
+        media,
+        champ,
+        ctx.cfg.tracking_uri(),
+        ctx.cfg.mlflow.registry_uri,
+        ctx.run_date,
+        ctx.cfg.scoring.batch_size,
+        model_dataset,
     )
     out = storage.join(ctx.layout.gold, "media_labels")
     start = time.perf_counter()
@@ -384,18 +394,31 @@ def score(ctx: JobContext) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     media.unpersist()
     written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
-    n_out = written.count()
-    model_dataset = _champion_dataset(ctx, champ)
+    kinds = {
+        (r["source"], r["labelled"]): r["count"]
+        for r in written.groupBy("source", F.col("label").isNotNull().alias("labelled")).count().collect()
+    }
+    n_labelled = sum(n for (_, labelled), n in kinds.items() if labelled)
+    unlabelled = {s: n for (s, labelled), n in kinds.items() if not labelled}
+    if unlabelled:
+        log.warning(
+            "media scoring: the image champion was trained on %s; %s written without labels or embeddings",
+            model_dataset,
+            ", ".join(f"{n} images of {s}" for s, n in sorted(unlabelled.items())),
+        )
+    labelled_by_source = {s: n for (s, labelled), n in kinds.items() if labelled}
 
     sim_out = storage.join(ctx.layout.gold, "media_similar")
     start = time.perf_counter()
     neighbours = similar_media(
-        written.select("media_id", "source", "embedding"), mcfg.neighbours, mcfg.neighbour_block_rows
+        written.where(F.col("embedding").isNotNull()).select("media_id", "source", "embedding"),
+        mcfg.neighbours,
+        mcfg.neighbour_block_rows,
     )
     write_partitions(gold_similar(neighbours, champ, ctx.run_date), sim_out, "dt")
     sim_seconds = time.perf_counter() - start
     n_sim = read_parquet(ctx.spark, sim_out).where(F.col("dt") == F.lit(ctx.run_date)).count()
-    expected_sim = sum(n * min(mcfg.neighbours, n - 1) for n in by_source.values())
+    expected_sim = sum(n * min(mcfg.neighbours, n - 1) for n in labelled_by_source.values())
     if n_sim != expected_sim:
         from smspark.manifest import ReconciliationError
 
@@ -407,12 +430,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
         "version": champ.version,
         "dataset": model_dataset,
     }
-    if any(s != model_dataset for s in by_source):
-        log.warning(
-            "media scoring: the image champion was trained on %s; images of %s are labelled with its classes too",
-            model_dataset,
-            ", ".join(s for s in by_source if s != model_dataset),
-        )
+    n_unlabelled = sum(unlabelled.values())
     return {
         "inputs": {
             "silver": storage.join(ctx.layout.silver, "media"),
@@ -421,11 +439,13 @@ def score(ctx: JobContext) -> dict[str, Any]:
         },
         "outputs": {"gold": out, "similar": sim_out, "dt": ctx.run_date.isoformat()},
         "counts": {
-            **reconcile(n_in, n_out),
-            "scored": n_out,
+            **reconcile(n_in, n_labelled + n_unlabelled),
+            "scored": n_labelled,
+            "not_labelled_other_source": n_unlabelled,
+            "not_labelled_by_source": unlabelled,
             "by_source": by_source,
             "score_seconds": round(seconds, 2),
-            "images_per_second": round(n_out / seconds, 1) if seconds > 0 else None,
+            "images_per_second": round(n_labelled / seconds, 1) if seconds > 0 else None,
             "neighbour_rows": n_sim,
             "neighbour_seconds": round(sim_seconds, 2),
         },
