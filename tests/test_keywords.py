@@ -65,3 +65,16 @@ def test_tfidf_and_yake_rank_terms_per_window(spark):
     assert yake_text("Thanks @u_12ab <url> Iowa").split() == ["Thanks", "Iowa"]
     weeks.unpersist()
     posts.unpersist()
+
+
+def test_tfidf_needs_two_windows_and_a_shared_term(spark):
+    posts = _posts(spark, 60).persist()
+    days = window_documents(posts, "day").persist()
+    first_day = days.orderBy("window_start").limit(1)
+    assert tfidf_keywords(first_day, top_n=5, min_df=2).count() == 0  # one window: IDF across windows undefined
+    none_shared = tfidf_keywords(days, top_n=5, min_df=days.count() + 1)  # no term in more windows than exist
+    types = [(f.name, f.dataType) for f in tfidf_keywords(days, top_n=5, min_df=1).schema]
+    assert none_shared.count() == 0 and [(f.name, f.dataType) for f in none_shared.schema] == types
+    assert tfidf_keywords(days, top_n=5, min_df=1).count() > 0
+    days.unpersist()
+    posts.unpersist()

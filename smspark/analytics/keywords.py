@@ -10,6 +10,7 @@ Pure DataFrame functions; the ``analytics`` job does the reading and writing.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 
@@ -19,6 +20,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
 
 from smspark.schemas import GOLD_KEYWORDS
+
+log = logging.getLogger(__name__)
 
 WINDOWS = ("day", "week")
 _MENTION = re.compile(r"(?<![\w@])@+\w+")
@@ -70,11 +73,22 @@ def tfidf_keywords(windows: DataFrame, top_n: int, vocab_size: int = 20000, min_
             below 1).
 
     Returns:
-        :data:`smspark.schemas.GOLD_KEYWORDS` rows with ``method = "tfidf"``; ties by term.
+        :data:`smspark.schemas.GOLD_KEYWORDS` rows with ``method = "tfidf"``; ties by term. No rows when fewer
+        than two windows exist or no term reaches ``min_df`` windows (IDF across windows is undefined then).
     """
     from pyspark.ml.feature import IDF, CountVectorizer
 
-    cv = CountVectorizer(inputCol="terms", outputCol="tf", vocabSize=vocab_size, minDF=min_df).fit(windows)
+    n_windows = windows.count()
+    cv = CountVectorizer(inputCol="terms", outputCol="tf", vocabSize=vocab_size, minDF=min_df)
+    cv = cv.fit(windows) if n_windows >= 2 else None
+    if cv is None or not cv.vocabulary:
+        log.warning(
+            "TF-IDF keywords: %d window(s), %d term(s) in at least %s windows: no TF-IDF keywords for this kind",
+            n_windows,
+            0 if cv is None else len(cv.vocabulary),
+            min_df,
+        )
+        return windows.sparkSession.createDataFrame([], GOLD_KEYWORDS)
     tf = cv.transform(windows)
     tfidf = IDF(inputCol="tf", outputCol="tfidf").fit(tf).transform(tf)
     vocab = cv.vocabulary
