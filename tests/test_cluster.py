@@ -22,7 +22,18 @@ from tests.conftest import require_landing
 pytestmark = pytest.mark.slow
 
 DAY = "2026-11-21"
-STAGES = ["ingest.posts", "etl.posts", "features.sentiment", "train.sentiment", "score.sentiment"]
+STAGES = [
+    "ingest.posts",
+    "etl.posts",
+    "features.sentiment",
+    "features.topics",
+    "train.sentiment",
+    "score.sentiment",
+    "analytics.keywords",
+    "analytics.sentiment_daily",
+    "analytics.trend_alerts",
+    "report",
+]
 
 
 def _cluster_module():
