@@ -30,7 +30,7 @@ cluster-run: setup
 	$(BIN)/python scripts/cluster.py run --date $(DATE) $(ARGS)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
