@@ -49,7 +49,7 @@ install_extras() {
   local req="$ROOT/requirements/horovod-extras.txt"
   if [ -f "$req" ]; then
     log "installing runtime extras for horovod.spark.run from ${req#"$ROOT"/}"
-    "$PY" -m pip install --disable-pip-version-check -c "$ROOT/requirements/constraints.txt" -r "$req"
+    "$PY" -m pip install --disable-pip-version-check -q -c "$ROOT/requirements/constraints.txt" -r "$req"
   fi
 }
 
