@@ -31,6 +31,7 @@ NOISE = re.compile(
     r"|TF-TRT Warning: Could not find TensorRT"
     r"|Could not find cuda drivers on your machine"
     r"|failed call to cuInit"
+    r"|oneDNN supports DT_BOOL only on platforms with AVX-512"
 )
 
 #: Set (to "1") in the environment when the job's stderr was a terminal before the filter replaced it.

@@ -46,15 +46,25 @@ def get_session(cfg: Settings) -> SparkSession:
     return spark
 
 
+#: JVM loggers set to ERROR: warnings the pipeline handles or that say nothing on this kind of input.
+QUIET_LOGGERS = (
+    # committed tables are read through hidden version directories (see below)
+    "org.apache.spark.sql.execution.datasources.DataSource",
+    # MLlib's online LDA checks the storage level of an RDD it derives itself from the (persisted) DataFrame
+    "org.apache.spark.mllib.clustering.OnlineLDAOptimizer",
+)
+
+
 def _quiet_hidden_path_warning(spark: SparkSession) -> None:
     """Committed tables are read by naming their hidden version directories (``dt=.../.v-<txn>``, see
     :mod:`smspark.tables`); Spark reads them but logs "All paths were ignored" for every such read, because the
-    names start with ``.``. That logger (``DataSource``) is set to ERROR; without a JVM gateway (Spark Connect)
-    nothing is changed."""
+    names start with ``.``. That logger (``DataSource``) and the others of :data:`QUIET_LOGGERS` are set to ERROR;
+    without a JVM gateway (Spark Connect) nothing is changed."""
     try:
         jvm = spark.sparkContext._jvm
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-            "org.apache.spark.sql.execution.datasources.DataSource", jvm.org.apache.logging.log4j.Level.ERROR
-        )
+        for logger in QUIET_LOGGERS:
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+                logger, jvm.org.apache.logging.log4j.Level.ERROR
+            )
     except Exception as exc:  # no JVM access (Spark Connect, serverless): the warning stays
-        log.debug("could not lower the DataSource log level: %s", exc)
+        log.debug("could not lower the log level of %s: %s", QUIET_LOGGERS, exc)

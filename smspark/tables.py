@@ -362,5 +362,5 @@ def vacuum(uri: str, keep_versions: int = 1) -> list[str]:
                 storage.remove(storage.join(base, name))
                 removed.append(storage.join(base, name))
     if removed:
-        log.info("%s: removed %d superseded or uncommitted version(s)", uri, len(removed))
+        log.debug("%s: removed %d superseded or uncommitted version(s)", uri, len(removed))
     return removed

@@ -153,7 +153,8 @@ def fallback_recommendations(users: DataFrame, events: DataFrame, segments: Data
     ranked_all = overall.select(
         "item_id",
         (F.col("_n") / F.lit(max(n_all, 1))).alias("_score"),
-        F.row_number().over(Window.orderBy(F.col("_n").desc(), F.col("item_id"))).alias("_r"),
+        # one row per rated item (thousands): a single partition for this ranking is intended
+        F.row_number().over(Window.partitionBy(F.lit(0)).orderBy(F.col("_n").desc(), F.col("item_id"))).alias("_r"),
     ).where(F.col("_r") <= depth)
     if segments is not None:
         latest = Window.partitionBy("user_id").orderBy(F.col("dt").desc())

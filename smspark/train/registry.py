@@ -10,6 +10,9 @@ re-measured on the same split).
 from __future__ import annotations
 
 import logging
+import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +44,39 @@ class Champion:
     run_id: str | None
 
 
+#: MLflow notices that each model logged here triggers and that the lifecycle answers by design: the pyfunc wrappers
+#: are Python objects on purpose, their signatures are inferred from an input example of integer ids.
+_KNOWN_NOTICES = (
+    "Hint: Inferred schema contains integer column",
+    "An input example was not provided",
+    "Passing a Python object as `python_model`",
+)
+
+
+class _DropKnownNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(n in record.getMessage() for n in _KNOWN_NOTICES)
+
+
+def quiet_known_notices() -> None:
+    """Silence :data:`_KNOWN_NOTICES` (Python warnings and MLflow log lines), and MLflow's artifact-download progress
+    bars when stderr is not a terminal (a log file would get one line per redraw). Other warnings pass."""
+    from smspark.console import stderr_is_tty
+
+    for notice in _KNOWN_NOTICES:
+        warnings.filterwarnings("ignore", message=f".*{re.escape(notice)}")
+    for name in ("mlflow.pyfunc", "mlflow.models.model", "mlflow.types.utils"):
+        logging.getLogger(name).addFilter(_DropKnownNotices())
+    if not stderr_is_tty():
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 def configure(cfg: Settings) -> MlflowClient:
     """Point MLflow at the configured tracking/registry store and experiment; return a client.
 
     The local default is a sqlite store under ``<data.root>/mlflow`` with artifacts next to it.
     """
+    quiet_known_notices()
     uri = cfg.tracking_uri()
     _NAMING[0] = cfg.mlflow.registered_model_name
     if uri.startswith("sqlite:///"):
