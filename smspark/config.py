@@ -305,8 +305,13 @@ class TopicsConfig(_Strict):
     than ``min_term_len`` and English stop words plus ``extra_stop_words`` are removed. ``vocab_size``, ``min_df``
     and ``max_df`` bound the ``CountVectorizer`` vocabulary (document frequency: a count when >= 1, else a
     fraction). One LDA per ``k`` of ``k_values`` (``max_iter`` online iterations on a ``subsampling_rate`` fraction
-    of the training documents each); the ``k`` with the highest mean NPMI of the topics' top ``top_n`` terms on the
-    validation documents wins. Labels are the top ``label_terms`` terms.
+    of the training documents each, at least ``min_batch_docs`` of them); the ``k`` with the highest mean NPMI of the
+    topics' top ``top_n`` terms on the validation documents wins. Labels are the top ``label_terms`` terms.
+
+    ``per_corpus``: one vocabulary and one LDA (and one choice of ``k``) per corpus, so that a small corpus with a
+    vocabulary of its own (a politician's archive beside customer-service tweets) gets topics of its own instead of
+    being absorbed by the large one's; a corpus with fewer than ``min_corpus_docs`` training documents joins the
+    largest corpus's model. Topic ids are unique across corpora.
     """
 
     pooling: list[Literal["author_day", "hashtag"]] = Field(default_factory=lambda: ["author_day", "hashtag"])
@@ -318,8 +323,11 @@ class TopicsConfig(_Strict):
     k_values: list[int] = Field(default_factory=lambda: [10, 15, 20, 25], min_length=1)
     max_iter: int = Field(40, ge=1)
     subsampling_rate: float = Field(0.05, gt=0.0, le=1.0)
+    min_batch_docs: int = Field(512, ge=1)
     top_n: int = Field(10, ge=2)
     label_terms: int = Field(3, ge=1)
+    per_corpus: bool = True
+    min_corpus_docs: int = Field(200, ge=1)
 
 
 class ModelsConfig(BaseModel):

@@ -138,10 +138,12 @@ TOPICS_FEATURES = StructType(
 
 #: The champion topic model's topics per scoring date: ``terms`` the top terms with their topic-term probabilities
 #: ``weights`` (descending), ``coherence`` the topic's NPMI on the validation documents, ``label`` its top 3 terms,
-#: ``posts``/``share`` the silver posts whose dominant topic it is.
+#: ``posts``/``share`` the silver posts whose dominant topic it is, ``corpus`` the corpus (or ``all``) whose model it
+#: belongs to (see ``models.topics.per_corpus``).
 GOLD_TOPICS = StructType(
     [
         StructField("topic_id", IntegerType(), False),
+        StructField("corpus", StringType(), False),
         StructField("label", StringType(), False),
         StructField("terms", ArrayType(StringType(), False), False),
         StructField("weights", ArrayType(FloatType(), False), False),

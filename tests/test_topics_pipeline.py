@@ -25,6 +25,7 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
         "models.topics.max_iter=10",
         "models.topics.min_df=3",
         "models.topics.subsampling_rate=0.2",
+        "models.topics.min_corpus_docs=50",
         "analytics.keywords.windows=[week]",
     )
     for corpus, n in (("trump_archive", 2500), ("labelled_tweets", 800)):
@@ -42,9 +43,13 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
     assert rec["registered_model"] == "smspark_topics" and rec["champion"]["promoted"]
     assert rec["beats_baseline"] is None  # no baseline: k is chosen by coherence
     assert rec["selection"]["metric"] == "npmi" and -1.0 <= rec["selection"]["candidate"] <= 1.0
-    assert rec["history"]["k"] == [4.0, 6.0] and rec["selection_k"] in (4, 6)
-    best = max(range(2), key=lambda i: rec["history"]["val_npmi"][i])
-    assert rec["selection_k"] == rec["history"]["k"][best]  # the most coherent k on validation won
+    history, chosen = rec["history"], rec["selection_k"]
+    assert set(chosen) == {"labelled_tweets", "trump_archive"}  # one model per corpus
+    for corpus, k in chosen.items():
+        rows = [i for i, c in enumerate(history["corpus"]) if c == corpus]
+        assert [history["k"][i] for i in rows] == [4.0, 6.0]
+        best = max(rows, key=lambda i: history["val_npmi"][i])
+        assert k == history["k"][best]  # the most coherent k on the corpus' validation documents won
     assert rec["test"]["lda"]["log_perplexity"] > 0
 
     stages = ctx.manifest.data["stages"]
@@ -53,7 +58,21 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
     gold = tables.read(spark, storage.join(cfg.layout.gold, "post_topics"))
     assert gold.count() == tables.read(spark, storage.join(cfg.layout.silver, "posts")).count()
     topics = tables.read(spark, storage.join(cfg.layout.gold, "topics")).collect()
-    assert len(topics) == rec["selection_k"] and all(len(t["label"].split(" / ")) == 3 for t in topics)
+    assert len(topics) == sum(chosen.values()) and all(len(t["label"].split(" / ")) == 3 for t in topics)
+    assert sorted(t["topic_id"] for t in topics) == list(range(len(topics)))  # ids unique across corpora
+    assert {c: sum(t["corpus"] == c for t in topics) for c in chosen} == chosen
+    by_corpus = (
+        gold.join(tables.read(spark, storage.join(cfg.layout.silver, "posts")), "post_id")
+        .where("dominant_topic IS NOT NULL")
+        .groupBy("corpus")
+        .agg({"dominant_topic": "min"})
+        .collect()
+    )
+    trump_first = chosen["labelled_tweets"]  # topic ids follow the corpus names' order
+    assert {r["corpus"]: r["min(dominant_topic)"] >= trump_first for r in by_corpus} == {
+        "labelled_tweets": False,
+        "trump_archive": True,
+    }
     kw = tables.read(spark, storage.join(cfg.layout.gold, "keywords"))
     assert {r["method"] for r in kw.select("method").distinct().collect()} == {"tfidf", "yake"}
     assert "analytics.sentiment_daily" in ctx.manifest.data["skipped"]  # no sentiment scored in this run

@@ -158,8 +158,12 @@ def topics_section(ctx: JobContext) -> Section:
     t["terms"] = t["terms"].map(lambda x: ", ".join(x))
     cols = ["topic_id", "label", "posts", "share", "coherence", "terms"]
     version = t["model_version"].iloc[0] if len(t) else "?"
-    caption = f"smspark_topics v{version} (scored {day}): k = {len(t)}, coherence = NPMI of the top terms on validation"
-    sec.blocks.append(Table(t[cols], caption, digits=3))
+    for corpus, part in t.groupby("corpus", sort=True):
+        caption = (
+            f"smspark_topics v{version} (scored {day}), {corpus}: k = {len(part)}, "
+            "coherence = NPMI of the top terms on validation"
+        )
+        sec.blocks.append(Table(part[cols], caption, digits=3))
     return sec
 
 

@@ -65,7 +65,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     """Every ``silver/posts`` row -> ``gold/post_topics``, the champion's topics -> ``gold/topics``; reconciles
     ``posts = scored``."""
     from smspark.features.topics import terms_col
-    from smspark.models.topics import TERMS, topic_columns
+    from smspark.models.topics import TERMS
     from smspark.scoring.udfs import load_python_model
     from smspark.train.registry import NoChampionError, configure, get_champion
 
@@ -74,13 +74,12 @@ def score(ctx: JobContext) -> dict[str, Any]:
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
     model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
-    stage = storage.join(ctx.manifest.dir, "score", "topics_pipeline")
-    pipeline = model.spark_model(ctx.spark, stage)
+    stage = storage.join(ctx.manifest.dir, "score", "topics_pipelines")
     silver = storage.join(ctx.layout.silver, "posts")
-    posts = read_table(ctx.spark, silver, what="run `smspark etl` first").select("post_id", "text")
+    posts = read_table(ctx.spark, silver, what="run `smspark etl` first").select("post_id", "corpus", "text")
     posts = posts.withColumn(TERMS, terms_col(F.col("text"), int(model.meta.get("min_term_len", 2))))
     n_in = posts.count()
-    scored = topic_columns(pipeline.transform(posts))
+    scored = model.transform(ctx.spark, posts, stage)
     gold = scored.select(
         "post_id",
         "topic_distribution",
@@ -100,6 +99,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     rows = [
         (
             t["topic_id"],
+            t.get("corpus", "all"),
             t["label"],
             t["terms"],
             [float(w) for w in t["weights"]],
