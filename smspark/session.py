@@ -52,6 +52,8 @@ QUIET_LOGGERS = (
     "org.apache.spark.sql.execution.datasources.DataSource",
     # MLlib's online LDA checks the storage level of an RDD it derives itself from the (persisted) DataFrame
     "org.apache.spark.mllib.clustering.OnlineLDAOptimizer",
+    # "Broadcasting large task binary": MLlib's TF-IDF baselines ship their vocabulary with every task, by design
+    "org.apache.spark.scheduler.DAGScheduler",
 )
 
 

@@ -127,9 +127,15 @@ def setup_logging(level: str) -> None:
     from smspark.console import HandledPy4jRetry, filter_native_stderr
 
     filter_native_stderr()
+    # other libraries' INFO lines (Horovod's launcher alone logs hundreds of rendezvous lines) stay out of the
+    # console; smspark's own loggers log at ``level``
     logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+        level=max(logging.WARNING, logging.getLevelName(level.upper())),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
     )
+    logging.getLogger("smspark").setLevel(level.upper())
     for handler in logging.getLogger().handlers:
         handler.addFilter(HandledPy4jRetry())
     for noisy in ("py4j", "urllib3", "alembic", "mlflow.store", "petastorm", "h5py", "matplotlib", "PIL"):

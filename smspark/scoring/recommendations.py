@@ -149,13 +149,13 @@ def fallback_recommendations(users: DataFrame, events: DataFrame, segments: Data
     users = users.join(n_seen, "user_id", "left").fillna(0, ["_seen"])
     depth = int(users.agg(F.max("_seen")).first()[0] or 0) + k  # no list needs more than seen + k candidates
 
-    # overall popularity list: rank r over every rated item
-    ranked_all = overall.select(
-        "item_id",
-        (F.col("_n") / F.lit(max(n_all, 1))).alias("_score"),
-        # one row per rated item (thousands): a single partition for this ranking is intended
-        F.row_number().over(Window.partitionBy(F.lit(0)).orderBy(F.col("_n").desc(), F.col("item_id"))).alias("_r"),
-    ).where(F.col("_r") <= depth)
+    # overall popularity list: rank r over every rated item; the top `depth` items (thousands at most) are ranked on
+    # the driver instead of in a window without partition, which would move every item to one task
+    top = overall.orderBy(F.col("_n").desc(), F.col("item_id")).limit(depth).collect()
+    ranked_all = events.sparkSession.createDataFrame(
+        [(int(r["item_id"]), float(r["_n"]) / max(n_all, 1), i + 1) for i, r in enumerate(top)],
+        "item_id int, _score double, _r int",
+    )
     if segments is not None:
         latest = Window.partitionBy("user_id").orderBy(F.col("dt").desc())
         member = (
