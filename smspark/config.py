@@ -301,7 +301,8 @@ class BehaviourConfig(_Strict):
 class TopicsConfig(_Strict):
     """Topic model: MLlib online LDA on pooled posts (Mehrotra et al. 2013), k chosen by NPMI coherence.
 
-    Posts go to the first of ``pooling`` that applies (``author_day``, ``hashtag``), else stay alone; terms shorter
+    Posts go to the first of ``pooling`` that applies (``author_day``, only in corpora with at least
+    ``author_day_min_authors`` authors; ``hashtag``), else stay alone; terms shorter
     than ``min_term_len`` and English stop words plus ``extra_stop_words`` are removed. ``vocab_size``, ``min_df``
     and ``max_df`` bound the ``CountVectorizer`` vocabulary (document frequency: a count when >= 1, else a
     fraction). One LDA per ``k`` of ``k_values`` (``max_iter`` online iterations on a ``subsampling_rate`` fraction
@@ -315,6 +316,7 @@ class TopicsConfig(_Strict):
     """
 
     pooling: list[Literal["author_day", "hashtag"]] = Field(default_factory=lambda: ["author_day", "hashtag"])
+    author_day_min_authors: int = Field(10, ge=1)
     min_term_len: int = Field(2, ge=1)
     extra_stop_words: list[str] = Field(default_factory=lambda: ["rt", "amp", "via"])
     vocab_size: int = Field(5000, ge=10)

@@ -96,6 +96,14 @@ def test_author_day_pooling_on_the_archive(spark):
     assert docs.agg(F.sum("posts")).first()[0] == with_terms.count()
     assert {r["pool"] for r in docs.select("pool").distinct().collect()} == {"author_day"}
     assert docs.agg(F.sum(F.size("terms"))).first()[0] == with_terms.agg(F.sum(F.size("terms"))).first()[0]
+    # a one-author archive is not pooled by day once author pooling asks for several authors
+    assert with_terms.select("author_id").distinct().count() == 1
+    by_post = pool_documents(posts, ["author_day", "hashtag"], author_day_min_authors=2)
+    assert {r["pool"] for r in by_post.select("pool").distinct().collect()} == {"hashtag", "post"}
+    assert (
+        by_post.where(F.col("pool") == "post").agg(F.sum("posts")).first()[0]
+        == with_terms.where(F.size("hashtags") == 0).count()
+    )
     posts.unpersist()
 
 

@@ -109,13 +109,16 @@ def post_terms(posts: DataFrame, extra_stop_words: Sequence[str] = (), min_len: 
     return remove_stop_words(df, "terms", extra_stop_words)
 
 
-def pool_documents(posts: DataFrame, pooling: Sequence[str]) -> DataFrame:
+def pool_documents(posts: DataFrame, pooling: Sequence[str], author_day_min_authors: int = 1) -> DataFrame:
     """Pool posts into topic-model documents (see the module docstring).
 
     Args:
         posts: ``post_id``, ``corpus``, ``author_id`` (nullable), ``dt`` (date), ``terms`` and ``hashtags``
             (``array<string>``), as from :func:`post_terms`.
         pooling: pool kinds tried in order, each one of :data:`POOLINGS`; ``[]`` keeps every post alone.
+        author_day_min_authors: ``author_day`` pools only in corpora with at least this many authors. Author
+            pooling (Mehrotra et al. 2013) joins the few posts of each of many users; in a one-author archive a
+            day's pool glues that day's unrelated posts together, and the topics become days.
 
     Returns:
         One row per document: ``doc_id`` (``<pool>|<corpus>|<key>``, string), ``corpus``, ``pool`` (the pool kind
@@ -128,8 +131,10 @@ def pool_documents(posts: DataFrame, pooling: Sequence[str]) -> DataFrame:
     unknown = [p for p in pooling if p not in POOLINGS]
     if unknown:
         raise ValueError(f"unknown pooling {unknown}; known: {', '.join(POOLINGS)}")
+    authors = posts.groupBy("corpus").agg(F.countDistinct("author_id").alias("_authors"))
+    posts = posts.join(F.broadcast(authors), "corpus")
     applies = {
-        "author_day": F.col("author_id").isNotNull(),
+        "author_day": F.col("author_id").isNotNull() & (F.col("_authors") >= author_day_min_authors),
         "hashtag": F.size("hashtags") > 0,
     }
     kind = F.lit("post")

@@ -34,7 +34,11 @@ def features(ctx: JobContext) -> dict[str, Any]:
     terms = post_terms(posts, m.extra_stop_words, m.min_term_len).persist()
     n_posts = terms.count()
     n_empty = terms.where(F.size("terms") == 0).count()
-    docs = pool_documents(terms, m.pooling).withColumn("split", split_col(F.col("doc_id"))).persist()
+    docs = (
+        pool_documents(terms, m.pooling, m.author_day_min_authors)
+        .withColumn("split", split_col(F.col("doc_id")))
+        .persist()
+    )
     n_docs = docs.count()
     out = storage.join(ctx.layout.features, "topics")
     counts: dict[str, int] = {}
