@@ -165,3 +165,21 @@ def test_config_overrides_and_key_policy(monkeypatch, tmp_path):
         load_config(None, ["train.num_proc=0"])
     with pytest.raises(ConfigError):
         load_config(None, ["no_equals_sign"])
+
+
+def test_handles_in_every_form_are_pseudonymised():
+    """Planted handles in each form; the check is a plain substring search, independent of the production pattern."""
+    cases = {
+        "qzhandleone": "see twitter.com/qzhandleone for more",
+        "qzhandletwo": "profile: https://mobile.twitter.com/QzHandleTwo/status/1",
+        "qzhandlethree": "new home x.com/qzhandlethree!",
+        "qzhandlefour": "thanks@qzhandlefour for the help",
+        "qzhandlefive": "(www.twitter.com/qzhandlefive)",
+        "qzhandlesix": "RT:@qzhandlesix hello",
+    }
+    for handle, text in cases.items():
+        out = pseudonymise_mentions(text, b"k")
+        assert handle not in out.lower(), (text, out)
+        assert pseudonym(handle, b"k") in out, (text, out)
+    kept = "mail bob@example.com or visit fox.com/news"
+    assert pseudonymise_mentions(kept, b"k") == kept
