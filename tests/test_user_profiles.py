@@ -91,3 +91,27 @@ def test_author_profiles(spark):
     assert a.hour_morning == 0.5 and a.hour_evening == 0.5 and a.hour_entropy == pytest.approx(1.0)
     assert got.loc["b"].client_other == 1.0 and got.loc["b"].hour_entropy == 0.0
     assert np.isnan(a.rating_mean)
+
+
+def test_profiles_step_writes_reconciled_table(spark, ml, make_cfg):
+    from smspark import storage, tables
+    from smspark.jobs.common import JobContext
+    from smspark.jobs.io import write_table
+    from smspark.jobs.steps.profiles import build
+    from smspark.manifest import RunManifest
+
+    events, items, pdf, _ = ml
+    cfg = make_cfg()
+    silver = cfg.layout.silver
+    write_table(
+        events.withColumn("ingest_date", F.lit(DT)).withColumn("dt", F.lit(DT)),
+        storage.join(silver, "interactions"),
+        "dt",
+    )
+    write_table(items, storage.join(silver, "items"))
+    ctx = JobContext(cfg=cfg, run_date=DT, manifest=RunManifest("test", cfg.layout.runs, DT, cfg.profile), _spark=spark)
+    rec = build(ctx)
+    assert rec["counts"]["interactions"]["reconciled"] and "posts" not in rec["inputs"]
+    got = tables.read(spark, storage.join(silver, "user_profiles"))
+    assert got.count() == pdf.user_id.nunique() == rec["counts"]["interactions"]["rows_out"]
+    assert sorted(got.columns) == sorted(SILVER_USER_PROFILES.fieldNames())
