@@ -58,3 +58,32 @@ def test_scores_flag_a_copy_of_the_training_rows(table):
     copula = score(train, holdout, copula_sample(train, 200, 0, ["c"]), ["c"])
     assert copula["dcr_overfitting_protection"] > 0.5
     assert 0.0 <= copula["quality_score"] <= 1.0 and 0.0 <= copula["detection_score"] <= 1.0
+
+
+def test_evaluate_profiles_cli_on_a_user_table(tmp_path, table):
+    """The command end to end on a small table with an identifier column (dropped) and a text column (categorical)."""
+    import json
+
+    from smspark.jobs import evaluate
+
+    src = tmp_path / "users.csv"
+    table.assign(user=[f"user{i}" for i in range(len(table))]).to_csv(src, index=False)
+    out = tmp_path / "metrics.json"
+    assert evaluate.main(["profiles", "--input", str(src), "--output", str(out), "--epochs", "2"]) == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"gan", "copula"}
+    for scores in metrics.values():
+        for key in ("quality_score", "detection_score", "dcr_overfitting_protection"):
+            assert 0.0 <= scores[key] <= 1.0
+        assert scores["train_rows"] == scores["holdout_rows"] == 200
+    manifest = json.loads((tmp_path / "metrics.manifest.json").read_text())
+    cols = manifest["metrics"]["profiles_columns"]
+    assert cols["dropped_identifier_columns"] == ["user"] and cols["categorical"] == ["c"]
+
+
+def test_evaluate_profiles_refuses_a_tiny_table():
+    from smspark.jobs.common import UserError
+    from smspark.jobs.evaluation.profiles import prepare
+
+    with pytest.raises(UserError, match="at least"):
+        prepare(pd.DataFrame({"a": range(50), "b": range(50)}))
