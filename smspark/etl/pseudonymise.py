@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
 import pandas as pd
 from pyspark.sql import Column
@@ -40,6 +41,15 @@ def pseudonym(handle: str | None, key: bytes) -> str | None:
     return "u_" + hmac.new(key, handle.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
+def post_pseudonym(post_id: str | None, key: bytes) -> str | None:
+    """``p_<16 hex>`` for a platform post id: ``HMAC-SHA256(key, "post:" + id)``, domain-separated from user
+    pseudonyms so a post id never maps to the pseudonym of a user with the same numeric id. ``None`` and empty
+    strings give ``None``."""
+    if post_id is None or not post_id.strip():
+        return None
+    return "p_" + hmac.new(key, ("post:" + post_id.strip()).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
 def pseudonymise_mentions(text: str | None, key: bytes) -> str | None:
     """Replace every handle in ``text`` (the forms of :data:`MENTION`) by its pseudonym (see :func:`pseudonym`).
 
@@ -59,12 +69,13 @@ def pseudonymise_mentions(text: str | None, key: bytes) -> str | None:
     return MENTION.sub(_sub, text)
 
 
-def pseudonym_col(col: Column, key: bytes) -> Column:
-    """Spark column: :func:`pseudonym` applied to a string column (vectorised pandas UDF)."""
+def pseudonym_col(col: Column, key: bytes, of: Callable[[str | None, bytes], str | None] = pseudonym) -> Column:
+    """Spark column: :func:`pseudonym` (or ``of``, e.g. :func:`post_pseudonym`) applied to a string column
+    (vectorised pandas UDF)."""
 
     @F.pandas_udf(StringType())
     def _udf(s: pd.Series) -> pd.Series:
-        return s.map(lambda v: pseudonym(v, key) if isinstance(v, str) else None)
+        return s.map(lambda v: of(v, key) if isinstance(v, str) else None)
 
     return _udf(col)
 
