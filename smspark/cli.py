@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("smspark.jobs.generate", "synthetic images from the GAN champion -> gold/synthetic_media"),
     "analytics": ("smspark.jobs.analytics", "keywords per day/week, daily sentiment, trend alerts -> gold"),
     "report": ("smspark.jobs.report", "one self-contained HTML report -> reports/<date>/report.html"),
+    "purge": ("smspark.jobs.purge", "remove bronze/quarantine partitions past retention (raw handles and ids)"),
 }
 
 

@@ -395,6 +395,14 @@ class NightlyConfig(_Strict):
     score: list[str] = Field(default_factory=lambda: ["sentiment"])
 
 
+class RetentionConfig(_Strict):
+    """How long raw records (bronze tables and quarantine, which hold platform handles and ids) are kept:
+    partitions whose ``ingest_date`` is more than ``raw_days`` days before the run date are purged by
+    ``smspark purge`` and the nightly; ``None`` keeps them."""
+
+    raw_days: int | None = Field(default=None, ge=1)
+
+
 class Layout:
     """The medallion layout under the data root, as canonical URI strings (:func:`smspark.storage.resolve_root`).
 
@@ -432,6 +440,7 @@ class Settings(BaseModel):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     nightly: NightlyConfig = Field(default_factory=NightlyConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @property
     def layout(self) -> Layout:

@@ -446,3 +446,36 @@ GOLD_USER_SEGMENTS = StructType(
 
 #: GroupLens MovieLens export formats the interactions ingest recognises.
 MOVIELENS_FORMATS: tuple[str, ...] = ("ml-latest", "ml-100k")
+
+
+#: User profiles, one row per pseudonymised user (``source = "interactions"``) and per author (``"posts"``); the
+#: columns and their units are described in :mod:`smspark.features.profiles`; the other source's columns are null.
+SILVER_USER_PROFILES = StructType(
+    [
+        StructField("user_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("n_events", LongType(), False),
+        StructField("active_days", IntegerType(), False),
+        StructField("events_per_active_day", DoubleType(), False),
+        StructField("hour_night", DoubleType(), False),
+        StructField("hour_morning", DoubleType(), False),
+        StructField("hour_afternoon", DoubleType(), False),
+        StructField("hour_evening", DoubleType(), False),
+        StructField("hour_entropy", DoubleType(), False),
+        StructField("rating_mean", DoubleType()),
+        StructField("rating_std", DoubleType()),
+        *[
+            StructField("genre_" + g, DoubleType())
+            for g in ("drama", "comedy", "action", "thriller", "romance", "adventure", "crime", "sci_fi")
+        ],
+        StructField("reply_share", DoubleType()),
+        StructField("mentions_per_post", DoubleType()),
+        StructField("links_per_post", DoubleType()),
+        StructField("mean_length", DoubleType()),
+        StructField("client_web", DoubleType()),
+        StructField("client_iphone", DoubleType()),
+        StructField("client_android", DoubleType()),
+        StructField("client_other", DoubleType()),
+        StructField("dt", DateType(), False),
+    ]
+)

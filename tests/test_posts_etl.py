@@ -12,7 +12,7 @@ from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
 from smspark.config import ConfigError, load_config
 from smspark.etl.posts import clean_posts, parse_posts
-from smspark.etl.pseudonymise import pseudonym, pseudonymise_mentions
+from smspark.etl.pseudonymise import post_pseudonym, pseudonym, pseudonymise_mentions
 from smspark.etl.text import normalise_text, tokenize
 from smspark.features.text import encode, split_col
 from smspark.schemas import BRONZE_POSTS, QUARANTINE, SILVER_POSTS
@@ -121,13 +121,16 @@ def test_clean_posts_dedupes_and_pseudonymises(spark):
     assert quarantine.count() == 0
     silver, q2, dups = clean_posts(bronze, b"test-key")
     assertSchemaEqual(silver.schema, SILVER_POSTS, ignoreNullable=True)
+    p = {i: post_pseudonym(i, b"test-key") for i in ("1", "2", "3")}
     got = {r["post_id"]: r for r in silver.collect()}
-    assert set(got) == {"1", "3"}
+    assert set(got) == {p["1"], p["3"]}  # keyed pseudonyms: the platform id stays in bronze
+    got = {i: got[p[i]] for i in ("1", "3")}
     assert got["1"]["text"] == f"Hello @{pseudonym('alice', b'test-key')} & <url>"
     assert got["1"]["author_id"] == pseudonym("bob", b"test-key")
     assert got["1"]["dt"] == dt.date(2017, 1, 2) and got["3"]["dt"] == DAY  # no timestamp: the ingest date
     assert got["3"]["label"] == "positive"
-    assertDataFrameEqual(dups, [Row(post_id="1", reason="duplicate id"), Row(post_id="2", reason="duplicate text")])
+    expected_dups = [Row(post_id=p["1"], reason="duplicate id"), Row(post_id=p["2"], reason="duplicate text")]
+    assertDataFrameEqual(dups, expected_dups)
     assert [r["reason"] for r in q2.collect()] == ["text empty after normalisation"]
     assert bronze.count() == silver.count() + q2.count() + dups.count()
 
@@ -165,3 +168,29 @@ def test_config_overrides_and_key_policy(monkeypatch, tmp_path):
         load_config(None, ["train.num_proc=0"])
     with pytest.raises(ConfigError):
         load_config(None, ["no_equals_sign"])
+
+
+def test_handles_in_every_form_are_pseudonymised():
+    """Planted handles in each form; the check is a plain substring search, independent of the production pattern."""
+    cases = {
+        "qzhandleone": "see twitter.com/qzhandleone for more",
+        "qzhandletwo": "profile: https://mobile.twitter.com/QzHandleTwo/status/1",
+        "qzhandlethree": "new home x.com/qzhandlethree!",
+        "qzhandlefour": "thanks@qzhandlefour for the help",
+        "qzhandlefive": "(www.twitter.com/qzhandlefive)",
+        "qzhandlesix": "RT:@qzhandlesix hello",
+    }
+    for handle, text in cases.items():
+        out = pseudonymise_mentions(text, b"k")
+        assert handle not in out.lower(), (text, out)
+        assert pseudonym(handle, b"k") in out, (text, out)
+    kept = "mail bob@example.com or visit fox.com/news"
+    assert pseudonymise_mentions(kept, b"k") == kept
+
+
+def test_post_pseudonym_is_keyed_and_separate_from_user_pseudonyms():
+    a = post_pseudonym("12345", b"k1")
+    assert a.startswith("p_") and len(a) == 18 and "12345" not in a
+    assert a == post_pseudonym(" 12345 ", b"k1") != post_pseudonym("12345", b"k2")
+    assert a[2:] != pseudonym("12345", b"k1")[2:]
+    assert post_pseudonym(None, b"k1") is None and post_pseudonym("", b"k1") is None

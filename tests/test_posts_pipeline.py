@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
 from smspark import tables
 from smspark.config import PROJECT_ROOT
@@ -31,6 +32,15 @@ BAD_LINES = {
     json.dumps({"id": "bad-ts", "text": "x", "created_at": "last tuesday"}): "created_at is not an ISO-8601 timestamp",
 }
 UNDECODABLE = b'{"id": "latin1", "text": "caf\xe9 au lait"}\n'  # latin-1 bytes: not valid UTF-8
+
+
+#: Handles planted in every form a post can hold one (checked by plain substring search, not the production pattern).
+PLANTED_HANDLES = ("qzplantone", "qzplanttwo", "qzplantthree", "qzplantfour", "qzplantfive")
+PLANTED = [
+    {"id": "9000000001", "author": "qzplantone", "created_at": "2017-01-02T10:00:00Z", "text": "hi @QzPlantTwo!"},
+    {"id": "9000000002", "text": "see twitter.com/qzplantthree today", "in_reply_to": "qzplantone"},
+    {"id": "9000000003", "text": "thanks@qzplantfour and https://mobile.x.com/qzplantfive/status/1"},
+]
 
 
 def _slice(src: Path, dst: Path, step: int, limit: int) -> int:
@@ -53,6 +63,10 @@ def run(spark, tmp_path_factory):
     n += _slice(
         require_landing("posts", "trump_archive", "posts.jsonl"), landing / "trump_archive" / "p.jsonl", 20, 900
     )
+    planted = landing / "planted_handles" / "p.jsonl"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("".join(json.dumps(r) + "\n" for r in PLANTED))
+    n += len(PLANTED)
     bad = landing / "broken_export" / "p.jsonl"
     bad.parent.mkdir(parents=True)
     bad.write_bytes("\n".join(BAD_LINES).encode() + b"\n" + UNDECODABLE)
@@ -233,3 +247,27 @@ def test_bench_sentiment_times_both_sides_on_the_same_rows(run):
     res = manifest["metrics"]["bench_sentiment"]
     assert res["rows"] == 400 and res["model"] == "models:/smspark_sentiment/1"
     assert res["spark_udf_rows_per_second"] > 0 and res["plain_predict_rows_per_second"] > 0
+
+
+def test_no_raw_handle_or_post_id_survives_past_bronze(run, spark):
+    """Every string column of every silver and gold table, scanned for the planted handles, for bronze authors and
+    reply targets, and for bronze post ids (plain substring search, independent of the production pattern)."""
+    root, _, _, _ = run
+    bronze = tables.read(spark, str(root / "bronze" / "posts")).toPandas()
+    handles = set(PLANTED_HANDLES) | {h.lower() for h in bronze.author.dropna() if len(h) >= 8}
+    handles |= {h.lower() for h in bronze.in_reply_to.dropna() if len(h) >= 8}
+    post_ids = {i for i in bronze.post_id.dropna() if len(i) >= 8}
+    assert {"qzplantone"} <= handles and "9000000002" in post_ids
+    scanned = 0
+    for layer in ("silver", "gold"):
+        for table in sorted(p for p in (root / layer).iterdir() if p.is_dir()):
+            df = tables.read(spark, str(table))
+            cols = [f.name for f in df.schema.fields if isinstance(f.dataType, StringType)]
+            for row in df.select(cols).collect():
+                for value in row:
+                    if value:
+                        low = value.lower()
+                        assert not any(h in low for h in handles), (table.name, value)
+                        assert not any(i in value for i in post_ids), (table.name, value)
+                        scanned += 1
+    assert scanned > 1000

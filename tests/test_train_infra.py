@@ -244,3 +244,14 @@ def test_run_distributed_rejects_bad_arguments():
         run_distributed(print, num_proc=1, backend="mpi")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_proc"):
         run_distributed(print, num_proc=0, backend="horovodrun")
+
+
+def test_horovodrun_workers_never_get_the_pseudonymisation_key():
+    from smspark.train.launcher import _horovodrun_env
+
+    base = {"SMSPARK_PSEUDONYM_KEY": "secret", "PATH": "/usr/bin", "PYTHONPATH": "/x"}
+    env = _horovodrun_env(base, {"TF_USE_LEGACY_KERAS": "1", "SMSPARK_PSEUDONYM_KEY": "again"})
+    assert "SMSPARK_PSEUDONYM_KEY" not in env
+    assert "secret" not in env.values() and "again" not in env.values()
+    assert env["PATH"] == "/usr/bin" and env["TF_USE_LEGACY_KERAS"] == "1"
+    assert env["PYTHONPATH"].split(os.pathsep)[-1] == "/x"

@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from smspark.etl.pseudonymise import clean_text_col, pseudonym_col
+from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
 
 _CORRUPT = "_corrupt_record"
@@ -99,11 +99,12 @@ def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, Da
 
 def normalise_posts(bronze: DataFrame, key: bytes) -> DataFrame:
     """Text normalised (:func:`smspark.etl.text.normalise_text`), ``author``/``in_reply_to`` and @mentions
-    pseudonymised with ``key`` (HMAC-SHA256). One row per bronze row; the raw text is kept as ``_raw_text`` only
+    pseudonymised with ``key`` (HMAC-SHA256), ``post_id`` replaced by its keyed ``p_`` pseudonym (the platform id
+    stays in bronze). One row per bronze row; the raw text is kept as ``_raw_text`` only
     to break ties deterministically in :func:`dedupe_posts` (it never reaches silver).
     """
     return bronze.select(
-        "post_id",
+        pseudonym_col(F.col("post_id"), key, post_pseudonym).alias("post_id"),
         "corpus",
         pseudonym_col(F.col("author"), key).alias("author_id"),
         "created_at",

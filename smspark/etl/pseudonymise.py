@@ -11,15 +11,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
 import pandas as pd
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
-#: An @mention: one or more ``@`` then word characters (any length: real exports hold handles longer than today's
-#: 15-character limit, and doubled ``@@``), not inside an e-mail address. Broad on purpose: privacy first.
-MENTION = re.compile(r"(?<!\w)@+(\w+)")
+#: A handle in a post, in any of three forms (broad on purpose: privacy first):
+#: (1) an @mention, one or more ``@`` then word characters (any length: real exports hold handles longer than
+#: today's 15-character limit, and doubled ``@@``); (2) the same glued to a preceding word character
+#: (``thanks@united``) unless a domain follows, as in an e-mail address (``bob@example.com`` stays); (3) a profile
+#: link with or without scheme or subdomain (``twitter.com/handle``, ``https://mobile.x.com/handle``).
+MENTION = re.compile(
+    r"(?<!\w)@++(\w++)"
+    r"|(?<=\w)@++(\w++)(?![.-]\w)"
+    r"|(?<![\w.-])((?:[a-z0-9-]+\.)*(?:twitter|x)\.com/)(\w+)",
+    re.IGNORECASE,
+)
 
 
 def pseudonym(handle: str | None, key: bytes) -> str | None:
@@ -32,19 +41,41 @@ def pseudonym(handle: str | None, key: bytes) -> str | None:
     return "u_" + hmac.new(key, handle.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
+def post_pseudonym(post_id: str | None, key: bytes) -> str | None:
+    """``p_<16 hex>`` for a platform post id: ``HMAC-SHA256(key, "post:" + id)``, domain-separated from user
+    pseudonyms so a post id never maps to the pseudonym of a user with the same numeric id. ``None`` and empty
+    strings give ``None``."""
+    if post_id is None or not post_id.strip():
+        return None
+    return "p_" + hmac.new(key, ("post:" + post_id.strip()).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
 def pseudonymise_mentions(text: str | None, key: bytes) -> str | None:
-    """Replace every ``@handle`` in ``text`` by ``@u_<16 hex>`` (see :func:`pseudonym`)."""
+    """Replace every handle in ``text`` (the forms of :data:`MENTION`) by its pseudonym (see :func:`pseudonym`).
+
+    ``@handle`` and ``word@handle`` become ``@u_<16 hex>`` (``word@u_<16 hex>``); ``twitter.com/handle`` becomes
+    ``twitter.com/u_<16 hex>``.
+    """
     if text is None:
         return None
-    return MENTION.sub(lambda m: "@" + pseudonym(m.group(1), key), text)
+
+    def _sub(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return "@" + pseudonym(m.group(1), key)
+        if m.group(2) is not None:
+            return "@" + pseudonym(m.group(2), key)
+        return m.group(3) + pseudonym(m.group(4), key)
+
+    return MENTION.sub(_sub, text)
 
 
-def pseudonym_col(col: Column, key: bytes) -> Column:
-    """Spark column: :func:`pseudonym` applied to a string column (vectorised pandas UDF)."""
+def pseudonym_col(col: Column, key: bytes, of: Callable[[str | None, bytes], str | None] = pseudonym) -> Column:
+    """Spark column: :func:`pseudonym` (or ``of``, e.g. :func:`post_pseudonym`) applied to a string column
+    (vectorised pandas UDF)."""
 
     @F.pandas_udf(StringType())
     def _udf(s: pd.Series) -> pd.Series:
-        return s.map(lambda v: pseudonym(v, key) if isinstance(v, str) else None)
+        return s.map(lambda v: of(v, key) if isinstance(v, str) else None)
 
     return _udf(col)
 

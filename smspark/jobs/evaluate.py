@@ -17,6 +17,8 @@ targets:
                 (official test set when there is one, else stratified): accuracy, macro-F1
   gan           the same inputs: the image CNN, then the class-conditional DCGAN: Frechet distance on the CNN's
                 penultimate features next to the real-vs-real floor, CNN accuracy on generated images
+  profiles      a CSV user table (one row per user): the CTGAN and a Gaussian-copula baseline trained on one half,
+                scored on both halves with SDMetrics (quality_score, detection_score, dcr_overfitting_protection)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ TARGETS: dict[str, str] = {
     "recommender": "smspark.jobs.evaluation.recommender:evaluate",
     "image": "smspark.jobs.evaluation.media:evaluate_image",
     "gan": "smspark.jobs.evaluation.media:evaluate_gan",
+    "profiles": "smspark.jobs.evaluation.profiles:evaluate",
 }
 
 
@@ -56,18 +59,26 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", choices=sorted(TARGETS), help="what to evaluate")
-    p.add_argument("--input", type=Path, required=True, help="folder holding the dataset (see the targets)")
+    p.add_argument("--input", type=Path, required=True, help="folder holding the dataset (profiles: a CSV file)")
     p.add_argument("--output", type=Path, required=True, help="JSON file for the figures")
     p.add_argument(
         "--workdir", default=None, help="keep the work area here, a path or URI (default: a temporary local one)"
     )
+    p.add_argument("--categorical", default=None, help="profiles: comma-separated categorical columns (default: text)")
+    p.add_argument("--epochs", type=int, default=300, help="profiles: CTGAN epochs")
 
 
 def _body(ctx: JobContext, args: argparse.Namespace) -> None:
-    if not args.input.is_dir():
-        raise UserError(f"--input {args.input} is not a folder")
-    step: Callable[[JobContext, Path], dict[str, dict[str, Any]]] = resolve(TARGETS[args.target])
-    metrics = step(ctx, args.input.resolve())
+    step: Callable[..., dict[str, dict[str, Any]]] = resolve(TARGETS[args.target])
+    if args.target == "profiles":
+        if not args.input.is_file():
+            raise UserError(f"--input {args.input} is not a file")
+        cats = args.categorical.split(",") if args.categorical else None
+        metrics = step(ctx, args.input.resolve(), categorical=cats, epochs=args.epochs)
+    else:
+        if not args.input.is_dir():
+            raise UserError(f"--input {args.input} is not a folder")
+        metrics = step(ctx, args.input.resolve())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(metrics, indent=2) + "\n")
     ctx.manifest.data["metrics"]["evaluate"] = metrics

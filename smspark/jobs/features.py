@@ -17,6 +17,7 @@ FEATURE_STEPS: dict[str, tuple[str, str]] = {
     "behaviour": ("interactions", "smspark.jobs.steps.interactions:features_behaviour"),
     "image": ("media", "smspark.jobs.steps.media:features_image"),
     "topics": ("posts", "smspark.jobs.steps.topics:features"),
+    "profiles": ("interactions", "smspark.jobs.steps.profiles:build"),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from smspark.jobs import dev_key
 from smspark.jobs.common import JobContext, run_job
 from smspark.jobs.steps import names_arg, run_steps
 
@@ -20,6 +21,7 @@ INGESTERS: dict[str, tuple[str, str]] = {
 
 
 def run(ctx: JobContext, tables: list[str] | None = None) -> list[str]:
+    dev_key.check(ctx)
     return run_steps(ctx, "ingest", INGESTERS, tables, ctx.layout.landing)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from smspark import storage
-from smspark.jobs import analytics, etl, features, ingest, report, score, train
+from smspark.jobs import analytics, etl, features, ingest, purge, report, score, train
 from smspark.jobs.common import JobContext, run_job
 from smspark.jobs.steps import names_arg
 
@@ -22,6 +22,8 @@ from smspark.jobs.steps import names_arg
 def run(
     ctx: JobContext, retrain: bool = False, to_train: list[str] | None = None, to_score: list[str] | None = None
 ) -> None:
+    if ctx.cfg.retention.raw_days is not None:
+        purge.run(ctx)
     ingest.run(ctx)
     etl.run(ctx)
     features.run(ctx)

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -145,6 +145,19 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
+def _horovodrun_env(base: Mapping[str, str], env: dict[str, str]) -> dict[str, str]:
+    """The rank processes' environment: ``base`` (the driver's) with ``env`` on top and the package on PYTHONPATH,
+    minus the pseudonymisation key (the variable named by ``privacy.key_env``'s default): ranks read pseudonymised
+    features only and never need it."""
+    from smspark.config import PrivacyConfig
+
+    secret = PrivacyConfig().key_env
+    proc_env = {k: v for k, v in {**base, **env}.items() if k != secret}
+    pythonpath = [_package_root(), *filter(None, proc_env.get("PYTHONPATH", "").split(os.pathsep))]
+    proc_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(pythonpath))
+    return proc_env
+
+
 def _run_horovodrun(fn: Callable[..., T], args: tuple, num_proc: int, env: dict[str, str]) -> list[T]:
     import cloudpickle
 
@@ -165,10 +178,7 @@ def _run_horovodrun(fn: Callable[..., T], args: tuple, num_proc: int, env: dict[
             "smspark.train._hvd_entry",
             str(workdir),
         ]
-        proc_env = os.environ.copy()
-        proc_env.update(env)
-        pythonpath = [_package_root(), *filter(None, proc_env.get("PYTHONPATH", "").split(os.pathsep))]
-        proc_env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(pythonpath))
+        proc_env = _horovodrun_env(os.environ, env)
         logger.info("running: %s", " ".join(cmd))
         tail: deque[str] = deque(maxlen=40)
         with subprocess.Popen(

@@ -1,0 +1,1 @@
+"""Synthetic user tables: the conditional tabular GAN (CTGAN), its Gaussian-copula baseline and their metrics."""
