@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, IntegerType, StringType
 
@@ -66,13 +66,14 @@ def text_split_col(text: Column, train_pct: int = 80, val_pct: int = 10) -> Colu
 def vocabulary(tokens: DataFrame, vocab_size: int) -> DataFrame:
     """Top tokens of ``tokens`` (column ``tokens: array<string>``) as ``(token, count, id)``, ids from 2.
 
-    Returns ``vocab_size - 2`` rows at most, ordered by id (count descending, token ascending).
+    Returns ``vocab_size - 2`` rows at most, ordered by id (count descending, token ascending). The ids are
+    given on the driver to the at most ``vocab_size - 2`` top rows, so no window moves every count into a single
+    partition.
     """
     counts = tokens.select(F.explode("tokens").alias("token")).groupBy("token").count()
-    order = [F.col("count").desc(), F.col("token").asc()]
-    top = counts.orderBy(*order).limit(vocab_size - 2)
-    rank = F.row_number().over(Window.orderBy(*order))  # a few thousand rows: one partition is fine
-    return top.select("token", "count", (rank + 1).cast("int").alias("id"))
+    top = counts.orderBy(F.col("count").desc(), F.col("token").asc()).limit(vocab_size - 2).collect()
+    rows = [(r["token"], int(r["count"]), i + 2) for i, r in enumerate(top)]
+    return tokens.sparkSession.createDataFrame(rows, "token string, count long, id int")
 
 
 def sentiment_vocabulary(labelled: DataFrame, vocab_size: int) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from smspark.sources.common import SOURCES_FILE
 from smspark.sources.samples import DATASETS, GROUPS, fetch_samples, resolve_only
+from smspark.sources.scale import scale_landing
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="also put the 1,875 skin-tone variants into their base emoji's category folder "
         "(default: base emoji only, so no folder holds near-duplicates of one drawing)",
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        metavar="N",
+        help="after fetching, also write the real posts and ratings replayed N times (new ids, shifted times, "
+        "shuffled authors, new users copying real users' histories) into --scale-output (default: 1 = none)",
+    )
+    parser.add_argument(
+        "--scale-output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="landing root of the scaled copy (default: <landing>-x<N>)",
+    )
+    parser.add_argument("--scale-seed", type=int, default=0, metavar="SEED", help="seed of the scale-up (default 0)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -115,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the job; returns the exit status (0 all in place, 1 something skipped, 2 bad arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error("--scale must be >= 1")
     only = None
     if args.only is not None:
         only = [name for name in args.only.split(",") if name.strip()]
@@ -132,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = fetch_samples(args.landing, only=only, force=args.force, emoji_skin_tones=args.emoji_skin_tones)
     print(format_summary(summary, args.landing))
     skipped = [name for name, entry in summary["datasets"].items() if entry.get("action") == "skipped"]
+    if args.scale > 1:
+        out = args.scale_output or args.landing.with_name(f"{args.landing.name}-x{args.scale}")
+        info = scale_landing(args.landing, out, args.scale, seed=args.scale_seed)
+        print(f"scaled x{args.scale} -> {out}: " + ", ".join(f"{p} {c:,}" for p, c in info["outputs"].items()))
     print(f"done in {time.monotonic() - started:.1f} s" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     return 1 if skipped else 0
 
