@@ -1,0 +1,86 @@
+"""Account behaviour features: one row per author of silver posts (``author_id``).
+
+Columns (all doubles except ``n_posts``):
+
+- ``n_posts`` (long): posts of the author.
+- ``interval_mean_s``: mean gap in seconds between consecutive posts (by ``created_at``); null below two posts.
+- ``interval_cv``: coefficient of variation of those gaps (population standard deviation / mean); null below two
+  posts or when the mean gap is 0.
+- ``hour_entropy``: Shannon entropy in bits of the author's 24-bin UTC hour-of-day histogram (0..log2(24)).
+- ``duplicate_share``: share of the author's posts whose normalised text (lower case, whitespace collapsed) also
+  occurs in another post of the same author (exact duplicates only; near-duplicates are not covered here).
+- ``links_per_post``: ``<url>`` tokens per post; ``mentions_per_post``: pseudonymised ``@u_`` handles per post.
+- ``client_diversity``: distinct non-null posting clients / posts.
+
+Posts without ``author_id`` or ``created_at`` take no part (the caller counts them as dropped).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+_PSEUDONYM = r"@u_[0-9a-f]{16}"
+_URL = r"<url>"
+
+
+def _count_matches(col: str, pattern: str):
+    """Occurrences of a regex in a string column (0 for null)."""
+    return F.coalesce(F.size(F.split(F.col(col), pattern)) - 1, F.lit(0))
+
+
+def account_features(posts: DataFrame) -> DataFrame:
+    """Per-author behaviour features of silver posts.
+
+    Args:
+        posts: rows with ``author_id`` (string), ``created_at`` (timestamp, UTC session), ``text`` (string),
+            ``client`` (string, nullable).
+
+    Returns:
+        One row per ``author_id`` with the columns listed in the module docstring.
+    """
+    p = posts.where(F.col("author_id").isNotNull() & F.col("created_at").isNotNull())
+    w = Window.partitionBy("author_id").orderBy("created_at")
+    gaps = p.withColumn("gap", F.col("created_at").cast("double") - F.lag(F.col("created_at").cast("double")).over(w))
+    cadence = gaps.groupBy("author_id").agg(
+        F.mean("gap").alias("interval_mean_s"), F.stddev_pop("gap").alias("_gap_sd")
+    )
+    cadence = cadence.withColumn(
+        "interval_cv", F.when(F.col("interval_mean_s") > 0, F.col("_gap_sd") / F.col("interval_mean_s"))
+    ).drop("_gap_sd")
+
+    per_hour = p.groupBy("author_id", F.hour("created_at").alias("h")).agg(F.count(F.lit(1)).alias("c"))
+    tot = per_hour.groupBy("author_id").agg(F.sum("c").alias("t"))
+    share = F.col("c") / F.col("t")
+    entropy = (
+        per_hour.join(tot, "author_id").groupBy("author_id").agg((-F.sum(share * F.log2(share))).alias("hour_entropy"))
+    )
+
+    norm = F.trim(F.regexp_replace(F.lower(F.col("text")), r"\s+", " "))
+    dup = (
+        p.withColumn("_norm", norm)
+        .withColumn("_k", F.count(F.lit(1)).over(Window.partitionBy("author_id", "_norm")))
+        .groupBy("author_id")
+        .agg(
+            F.count(F.lit(1)).alias("n_posts"),
+            F.mean(F.when(F.col("_k") > 1, 1.0).otherwise(0.0)).alias("duplicate_share"),
+            F.mean(_count_matches("text", _URL).cast("double")).alias("links_per_post"),
+            F.mean(_count_matches("text", _PSEUDONYM).cast("double")).alias("mentions_per_post"),
+            (F.countDistinct("client") / F.count(F.lit(1))).alias("client_diversity"),
+        )
+    )
+    return (
+        dup.join(cadence, "author_id")
+        .join(entropy, "author_id")
+        .select(
+            "author_id",
+            "n_posts",
+            "interval_mean_s",
+            "interval_cv",
+            "hour_entropy",
+            "duplicate_share",
+            "links_per_post",
+            "mentions_per_post",
+            "client_diversity",
+        )
+    )

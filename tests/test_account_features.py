@@ -1,0 +1,36 @@
+"""Account features against hand-computed values on a small DataFrame built here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from smspark.features.accounts import account_features
+
+H = "@u_0123456789abcdef"
+
+
+def test_account_features_hand_computed(spark):
+    t0 = dt.datetime(2026, 1, 1, 0, 0, 0)
+    rows = [
+        ("a", t0, "Buy now <url>", "web"),
+        ("a", t0 + dt.timedelta(seconds=100), "buy   NOW <url>", "web"),
+        ("a", t0 + dt.timedelta(seconds=400), f"hi {H} {H}", "android"),
+        ("b", t0 + dt.timedelta(hours=5), "one", None),
+        (None, t0, "no author", "web"),
+    ]
+    df = spark.createDataFrame(rows, "author_id string, created_at timestamp, text string, client string")
+    got = account_features(df)
+    # a: gaps 100, 300 -> mean 200, pop sd 100, cv 0.5; all at hour 0 -> entropy 0; 2 of 3 duplicates;
+    # links 2/3, mentions 2/3; clients 2/3.  b: one post, no gaps.
+    expected = spark.createDataFrame(
+        [
+            ("a", 3, 200.0, 0.5, 0.0, 2 / 3, 2 / 3, 2 / 3, 2 / 3),
+            ("b", 1, None, None, 0.0, 0.0, 0.0, 0.0, 0.0),
+        ],
+        got.schema,
+    )
+    assertDataFrameEqual(got, expected, rtol=1e-9)
+    assert pytest.approx(0.5) == got.where("author_id = 'a'").first().interval_cv
