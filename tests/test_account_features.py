@@ -34,3 +34,21 @@ def test_account_features_hand_computed(spark):
     )
     assertDataFrameEqual(got, expected, rtol=1e-9)
     assert pytest.approx(0.5) == got.where("author_id = 'a'").first().interval_cv
+
+
+def test_near_duplicate_share(spark):
+    from smspark.features.accounts import near_duplicate_share
+
+    rows = [
+        ("1", "a", "win a free phone today click here now"),
+        ("2", "a", "win a free phone today click here"),
+        ("3", "a", "the weather in lisbon is lovely"),
+        ("4", "b", "win a free phone today click here now"),
+        ("5", "b", ""),
+    ]
+    df = spark.createDataFrame(rows, "post_id string, author_id string, text string")
+    got = near_duplicate_share(df)
+    # a: posts 1 and 2 share 13 of 15 shingles (distance 2/15 <= 0.3), post 3 none -> 2/3; b: the identical text
+    # belongs to another author, the empty post has no shingles -> 0.
+    expected = spark.createDataFrame([("a", 2 / 3), ("b", 0.0)], got.schema)
+    assertDataFrameEqual(got, expected, rtol=1e-9)

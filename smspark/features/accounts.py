@@ -84,3 +84,43 @@ def account_features(posts: DataFrame) -> DataFrame:
             "client_diversity",
         )
     )
+
+
+def near_duplicate_share(posts: DataFrame, max_jaccard_distance: float = 0.3, seed: int = 7) -> DataFrame:
+    """Share of each author's posts that have a near-duplicate among the author's other posts.
+
+    Shingles are the lower-cased word tokens plus word bigrams of ``text``; two posts are near-duplicates when the
+    Jaccard distance of their shingle sets is at most ``max_jaccard_distance``, found with MLlib ``MinHashLSH``
+    (approximate: a pair may be missed with small probability). Posts without tokens count as having none.
+
+    Args:
+        posts: rows with ``post_id``, ``author_id``, ``text`` (strings); rows without ``author_id`` are ignored.
+
+    Returns:
+        ``(author_id string, near_duplicate_share double)``, one row per author.
+    """
+    from pyspark.ml.feature import HashingTF, MinHashLSH, NGram, RegexTokenizer
+
+    p = posts.where(F.col("author_id").isNotNull()).select(
+        "post_id", "author_id", F.coalesce("text", F.lit("")).alias("text")
+    )
+    tok = RegexTokenizer(inputCol="text", outputCol="_tok", pattern=r"\W+").transform(p)
+    bi = NGram(n=2, inputCol="_tok", outputCol="_bi").transform(tok)
+    sh = bi.withColumn("_sh", F.concat("_tok", "_bi")).where(F.size("_sh") > 0)
+    vec = HashingTF(inputCol="_sh", outputCol="_v", binary=True, numFeatures=1 << 18).transform(sh)
+    model = MinHashLSH(inputCol="_v", outputCol="_h", numHashTables=5, seed=seed).fit(vec)
+    pairs = model.approxSimilarityJoin(vec, vec, max_jaccard_distance, distCol="_d")
+    near = (
+        pairs.where(
+            (F.col("datasetA.author_id") == F.col("datasetB.author_id"))
+            & (F.col("datasetA.post_id") != F.col("datasetB.post_id"))
+        )
+        .select(F.col("datasetA.post_id").alias("post_id"))
+        .distinct()
+        .withColumn("_near", F.lit(1.0))
+    )
+    return (
+        p.join(near, "post_id", "left")
+        .groupBy("author_id")
+        .agg(F.mean(F.coalesce("_near", F.lit(0.0))).alias("near_duplicate_share"))
+    )
