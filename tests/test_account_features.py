@@ -52,3 +52,14 @@ def test_near_duplicate_share(spark):
     # belongs to another author, the empty post has no shingles -> 0.
     expected = spark.createDataFrame([("a", 2 / 3), ("b", 0.0)], got.schema)
     assertDataFrameEqual(got, expected, rtol=1e-9)
+
+
+def test_spam_share(spark):
+    from smspark.features.accounts import spam_share
+
+    posts = spark.createDataFrame([("1", "a"), ("2", "a"), ("3", "a"), ("4", "b")], "post_id string, author_id string")
+    scores = spark.createDataFrame([("1", 0.9), ("2", 0.5), ("3", 0.1)], "post_id string, spam_probability double")
+    got = spam_share(posts, scores)
+    # a: 0.9 and 0.5 reach the threshold, 0.1 does not -> 2/3; b has no scored post -> null.
+    assertDataFrameEqual(got, spark.createDataFrame([("a", 2 / 3), ("b", None)], got.schema), rtol=1e-9)
+    assert spam_share(posts, None).where("spam_share is not null").count() == 0

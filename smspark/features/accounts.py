@@ -124,3 +124,23 @@ def near_duplicate_share(posts: DataFrame, max_jaccard_distance: float = 0.3, se
         .groupBy("author_id")
         .agg(F.mean(F.coalesce("_near", F.lit(0.0))).alias("near_duplicate_share"))
     )
+
+
+def spam_share(posts: DataFrame, post_spam: DataFrame | None, threshold: float = 0.5) -> DataFrame:
+    """Share of each author's posts scored as spam (``spam_probability >= threshold``) in ``gold/post_spam``.
+
+    Args:
+        posts: rows with ``post_id``, ``author_id``; rows without ``author_id`` are ignored.
+        post_spam: ``gold/post_spam`` rows (``post_id``, ``spam_probability`` double), or ``None`` when the table
+            does not exist: then every author's share is null (the caller records why in the manifest). Posts without
+            a score count in neither numerator nor denominator; an author with no scored post gets null.
+
+    Returns:
+        ``(author_id string, spam_share double)``, one row per author.
+    """
+    p = posts.where(F.col("author_id").isNotNull()).select("post_id", "author_id")
+    if post_spam is None:
+        return p.select("author_id").distinct().withColumn("spam_share", F.lit(None).cast("double"))
+    scored = p.join(post_spam.select("post_id", "spam_probability"), "post_id", "left")
+    is_spam = F.when(F.col("spam_probability").isNotNull(), (F.col("spam_probability") >= threshold).cast("double"))
+    return scored.groupBy("author_id").agg(F.mean(is_spam).alias("spam_share"))
