@@ -56,6 +56,7 @@ def run(ctx: JobContext, older_than: int | None = None) -> dict[str, Any]:
             )
             rec["tables"][uri] = {"partitions": old, "rows": rows}
         rec["counts"] = {"rows_purged": sum(t["rows"] for t in rec["tables"].values()), "tables": len(rec["tables"])}
+        ctx.record_processes(rec)
     return rec
 
 
