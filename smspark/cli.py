@@ -17,7 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "nightly": ("smspark.jobs.nightly", "ingest -> etl -> features -> train (if needed) -> score -> report"),
     "evaluate": ("smspark.jobs.evaluate", "a model's test figures on your copy of a dataset, in a temp work area"),
     "bench": ("smspark.jobs.bench", "scoring throughput: Spark pandas UDFs next to plain model.predict"),
-    "generate": ("smspark.jobs.generate", "synthetic images from the GAN champion -> gold/synthetic_media"),
+    "generate": (
+        "smspark.jobs.generate",
+        "synthetic images (gan) or user profiles (profiles) from a champion -> gold/synthetic_media, _profiles",
+    ),
     "analytics": ("smspark.jobs.analytics", "keywords per day/week, daily sentiment, trend alerts -> gold"),
     "report": ("smspark.jobs.report", "one self-contained HTML report -> reports/<date>/report.html"),
     "purge": ("smspark.jobs.purge", "remove bronze/quarantine partitions past retention (raw handles and ids)"),

@@ -332,6 +332,28 @@ class TopicsConfig(_Strict):
     min_corpus_docs: int = Field(200, ge=1)
 
 
+class ProfilesConfig(_Strict):
+    """Synthetic user profiles: a CTGAN (:mod:`smspark.synthetic.ctgan`) trained with Horovod on the profiles of
+    ``source`` (``interactions``: one row per MovieLens user) in ``features/profiles``, next to a Gaussian-copula
+    baseline, judged with SDMetrics' quality score on validation.
+
+    Users are split by a keyed hash of their pseudonym: ``train_share`` train, the rest halved into val and test.
+    ``epochs`` passes over the training rows in batches of ``batch_size`` rows per worker (rounded down to a multiple
+    of ``pac``, the PacGAN group size); ``learning_rate`` for both Adam optimizers; ``max_modes`` Gaussian modes
+    at most per continuous column. ``eval_rows`` caps the real and synthetic rows compared per split (0: all).
+    """
+
+    source: Literal["interactions", "posts"] = "interactions"
+    train_share: float = Field(0.5, gt=0.0, lt=1.0)
+    epochs: int = Field(300, ge=1)
+    batch_size: int = Field(50, ge=2)
+    pac: int = Field(10, ge=1)
+    noise_dim: int = Field(128, ge=1)
+    learning_rate: float = Field(2e-4, gt=0.0)
+    max_modes: int = Field(10, ge=1)
+    eval_rows: int = Field(0, ge=0)
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
@@ -340,6 +362,7 @@ class ModelsConfig(BaseModel):
     recommender: RecommenderConfig = Field(default_factory=RecommenderConfig)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
 
 
 class ScoringConfig(_Strict):

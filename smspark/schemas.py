@@ -479,3 +479,25 @@ SILVER_USER_PROFILES = StructType(
         StructField("dt", DateType(), False),
     ]
 )
+
+
+#: Synthetic user profiles (never part of silver): ``profile_id`` ``synthetic:<generator>:v<version>:<run_id>:<i>``,
+#: ``source`` the profile source the generator learned (``interactions``/``posts``), the profile columns of
+#: ``SILVER_USER_PROFILES`` (those of the other source null), ``is_synthetic`` always true, ``seed`` the draw's seed.
+GOLD_SYNTHETIC_PROFILES = StructType(
+    [
+        StructField("profile_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("is_synthetic", BooleanType(), False),
+        *[
+            StructField(f.name, f.dataType, True)
+            for f in SILVER_USER_PROFILES.fields
+            if f.name not in ("user_id", "source", "dt")
+        ],
+        StructField("seed", LongType(), False),
+        StructField("generator_name", StringType(), False),
+        StructField("generator_version", StringType(), False),
+        StructField("generated_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)

@@ -132,3 +132,44 @@ def author_profiles(posts: DataFrame, dt: Column) -> DataFrame:
     )
     out = _activity(p).join(stats, "user_id")
     return _conform(out.withColumn("source", F.lit("posts")).withColumn("dt", dt))
+
+
+#: Columns common to both sources, then each source's own (the generator's columns, in order).
+COMMON_COLUMNS: tuple[str, ...] = (
+    "n_events",
+    "active_days",
+    "events_per_active_day",
+    *(f"hour_{name}" for name in HOUR_BUCKETS),
+    "hour_entropy",
+)
+PROFILE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "interactions": (*COMMON_COLUMNS, "rating_mean", "rating_std", *(genre_column(g) for g in TOP_GENRES)),
+    "posts": (
+        *COMMON_COLUMNS,
+        "reply_share",
+        "mentions_per_post",
+        "links_per_post",
+        "mean_length",
+        *(f"client_{name}" for name in (*CLIENTS, "other")),
+    ),
+}
+
+
+def profile_splits(profiles: DataFrame, source: str, train_share: float, seed: int) -> DataFrame:
+    """The generator's rows: the profiles of one ``source``, its :data:`PROFILE_COLUMNS` as float64 plus ``user_id``
+    and ``split``.
+
+    Users are assigned by ``xxhash64(seed, user_id) mod 10000 / 10000``: below ``train_share`` -> ``train``, the
+    rest halved into ``val`` and ``test`` (a user's split depends only on the seed and the pseudonym).
+
+    Raises:
+        ValueError: unknown ``source``.
+    """
+    if source not in PROFILE_COLUMNS:
+        raise ValueError(f"unknown profile source {source!r}; known: {sorted(PROFILE_COLUMNS)}")
+    u = F.pmod(F.xxhash64(F.lit(seed), F.col("user_id")), F.lit(10_000)) / 10_000.0
+    val_end = train_share + (1.0 - train_share) / 2
+    split = F.when(u < train_share, "train").when(u < val_end, "val").otherwise("test")
+    return profiles.where(F.col("source") == source).select(
+        "user_id", *(F.col(c).cast("double").alias(c) for c in PROFILE_COLUMNS[source]), split.alias("split")
+    )

@@ -9,7 +9,8 @@ records the figures and why the alias moved or not.
 models: sentiment (Kim CNN vs TF-IDF + LogisticRegression), recommender (NeuMF vs ALS and popularity), behaviour
 (GRU engagement model vs LogisticRegression), image (CNN vs pixel LogisticRegression), gan (conditional DCGAN vs a
 class-conditional PCA Gaussian, measured with the image champion), topics (MLlib online LDA on pooled posts, k
-chosen by NPMI coherence; no baseline).
+chosen by NPMI coherence; no baseline), profiles (CTGAN synthetic user profiles vs a Gaussian copula, SDMetrics
+quality on validation).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ TRAINERS: dict[str, str] = {
     "image": "smspark.train.image:ImageAdapter",
     "gan": "smspark.train.gan:GanAdapter",
     "topics": "smspark.train.topics:TopicsAdapter",
+    "profiles": "smspark.train.profiles:ProfilesAdapter",
 }
 
 
@@ -42,6 +44,7 @@ TRAIN_INPUTS: dict[str, str] = {
     "image": "image",
     "gan": "image",
     "topics": "topics",
+    "profiles": "profiles",
 }
 
 

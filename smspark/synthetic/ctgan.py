@@ -5,7 +5,8 @@ Tabular Data using Conditional GAN", NeurIPS 2019).
   (:class:`sklearn.mixture.BayesianGaussianMixture`, Dirichlet-process prior, at most ``max_modes`` modes, modes
   weighing under 0.005 dropped); a value ``x`` becomes a mode ``k`` drawn from its posterior and the scalar
   ``alpha = (x - mu_k) / (4 sigma_k)`` clipped to [-0.99, 0.99]: ``[alpha, one-hot(k)]``. Categorical columns are
-  one-hot.
+  one-hot. On the way back, values are clipped to the training column's range and integer-valued columns are
+  rounded (SDV's ``enforce_min_max_values`` and ``enforce_rounding``, on by default in its CTGAN synthesizer).
 - Conditional vector and training-by-sampling (section 4.3): per batch row a discrete column is drawn uniformly and
   a category with probability proportional to ``log(1 + frequency)``; the real row is drawn among rows with that
   category; the generator pays a cross-entropy for not producing the asked category.
@@ -41,6 +42,9 @@ class ColumnInfo:
     categories: list[Any] = field(default_factory=list)
     gmm: Any = None
     keep: np.ndarray | None = None
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
 
 
 class DataTransformer:
@@ -70,7 +74,10 @@ class DataTransformer:
             keep = gmm.weights_ > 0.005
             means = gmm.means_.reshape(-1)[keep]
             stds = np.sqrt(gmm.covariances_.reshape(-1))[keep]
-            self.columns.append(ColumnInfo(name, "continuous", 1 + int(keep.sum()), means, stds, gmm=gmm, keep=keep))
+            info = ColumnInfo(name, "continuous", 1 + int(keep.sum()), means, stds, gmm=gmm, keep=keep)
+            info.low, info.high = float(x.min()), float(x.max())
+            info.integer = bool(np.all(np.mod(x, 1) == 0))
+            self.columns.append(info)
         return self
 
     @property
@@ -97,7 +104,8 @@ class DataTransformer:
         return np.concatenate(parts, axis=1)
 
     def inverse(self, data: np.ndarray) -> pd.DataFrame:
-        """Rows of the original columns from encoded rows (argmax of each one-hot block)."""
+        """Rows of the original columns from encoded rows (argmax of each one-hot block); continuous values clipped
+        to the training range, integer-valued columns rounded."""
         out, pos = {}, 0
         for c in self.columns:
             block = data[:, pos : pos + c.width]
@@ -106,7 +114,10 @@ class DataTransformer:
                 out[c.name] = np.array(c.categories, dtype=object)[block.argmax(axis=1)]
             else:
                 mode = block[:, 1:].argmax(axis=1)
-                out[c.name] = np.clip(block[:, 0], -1, 1) * 4 * c.stds[mode] + c.means[mode]
+                x = np.clip(block[:, 0], -1, 1) * 4 * c.stds[mode] + c.means[mode]
+                if c.low is not None and c.high is not None:
+                    x = np.clip(x, c.low, c.high)
+                out[c.name] = np.rint(x) if c.integer else x
         return pd.DataFrame(out)
 
 
@@ -231,7 +242,14 @@ class Ctgan:
         return self.transformer.inverse(activate(logits, self.transformer).numpy())
 
 
-def fit(df: pd.DataFrame, discrete: Sequence[str] = (), cfg: CtganConfig | None = None, hvd: Any = None) -> Ctgan:
+def fit(
+    df: pd.DataFrame,
+    discrete: Sequence[str] = (),
+    cfg: CtganConfig | None = None,
+    hvd: Any = None,
+    transformer: DataTransformer | None = None,
+    steps_per_epoch: int | None = None,
+) -> Ctgan:
     """Train a CTGAN on ``df`` (numeric columns continuous, ``discrete`` categorical).
 
     Args:
@@ -239,6 +257,10 @@ def fit(df: pd.DataFrame, discrete: Sequence[str] = (), cfg: CtganConfig | None 
         discrete: categorical column names.
         cfg: settings; ``batch_size`` is rounded down to a multiple of ``pac``.
         hvd: ``horovod.tensorflow`` (initialised) to average gradients across ranks; ``None`` trains alone.
+        transformer: an already fitted :class:`DataTransformer` (with Horovod, every rank must encode rows the same
+            way: fit it once on all training rows and hand it to every rank); ``None`` fits one on ``df``.
+        steps_per_epoch: optimizer steps per epoch (default ``len(df) // batch``); with Horovod every rank must
+            run the same number, so pass one computed from all training rows.
 
     Raises:
         ValueError: fewer rows than one batch.
@@ -252,7 +274,7 @@ def fit(df: pd.DataFrame, discrete: Sequence[str] = (), cfg: CtganConfig | None 
         raise ValueError(f"{len(df)} rows: CTGAN needs at least one batch of {batch}")
     rng = np.random.default_rng(cfg.seed + (hvd.rank() if hvd else 0))
     tf.random.set_seed(cfg.seed)
-    transformer = DataTransformer(cfg.max_modes, cfg.seed).fit(df, discrete)
+    transformer = transformer or DataTransformer(cfg.max_modes, cfg.seed).fit(df, discrete)
     data = transformer.transform(df, rng)
     sampler = ConditionalSampler(transformer, data)
     gen = build_generator(cfg.noise_dim, sampler.width, transformer)
@@ -302,7 +324,7 @@ def fit(df: pd.DataFrame, discrete: Sequence[str] = (), cfg: CtganConfig | None 
         return d_loss, g_loss
 
     model = Ctgan(cfg, transformer, sampler, gen)
-    steps = max(1, len(df) // batch)
+    steps = steps_per_epoch or max(1, len(df) // batch)
     for epoch in range(cfg.epochs):
         d_sum = g_sum = 0.0
         for s in range(steps):

@@ -57,11 +57,13 @@ def score(
     }
 
 
-def copula_sample(train: pd.DataFrame, n: int, seed: int, categorical: Sequence[str] = ()) -> pd.DataFrame:
+def fit_copula(train: pd.DataFrame, categorical: Sequence[str] = ()) -> dict[str, Any]:
     """Baseline: a Gaussian copula (``copulas.multivariate.GaussianMultivariate``, best-fitting univariate marginals)
-    fitted to ``train`` and sampled ``n`` rows. Categorical columns are coded as integers for the fit and decoded
-    (rounded and clipped to the codes) on the way back."""
-    import numpy as np
+    fitted to ``train``. Categorical columns are coded as integers for the fit (decoded by :func:`sample_copula`).
+
+    Returns:
+        ``{"model": GaussianMultivariate, "codes": {column: categories}, "columns": [...]}``.
+    """
     from copulas.multivariate import GaussianMultivariate
 
     data = train.copy()
@@ -71,13 +73,30 @@ def copula_sample(train: pd.DataFrame, n: int, seed: int, categorical: Sequence[
         codes[c] = cat.categories
         data[c] = cat.codes.astype(float)
     data = data.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = GaussianMultivariate()
+        model.fit(data)
+    return {"model": model, "codes": codes, "columns": list(train.columns)}
+
+
+def sample_copula(fitted: dict[str, Any], n: int, seed: int) -> pd.DataFrame:
+    """``n`` rows from a :func:`fit_copula` result (categorical codes rounded and clipped, then decoded)."""
+    import numpy as np
+
     np.random.seed(seed)  # copulas samples through numpy's global generator
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = GaussianMultivariate(random_state=seed)
-        model.fit(data)
-        out = model.sample(n)
-    for c, cats in codes.items():
+        out = fitted["model"].sample(n)
+    for c, cats in fitted["codes"].items():
         idx = np.clip(np.rint(out[c].to_numpy()), 0, len(cats) - 1).astype(int)
         out[c] = cats[idx]
-    return out.reset_index(drop=True)
+    return out[fitted["columns"]].reset_index(drop=True)
+
+
+def copula_sample(train: pd.DataFrame, n: int, seed: int, categorical: Sequence[str] = ()) -> pd.DataFrame:
+    """:func:`fit_copula` on ``train`` and ``n`` rows of :func:`sample_copula`."""
+    import numpy as np
+
+    np.random.seed(seed)
+    return sample_copula(fit_copula(train, categorical), n, seed)

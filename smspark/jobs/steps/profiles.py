@@ -3,6 +3,11 @@
 One row per pseudonymised user of the interactions and per author of the posts (:mod:`smspark.features.profiles`),
 recomputed in full and partitioned by ``dt`` = the run date. Counts reconcile per source: distinct users (authors)
 in = profiles out; posts without an author or a timestamp are counted as ``posts_not_profiled``.
+
+Then the profile generator's features, ``features/profiles/{train,val,test}``: the profiles of
+``models.profiles.source`` (:func:`smspark.features.profiles.profile_splits`, users split by a keyed hash), each
+split in several files for the Horovod workers' Petastorm shards, with ``meta.json`` (source, columns, rows per
+split). Profiles with a missing value are not used and counted (``incomplete``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from smspark import storage
-from smspark.features.profiles import author_profiles, interaction_profiles
+from smspark.features.interactions import seeded_order
+from smspark.features.profiles import PROFILE_COLUMNS, author_profiles, interaction_profiles, profile_splits
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_parquet, read_table, write_table
+from smspark.jobs.io import read_parquet, read_table, write_json, write_table
+from smspark.jobs.steps.interactions import split_files
 from smspark.manifest import reconcile
 
 TABLE = "user_profiles"
@@ -27,6 +34,7 @@ def build(ctx: JobContext) -> dict[str, Any]:
         UserError: neither silver input exists.
     """
     silver = ctx.layout.silver
+    ctx.spark  # noqa: B018  (a Column needs the session: start it before building one)
     dt = F.lit(ctx.run_date)
     parts, counts, inputs = [], {}, {}
     inter_uri, items_uri, posts_uri = (storage.join(silver, t) for t in ("interactions", "items", "posts"))
@@ -54,4 +62,31 @@ def build(ctx: JobContext) -> dict[str, Any]:
     if "posts" in inputs:
         counts["posts"] = reconcile(counts["posts_authors_in"], by_source.get("posts", 0))
     ctx.output(f"silver/{TABLE}", out)
-    return {"inputs": inputs, "outputs": {"silver": out}, "counts": counts}
+    outputs = {"silver": out}
+    source = ctx.cfg.models.profiles.source
+    if source in inputs:
+        outputs["features"], counts["features"] = generator_features(ctx, out, source)
+    return {"inputs": inputs, "outputs": outputs, "counts": counts}
+
+
+def generator_features(ctx: JobContext, profiles_uri: str, source: str) -> tuple[str, dict[str, Any]]:
+    """Write ``features/profiles/{train,val,test}`` and ``meta.json`` from the ``source`` rows of
+    ``silver/user_profiles``; returns the folder and its counts (profiles in = rows written + incomplete)."""
+    mcfg = ctx.cfg.models.profiles
+    cols = list(PROFILE_COLUMNS[source])
+    rows = profile_splits(read_parquet(ctx.spark, profiles_uri), source, mcfg.train_share, ctx.cfg.train.seed)
+    n_in = rows.count()
+    complete = rows.dropna(subset=cols)
+    out = storage.join(ctx.layout.features, "profiles")
+    by_split = {}
+    for split in ("train", "val", "test"):
+        part = complete.where(F.col("split") == split).drop("split", "user_id")
+        uri = storage.join(out, split)
+        write_table(seeded_order(part, split_files(ctx), ctx.cfg.train.seed), uri)
+        by_split[split] = read_parquet(ctx.spark, uri).count()
+    if by_split["train"] == 0:
+        raise UserError(f"no complete {source} profiles fall in the training split: nothing to train a generator on")
+    write_json(storage.join(out, "meta.json"), {"source": source, "columns": cols, "rows": by_split})
+    ctx.output("features/profiles", out)
+    incomplete = n_in - complete.count()
+    return out, {**reconcile(n_in, sum(by_split.values()) + incomplete), "incomplete": incomplete, "splits": by_split}
