@@ -76,8 +76,13 @@ class SparkConfig(_Strict):
 
 
 class PrivacyConfig(_Strict):
+    """Pseudonymisation key (read from the environment variable ``key_env``; ``dev_key`` only for samples) and
+    ``min_group_size``: released aggregate tables (``gold/profile_summaries``, the report's segment sizes) withhold
+    every group of fewer people."""
+
     key_env: str = "SMSPARK_PSEUDONYM_KEY"
     dev_key: str | None = None
+    min_group_size: int = Field(10, ge=1)
 
 
 class MlflowConfig(_Strict):

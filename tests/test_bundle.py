@@ -85,7 +85,7 @@ def test_nightly_schedule_is_utc_and_orders_the_stages() -> None:
     nightly = _jobs()["smspark_nightly"]
     assert nightly["schedule"]["timezone_id"] == "UTC"
     keys = [t["task_key"] for t in nightly["tasks"]]
-    assert keys[:3] == ["ingest", "etl", "features"] and keys[-3:] == ["score", "analytics", "report"]
+    assert keys[:4] == ["purge", "ingest", "etl", "features"] and keys[-3:] == ["score", "analytics", "report"]
     assert {"train_topics", "train_sentiment"} <= set(keys)
     for task in nightly["tasks"][1:]:
         assert task["depends_on"], task["task_key"]

@@ -1,5 +1,6 @@
 """End to end on a real MovieLens slice (the first 60 users): nightly ingest -> etl -> features -> NeuMF and the
-behaviour model trained by 2 Horovod workers through Petastorm -> two-stage recommendations and segments."""
+behaviour model trained by 2 Horovod workers through Petastorm -> two-stage recommendations and segments; then the
+profile generator (CTGAN) on the same users' profiles -> ``gold/synthetic_profiles``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from smspark import tables
-from smspark.jobs import bench, nightly
+from smspark.jobs import bench, generate, nightly, train
 from tests.conftest import require_landing
 
 DAY = "2026-11-21"
@@ -140,3 +141,25 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     res = json.loads(max((root / "runs").glob("*-bench-*/manifest.json")).read_text())["metrics"]
     res = res["bench_recommendations"]
     assert res["users"] == 20 and res["recommendations"] == 20 * K and res["same_items_fraction"] == 1.0
+
+    # the profile generator: CTGAN on 2 Horovod workers beside the copula, then synthetic rows to gold only
+    tiny = ["models.profiles.epochs=3", "models.profiles.batch_size=8", "models.profiles.pac=1"]
+    assert train.main(["--model", "profiles", "--date", DAY2, *_sets([f"data.root={root}", *FAST, *tiny])]) == 0
+    man = json.loads(max((root / "runs").glob("*-train-*/manifest.json")).read_text())
+    prof = man["models"]["profiles"]
+    assert prof["ranks"] == [0, 1] and prof["champion"]["promoted"]
+    checksums = [c[0] for c in prof["weight_checksums"].values()]
+    assert checksums[0] == pytest.approx(checksums[1], rel=1e-6)  # identical generator weights on every rank
+    for name in ("ctgan", "copula"):
+        scores = man["metrics"]["profiles"][name]
+        for key in ("quality_score", "detection_score", "dcr_overfitting_protection"):
+            assert 0.0 <= scores[key] <= 1.0, (name, key)
+    assert set(prof["beats"]) == {"copula"}
+    assert generate.main(["--model", "profiles", "--rows", "30", "--date", DAY2, "--set", f"data.root={root}"]) == 0
+    assert generate.main(["--model", "profiles", "--rows", "30", "--date", DAY2, "--set", f"data.root={root}"]) == 0
+    synth = tables.read(spark, str(root / "gold" / "synthetic_profiles")).where(F.col("dt") == DAY2)
+    assert synth.count() == 30 == synth.select("profile_id").distinct().count()  # the re-run replaced the date
+    assert synth.where(~F.col("is_synthetic") | F.col("n_events").isNull()).count() == 0
+    assert {r[0] for r in synth.select("generator_version").distinct().collect()} == {"1"}
+    profiles = tables.read(spark, str(root / "silver" / "user_profiles"))
+    assert profiles.count() == USERS + NEW_USERS and "is_synthetic" not in profiles.columns

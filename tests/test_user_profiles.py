@@ -115,3 +115,30 @@ def test_profiles_step_writes_reconciled_table(spark, ml, make_cfg):
     got = tables.read(spark, storage.join(silver, "user_profiles"))
     assert got.count() == pdf.user_id.nunique() == rec["counts"]["interactions"]["rows_out"]
     assert sorted(got.columns) == sorted(SILVER_USER_PROFILES.fieldNames())
+
+
+def test_profile_summaries_withhold_groups_smaller_than_k(ml):
+    from smspark.analytics.suppression import ACTIVITY_BANDS, profile_summaries, suppress_small_groups
+
+    events, items, pdf, _ = ml
+    profiles = interaction_profiles(events, items, F.lit(DT))
+    k = 5
+    got = profile_summaries(profiles, ["n_events", "rating_mean"], k).toPandas().set_index("activity_band")
+    # independent: each real user's rating count and mean, banded in pandas
+    users = pdf.groupby("user_id").rating.agg(["size", "mean"])
+    users["band"] = [
+        next(b for b, (lo, hi) in ACTIVITY_BANDS.items() if n >= lo and (hi is None or n <= hi)) for n in users["size"]
+    ]
+    expected = users.groupby("band").agg(users=("size", "size"), mean_rating=("mean", "mean"))
+    assert set(got.index) == set(expected.index)
+    for band, row in expected.iterrows():
+        out = got.loc[band]
+        assert bool(out.suppressed) == (row.users < k), band
+        if row.users < k:
+            assert pd.isna(out.users) and pd.isna(out.mean_rating_mean) and pd.isna(out.mean_n_events)
+        else:
+            assert out.users == row.users and out.mean_rating_mean == pytest.approx(row.mean_rating, rel=1e-5)
+    withheld = expected.users[expected.users < k].sum()
+    assert withheld > 0 and got.users.sum() + withheld == len(users) == 20
+    with pytest.raises(ValueError, match="k must be"):
+        suppress_small_groups(profiles, "n_events", 0)

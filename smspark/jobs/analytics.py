@@ -4,7 +4,9 @@ Steps, in order (each a manifest stage ``analytics.<step>``; a step whose input 
 manifest says why): ``keywords`` (silver posts -> ``gold/keywords``: TF-IDF across day and week windows and YAKE
 within them), ``sentiment_daily`` (silver posts + the newest scoring date of ``gold/post_sentiment`` and
 ``gold/post_topics`` -> ``gold/sentiment_daily``), ``trend_alerts`` (-> ``gold/trend_alerts``: days whose topic
-volume or negative share is more than ``analytics.trends.z_threshold`` trailing standard deviations away).
+volume or negative share is more than ``analytics.trends.z_threshold`` trailing standard deviations away),
+``profile_summaries`` (silver user profiles -> ``gold/profile_summaries``: users and mean profile per source and
+activity band, groups smaller than ``privacy.min_group_size`` withheld).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ ANALYTICS: dict[str, tuple[str, str]] = {
     "keywords": ("silver/posts", "smspark.jobs.steps.analytics:keywords"),
     "sentiment_daily": ("gold/post_sentiment", "smspark.jobs.steps.analytics:sentiment_daily"),
     "trend_alerts": ("gold/sentiment_daily", "smspark.jobs.steps.analytics:trend_alerts"),
+    "profile_summaries": ("silver/user_profiles", "smspark.jobs.steps.analytics:profile_summaries"),
 }
 
 

@@ -300,16 +300,23 @@ def recommender_section(ctx: JobContext, records: dict[str, dict[str, Any]]) -> 
             Missing("user segments", "no gold/user_segments: run `smspark score --model recommendations`")
         )
         return sec
+    from smspark.analytics.suppression import suppress_small_groups
+
     seg = _read(ctx, "user_segments").where(F.col("dt") == F.lit(day))
-    sizes = seg.groupBy("segment").count().orderBy("segment").toPandas()
+    min_group = ctx.cfg.privacy.min_group_size
+    sizes = suppress_small_groups(seg.groupBy("segment").count(), "count", min_group).orderBy("segment").toPandas()
+    shown = sizes[~sizes["suppressed"]]
     k_sil = seg.select("k", "silhouette").first()
     title = f"User segments ({day}): KMeans k = {k_sil['k']}, silhouette {k_sil['silhouette']:.3f}"
     sec.blocks.append(
         Image(
-            charts.bar_png([f"segment {s}" for s in sizes["segment"]], sizes["count"].tolist(), title, "users"),
+            charts.bar_png([f"segment {s}" for s in shown["segment"]], shown["count"].tolist(), title, "users"),
             "segment sizes",
         )
     )
+    if len(shown) < len(sizes):
+        withheld = ", ".join(str(s) for s in sizes.loc[sizes["suppressed"], "segment"])
+        sec.blocks.append(Text(f"Segments of fewer than {min_group} users are not shown: segment {withheld}."))
     recs = _read(ctx, "user_recommendations")
     if recs is not None:
         n = recs.where(F.col("dt") == F.lit(day)).select("user_id").distinct().count()

@@ -27,33 +27,63 @@ def metadata(columns: Sequence[str], categorical: Sequence[str] = ()) -> dict[st
     return {"columns": {c: {"sdtype": "categorical" if c in cats else "numerical"} for c in columns}}
 
 
-def score(
-    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, categorical: Sequence[str] = ()
-) -> dict[str, float]:
-    """The three scores of ``synthetic`` (same columns as ``train``) against the training and held-out rows.
+def fidelity(real: pd.DataFrame, synthetic: pd.DataFrame, categorical: Sequence[str] = ()) -> dict[str, float]:
+    """``quality_score`` and ``detection_score`` of ``synthetic`` against ``real`` (same columns).
 
     Raises:
-        ValueError: ``synthetic`` lacks a column of ``train``.
+        ValueError: ``synthetic`` lacks a column of ``real``.
     """
     from sdmetrics.reports.single_table import QualityReport
-    from sdmetrics.single_table import DCROverfittingProtection, LogisticDetection
+    from sdmetrics.single_table import LogisticDetection
 
-    missing = set(train.columns) - set(synthetic.columns)
-    if missing:
-        raise ValueError(f"synthetic rows lack columns {sorted(missing)}")
-    synthetic = synthetic[list(train.columns)]
-    meta = metadata(list(train.columns), categorical)
-    real = pd.concat([train, holdout], ignore_index=True)
+    synthetic = _columns_of(real, synthetic)
+    meta = metadata(list(real.columns), categorical)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = QualityReport()
         report.generate(real, synthetic, meta, verbose=False)
         detection = LogisticDetection.compute(real, synthetic, meta)
-        dcr = DCROverfittingProtection.compute(train, synthetic, holdout, {"tables": {TABLE: meta}}, TABLE)
+    return {"quality_score": float(report.get_score()), "detection_score": float(detection)}
+
+
+def dcr_protection(
+    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, categorical: Sequence[str] = ()
+) -> float:
+    """``DCROverfittingProtection`` of ``synthetic`` rows drawn by a generator fitted on ``train``, with ``holdout``
+    (real rows it never saw; SDMetrics recommends at least half as many as ``train``) as the reference.
+
+    Raises:
+        ValueError: ``synthetic`` lacks a column of ``train``.
+    """
+    from sdmetrics.single_table import DCROverfittingProtection
+
+    synthetic = _columns_of(train, synthetic)
+    meta = metadata(list(train.columns), categorical)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(DCROverfittingProtection.compute(train, synthetic, holdout, {"tables": {TABLE: meta}}, TABLE))
+
+
+def _columns_of(reference: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
+    missing = set(reference.columns) - set(synthetic.columns)
+    if missing:
+        raise ValueError(f"synthetic rows lack columns {sorted(missing)}")
+    return synthetic[list(reference.columns)]
+
+
+def score(
+    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, categorical: Sequence[str] = ()
+) -> dict[str, float]:
+    """The three scores of ``synthetic`` (same columns as ``train``): :func:`fidelity` against all real rows
+    (``train`` and ``holdout``) and :func:`dcr_protection`.
+
+    Raises:
+        ValueError: ``synthetic`` lacks a column of ``train``.
+    """
+    real = pd.concat([train, holdout], ignore_index=True)
     return {
-        "quality_score": float(report.get_score()),
-        "detection_score": float(detection),
-        "dcr_overfitting_protection": float(dcr),
+        **fidelity(real, synthetic, categorical),
+        "dcr_overfitting_protection": dcr_protection(train, holdout, synthetic, categorical),
     }
 
 

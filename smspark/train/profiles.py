@@ -8,9 +8,11 @@ encodes rows the same way; the workers (:func:`profiles_worker`, launched by
 critic with ``hvd.DistributedGradientTape`` (:func:`smspark.synthetic.ctgan.fit`), and rank 0 exports the generator.
 
 Any generator (the candidate, the champion, the copula baseline) is measured the same way on a split: as many
-synthetic rows as the split's real rows, scored by SDMetrics (:func:`smspark.synthetic.metrics.score`) against that
-split (quality report, logistic detection) and, for distance-to-closest-record protection, against an equal-sized
-seeded sample of the training rows with the split as hold-out. Selection metric: ``quality_score`` on validation.
+synthetic rows as the split's real rows, scored by SDMetrics against that split
+(:func:`smspark.synthetic.metrics.fidelity`: quality report, logistic detection); and distance-to-closest-record
+protection (:func:`smspark.synthetic.metrics.dcr_protection`) of as many synthetic rows as there are held-out users,
+against all training rows with all held-out rows (validation and test, about as many as the training rows) as the
+reference, the same figure for both splits. Selection metric: ``quality_score`` on validation.
 """
 
 from __future__ import annotations
@@ -224,16 +226,21 @@ class ProfilesAdapter(ModelAdapter):
         )
 
     def evaluate(self, model: Any, split: str) -> dict[str, Any]:
-        from smspark.synthetic.metrics import score
+        from smspark.synthetic.metrics import dcr_protection, fidelity
 
         seed = self.cfg.train.seed
         real = self.split_data(split)
         n = min(len(real), self.mcfg.eval_rows or len(real))
         real = real.sample(n=n, random_state=seed).reset_index(drop=True)
         train = self.split_data("train")
-        train = train.sample(n=min(n, len(train)), random_state=seed + 1).reset_index(drop=True)
-        synthetic = model.sample(n, seed + 2)
-        return {**score(train, real, synthetic), "rows": n}
+        holdout = pd.concat([self.split_data("val"), self.split_data("test")], ignore_index=True)
+        synthetic = model.sample(max(n, len(holdout)), seed + 2)
+        return {
+            **fidelity(real, synthetic.iloc[:n]),
+            "dcr_overfitting_protection": dcr_protection(train, holdout, synthetic.iloc[: len(holdout)]),
+            "rows": n,
+            "dcr_rows": {"train": len(train), "holdout": len(holdout)},
+        }
 
     def incompatible(self, champion: Any) -> str | None:
         cols = list(champion.meta.get("columns", []))

@@ -4,6 +4,7 @@
 - sentiment_daily: ``silver/posts`` + one scoring date of ``gold/post_sentiment`` (and ``gold/post_topics``) ->
   ``gold/sentiment_daily``
 - trend_alerts: ``gold/sentiment_daily`` -> ``gold/trend_alerts``
+- profile_summaries: ``silver/user_profiles`` -> ``gold/profile_summaries`` (small groups withheld)
 """
 
 from __future__ import annotations
@@ -126,4 +127,32 @@ def trend_alerts(ctx: JobContext) -> dict[str, Any]:
         "inputs": {"gold": src, **t.model_dump()},
         "outputs": {"gold": out, "alerts": by_metric},
         "counts": {"rows_out": sum(by_metric.values())},
+    }
+
+
+def profile_summaries(ctx: JobContext) -> dict[str, Any]:
+    """``gold/profile_summaries`` (:func:`smspark.analytics.suppression.profile_summaries`, ``k`` =
+    ``privacy.min_group_size``); reconciles the profiles in against the users of released groups plus the users of
+    withheld groups (counted from the profiles themselves)."""
+    from smspark.analytics.suppression import activity_band
+    from smspark.analytics.suppression import profile_summaries as summarise
+    from smspark.features.profiles import PROFILE_COLUMNS
+
+    k = ctx.cfg.privacy.min_group_size
+    src = storage.join(ctx.layout.silver, "user_profiles")
+    profiles = read_table(ctx.spark, src, what="run `smspark features --models profiles` first")
+    columns = list(dict.fromkeys(c for cols in PROFILE_COLUMNS.values() for c in cols))
+    out = storage.join(ctx.layout.gold, "profile_summaries")
+    write_table(summarise(profiles, columns, k).coalesce(1), out)
+    written = read_parquet(ctx.spark, out)
+    released = written.agg(F.sum("users")).first()[0] or 0
+    sizes = profiles.groupBy("source", activity_band(F.col("n_events"))).count()
+    withheld = sizes.where(F.col("count") < k).agg(F.sum("count")).first()[0] or 0
+    groups = written.count()
+    n_withheld_groups = written.where(F.col("suppressed")).count()
+    ctx.output("gold/profile_summaries", out)
+    return {
+        "inputs": {"silver": src, "min_group_size": k},
+        "outputs": {"gold": out, "groups": groups, "groups_withheld": n_withheld_groups},
+        "counts": {**reconcile(profiles.count(), released + withheld), "users_in_withheld_groups": withheld},
     }
