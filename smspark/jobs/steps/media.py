@@ -150,7 +150,8 @@ def _ingest_folder(ctx: JobContext, source: str, folder_uri: str) -> tuple[DataF
     )
     files = files.coalesce(max(2, 2 * ctx.spark.sparkContext.defaultParallelism))
     # binaryFile paths are URIs (file:/..., s3a://bucket/..., dbfs:/...): compare their path parts
-    probed = probe_files(files, urlsplit(storage.spark_path(folder_uri)).path or folder_uri).persist()
+    root = urlsplit(storage.spark_path(folder_uri)).path or folder_uri
+    probed = probe_files(files, root, ctx.cfg.ingest.max_image_pixels).persist()
     bronze, quarantine = split_probed(probed, source, ctx.run_date)
     return probed, bronze, quarantine
 
@@ -255,7 +256,7 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     bronze = read_table(ctx.spark, src, BRONZE_MEDIA, "run `smspark ingest` first")
     n_in = bronze.count()
     latest, dup_id = latest_by_id(bronze)
-    decoded = decode_media(latest).persist()
+    decoded = decode_media(latest, max_pixels=ctx.cfg.ingest.max_image_pixels).persist()
     silver, quarantine, dup_img = curate_media(decoded)
     dups = dup_id.unionByName(dup_img)
     out = storage.join(ctx.layout.silver, "media")
