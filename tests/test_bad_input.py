@@ -357,3 +357,28 @@ def test_every_record_is_accounted_for_and_every_good_record_kept(run, table):
         good = {_silver_key(table, g, key) for g in written.good[table]}
     assert good <= set(silver[table])
     assert etl["duplicates_dropped"] == 0  # the slices hold no duplicates: nothing good was dropped as one
+
+
+# --- the pure functions -------------------------------------------------------------------------------------------
+
+
+def test_an_image_too_large_is_refused_from_its_header_before_decoding():
+    from smspark.etl.media import ImageTooLarge, decode_image, probe_image
+
+    png = sorted(require_landing("images", "emoji", "flags").glob("*.png"))[0].read_bytes()
+    huge = resize_png_header(png, 10_000, 10_000)  # the pixel data is a 72x72 image's: decoding would fail
+    assert probe_image(huge)["error"] == f"image too large (10000x10000 = 100000000 pixels > {MAX_PIXELS})"
+    with pytest.raises(ImageTooLarge, match="10000x10000"):
+        decode_image(huge)
+    good = probe_image(png)
+    assert good["error"] is None and good["width"] * good["height"] > 1000
+    small_limit = probe_image(png, max_pixels=1000)["error"]  # past twice the limit Pillow's own guard answers first
+    assert small_limit.startswith("image too large (more than 1000 pixels; Pillow: ")
+    assert probe_image(png, max_pixels=good["width"] * good["height"])["error"] is None  # the limit is inclusive
+
+
+def test_normalise_text_strips_nul_and_control_characters_but_keeps_the_words():
+    from smspark.etl.text import normalise_text
+
+    assert normalise_text("caf\x00e au\x07 lait\x7f\r\n\tok") == "cafe au lait ok"
+    assert normalise_text("\x00") == ""  # nothing left: quarantined by etl as "text empty after normalisation"

@@ -92,8 +92,9 @@ def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
 def _open_image(content: bytes, max_pixels: int) -> Iterator[Any]:
     """Pillow's lazy ``Image.open`` (the header only), refusing an image above ``max_pixels`` before any decoding.
 
-    Pillow's own decompression-bomb guard is set to the same limit; its warning is silenced (the check here
-    decides) and its error (twice the limit) becomes :class:`ImageTooLarge`.
+    Pillow's own decompression-bomb guard is set to the same limit (it also checks the frames of animated images
+    while they load); its warning is silenced (the check here decides) and its error (twice the limit), raised
+    when opening or inside the ``with`` block, becomes :class:`ImageTooLarge`.
     """
     from PIL import Image
 
@@ -101,12 +102,11 @@ def _open_image(content: bytes, max_pixels: int) -> Iterator[Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(content))
+            with Image.open(io.BytesIO(content)) as img:
+                check_size(img.width, img.height, max_pixels)
+                yield img
         except Image.DecompressionBombError as exc:
-            raise ImageTooLarge(f"image too large ({exc})") from exc
-        with img:
-            check_size(img.width, img.height, max_pixels)
-            yield img
+            raise ImageTooLarge(f"image too large (more than {max_pixels} pixels; Pillow: {exc})") from exc
 
 
 def probe_image(content: bytes | None, max_pixels: int = MAX_PIXELS) -> dict[str, Any]:
