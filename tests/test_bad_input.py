@@ -38,12 +38,13 @@ N_POSTS, N_RATING_USERS, N_EMOJI, N_IDX = 40, (1, 2), 8, 12
 @dataclass(frozen=True)
 class Kind:
     """One kind of bad input: the table it lands in, and where it must end up (``reason`` None: kept in silver,
-    else a quarantine row of ``stage`` whose reason starts with ``reason``)."""
+    else a quarantine row of ``stage`` whose reason starts with ``reason`` and contains ``detail``)."""
 
     table: str
     name: str
     reason: str | None
     stage: str = "ingest"
+    detail: str = ""
 
 
 KINDS = [
@@ -78,7 +79,9 @@ KINDS = [
     Kind("media", "png_1x1", "image too small (1x1, shortest side < 8)"),
     Kind("media", "png_10000x10000", f"image too large (10000x10000 = 100000000 pixels > {MAX_PIXELS})"),
     Kind("media", "jpeg_10000x10000", f"image too large (10000x10000 = 100000000 pixels > {MAX_PIXELS})"),
-    Kind("media", "idx_wrong_magic", "unreadable IDX file: "),
+    Kind("media", "idx_wrong_magic", "unreadable IDX file: ", detail="magic number 12340803"),
+    Kind("media", "idx_truncated", "unreadable IDX file: ", detail="does not match dims (12, 28, 28)"),
+    Kind("media", "idx_label_count", "unreadable IDX file: ", detail="12 images but labels of shape (10,)"),
 ]
 
 
@@ -239,21 +242,28 @@ def _media(landing: Path, out: Landing) -> None:
     for kind, (name, data) in files.items():
         (folder / name).write_bytes(data)
         out.by_kind[f"media/{kind}"] = [f"emoji/flags/{name}"]
-    # IDX: a good slice of the real Fashion-MNIST test set, and a source whose images file has a wrong magic number
+    # IDX: a good slice of the real Fashion-MNIST test set, and sources whose files are broken (one record each)
     fm = require_landing("images", "fashion_mnist", "t10k-images-idx3-ubyte.gz").parent
-    for source, magic in (("fashion_mnist", None), ("scans", b"\x12\x34\x08\x03")):
+
+    def idx_bytes(part: str, n: int) -> bytes:
+        arr = read_idx(fm / f"t10k-{part}-ubyte.gz")[:n]
+        return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+
+    sources = {
+        "fashion_mnist": (idx_bytes("images-idx3", N_IDX), idx_bytes("labels-idx1", N_IDX)),
+        "wrong_magic": (b"\x12\x34\x08\x03" + idx_bytes("images-idx3", N_IDX)[4:], idx_bytes("labels-idx1", N_IDX)),
+        "truncated": (idx_bytes("images-idx3", N_IDX)[:-100], idx_bytes("labels-idx1", N_IDX)),
+        "label_count": (idx_bytes("images-idx3", N_IDX), idx_bytes("labels-idx1", N_IDX - 2)),
+    }
+    for source, (images, labels) in sources.items():
         dst = landing / "images" / source
         dst.mkdir(parents=True)
-        for part in ("images-idx3", "labels-idx1"):
-            arr = read_idx(fm / f"t10k-{part}-ubyte.gz")[:N_IDX]
-            header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-            if magic and part.startswith("images"):
-                header = magic + header[4:]
-            (dst / f"t10k-{part}-ubyte.gz").write_bytes(gzip.compress(header + arr.tobytes()))
+        (dst / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(images))
+        (dst / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
         shutil.copy(fm / "classes.json", dst / "classes.json")
+        out.by_kind[f"media/idx_{source}"] = [f"{source}/t10k-images-idx3-ubyte.gz"]
     out.good["media"] |= {f"fashion_mnist/test:{i:05d}" for i in range(N_IDX)}
-    out.by_kind["media/idx_wrong_magic"] = ["scans/t10k-images-idx3-ubyte.gz"]
-    out.records["media"] = N_EMOJI + len(files) + N_IDX + 1  # the bad IDX file is one record
+    out.records["media"] = N_EMOJI + len(files) + N_IDX + len(sources) - 1  # a broken IDX file is one record
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +341,8 @@ def test_each_kind_is_kept_or_quarantined_with_its_reason(run, kind):
         if kind.reason is None:
             assert in_silver and not reasons, (record, reasons)
         else:
-            assert not in_silver and len(reasons) == 1 and reasons[0].startswith(kind.reason), (record, reasons)
+            assert not in_silver and len(reasons) == 1, (record, reasons)
+            assert reasons[0].startswith(kind.reason) and kind.detail in reasons[0], (record, reasons)
 
 
 def test_posts_lose_nul_bytes_in_silver_and_no_line_is_merged_or_split(run):

@@ -115,15 +115,15 @@ def _ingest_idx(
                 raise ValueError(f"no labels file {images_path.name.split('-images-')[0]}-labels-idx1-ubyte[.gz]")
             images = read_idx(images_path)
             labels = read_idx(labels_path)
-            n_in += len(images)
             bronze, q = idx_frame(images, labels, classes, source, split, to_uri(images_path), ctx.run_date)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # a wrong magic number, a cut file, labels that do not match ...
             n_in += 1  # the file itself is the record we could not read
             log.warning("media ingest: %s quarantined: %s", images_path, exc)
             quarantined.append(
                 pd.DataFrame([file_quarantine_row(to_uri(images_path), f"unreadable IDX file: {exc}", ctx.run_date)])
             )
             continue
+        n_in += len(images)
         log.info("media ingest: %s %s: %d records from %s", source, split, len(images), images_path.name)
         frames.append(bronze)
         quarantined.append(q)
