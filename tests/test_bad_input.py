@@ -59,6 +59,7 @@ KINDS = [
     Kind("posts", "truncated_last_line", "malformed JSON"),
     Kind("posts", "not_utf8", "not valid UTF-8"),
     # interactions: lines of the ml-latest ratings.csv made from real ratings
+    Kind("interactions", "bom_and_crlf_file", None),  # every real rating of a file with a BOM and CR/LF ends
     Kind("interactions", "rating_above_range", "rating out of range [0.5, 5]"),
     Kind("interactions", "rating_below_range", "rating out of range [0.5, 5]"),
     Kind("interactions", "unknown_item", "unknown item (not in the catalogue)", "etl"),
@@ -206,8 +207,9 @@ def _interactions(landing: Path, out: Landing) -> None:
     folder.mkdir(parents=True)
     line = ",".join(rows[1])
     cut = line[: line.index(",", line.index(",") + 1) + 2]  # the file ends in the middle of a real line's rating
-    text = "userId,movieId,rating,timestamp\n" + "".join(",".join(x) + "\n" for x in rows)
-    (folder / "ratings.csv").write_text(text + "".join(v + "\n" for v in bad.values()) + cut)
+    # saved by a Windows tool: a byte-order mark before the header, CR/LF line ends
+    lines = ["userId,movieId,rating,timestamp", *(",".join(x) for x in rows), *bad.values()]
+    (folder / "ratings.csv").write_bytes(("\ufeff" + "".join(x + "\r\n" for x in lines) + cut).encode())
     with (folder / "movies.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["movieId", "title", "genres"])
@@ -216,6 +218,7 @@ def _interactions(landing: Path, out: Landing) -> None:
     for kind, line in bad.items():
         out.by_kind[f"interactions/{kind}"] = [line]
     out.by_kind["interactions/truncated_last_line"] = [cut]
+    out.by_kind["interactions/bom_and_crlf_file"] = [",".join(x) for x in rows]
     out.records["interactions"] = len(rows) + len(bad) + 1
 
 
