@@ -93,7 +93,7 @@ def resize_png_header(png: bytes, width: int, height: int) -> bytes:
     """A PNG whose IHDR declares ``width`` x ``height`` (CRC recomputed); the pixel data stays as it was."""
     assert png[12:16] == b"IHDR"
     ihdr = struct.pack(">II", width, height) + png[24:29]
-    return png[:8] + png[8:12] + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + png[33:]
+    return png[:16] + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + png[33:]
 
 
 def resize_jpeg_header(jpeg: bytes, width: int, height: int) -> bytes:
@@ -102,13 +102,11 @@ def resize_jpeg_header(jpeg: bytes, width: int, height: int) -> bytes:
     return jpeg[: at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9 :]
 
 
-def _jpeg(png: Path, size: tuple[int, int] | None = None) -> bytes:
+def _jpeg(png: Path) -> bytes:
     from PIL import Image
 
     with Image.open(png) as img:
         rgb = img.convert("RGB")
-    if size:
-        rgb = rgb.resize(size)
     buf = io.BytesIO()
     rgb.save(buf, "JPEG", quality=90)
     return buf.getvalue()
@@ -173,15 +171,14 @@ def _posts(landing: Path, out: Landing) -> None:
     (i,) = take()
     files["not_utf8"] = ([i], with_text(i, posts[i]["text"] + " caf\xe9").encode("latin-1", "replace") + b"\n")
     (folder / "odd").mkdir()
-    n = len(good)
     for kind, (idx, data) in files.items():
         (folder / "odd" / f"{kind}.jsonl").write_bytes(data)
         out.by_kind[f"posts/{kind}"] = [posts[k]["id"] for k in idx]
-        # the truncated file holds a good line before its cut one
-        n += len(idx)
-    out.good["posts"] |= {posts[k]["id"] for k in files["truncated_last_line"][0][:1]}
-    out.by_kind["posts/truncated_last_line"] = out.by_kind["posts/truncated_last_line"][1:]
-    out.records["posts"] = n
+    # the truncated file holds a good line before its cut one
+    first, cut = out.by_kind["posts/truncated_last_line"]
+    out.good["posts"].add(first)
+    out.by_kind["posts/truncated_last_line"] = [cut]
+    out.records["posts"] = len(good) + sum(len(idx) for idx, _ in files.values())
 
 
 def _interactions(landing: Path, out: Landing) -> None:
