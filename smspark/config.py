@@ -431,6 +431,16 @@ class RetentionConfig(_Strict):
     raw_days: int | None = Field(default=None, ge=1)
 
 
+class IngestConfig(_Strict):
+    """What ingest keeps: a post whose ``text`` has more than ``max_post_chars`` characters and an image whose
+    header declares more than ``max_image_pixels`` pixels (width x height, read before any pixel is decoded) go to
+    quarantine with the reason. A tweet has at most 280 characters and a photo a few tens of megapixels; anything
+    far beyond is a broken export or a decompression bomb."""
+
+    max_post_chars: int = Field(100_000, ge=1)
+    max_image_pixels: int = Field(50_000_000, ge=1)
+
+
 class Layout:
     """The medallion layout under the data root, as canonical URI strings (:func:`smspark.storage.resolve_root`).
 
@@ -469,6 +479,7 @@ class Settings(BaseModel):
     nightly: NightlyConfig = Field(default_factory=NightlyConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
 
     @property
     def layout(self) -> Layout:

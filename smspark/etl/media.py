@@ -14,12 +14,14 @@ uses Pillow inside pandas UDFs, so it runs on the executors.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -40,7 +42,8 @@ MAX_SIDE = 256
 #: Shortest side an image needs to be kept (a 1x1 or 4x4 "image" is a tracking pixel or a broken export, not a
 #: picture any model can label); smaller ones are quarantined at ingest.
 MIN_SIDE = 8
-#: Pillow refuses images with more pixels than this (decompression-bomb guard); they are quarantined.
+#: Default limit on an image's pixels (width x height, from its header; ``config.ingest.max_image_pixels``): larger
+#: images are quarantined before they are decoded (decompression-bomb guard).
 MAX_PIXELS = 50_000_000
 #: IDX split names by file prefix; other prefixes are used as they are.
 IDX_SPLITS = {"train": "train", "t10k": "test", "test": "test"}
@@ -71,26 +74,60 @@ DECODE_STRUCT = StructType(
 # --- single images (plain Python, used inside the UDFs and by the pyfunc) -------------------------------------
 
 
-def probe_image(content: bytes | None) -> dict[str, Any]:
-    """Fully decode one encoded image to check it; return ``format``, ``width``, ``height``, ``mode``, ``error``.
+class ImageTooLarge(ValueError):
+    """An image whose header declares more pixels than the limit; it is refused before any pixel is decoded."""
 
-    ``error`` is None for a good image, else the reason (``empty file``, ``undecodable image: <Pillow's message>``,
-    ``image too small (WxH, shortest side < MIN_SIDE)``); the other fields are then None. Decoding (not only the
-    header) catches truncated and corrupt files.
+
+def check_size(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse an image of ``width`` x ``height`` pixels (from its header) above ``max_pixels``.
+
+    Raises:
+        ImageTooLarge: ``width * height > max_pixels``, with the reason ``image too large (WxH = N pixels > max)``.
+    """
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"image too large ({width}x{height} = {width * height} pixels > {max_pixels})")
+
+
+@contextlib.contextmanager
+def _open_image(content: bytes, max_pixels: int) -> Iterator[Any]:
+    """Pillow's lazy ``Image.open`` (the header only), refusing an image above ``max_pixels`` before any decoding.
+
+    Pillow's own decompression-bomb guard is set to the same limit (it also checks the frames of animated images
+    while they load); its warning is silenced (the check here decides) and its error (twice the limit), raised
+    when opening or inside the ``with`` block, becomes :class:`ImageTooLarge`.
     """
     from PIL import Image
 
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(content)) as img:
+                check_size(img.width, img.height, max_pixels)
+                yield img
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge(f"image too large (more than {max_pixels} pixels; Pillow: {exc})") from exc
+
+
+def probe_image(content: bytes | None, max_pixels: int = MAX_PIXELS) -> dict[str, Any]:
+    """Check one encoded image: read its header, refuse it when too large, else decode it fully; return
+    ``format``, ``width``, ``height``, ``mode``, ``error``.
+
+    ``error`` is None for a good image, else the reason (``empty file``, ``image too large (WxH = N pixels >
+    max_pixels)`` from the header, before decoding, so a 10,000 x 10,000 image costs no memory, ``undecodable
+    image: <Pillow's message>``, ``image too small (WxH, shortest side < MIN_SIDE)``); the other fields are then
+    None. Decoding (not only the header) catches truncated and corrupt files.
+    """
+    none = {"format": None, "width": None, "height": None, "mode": None}
     if not content:
-        return {"format": None, "width": None, "height": None, "mode": None, "error": "empty file"}
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        return {**none, "error": "empty file"}
     try:
-        with Image.open(io.BytesIO(content)) as img:
+        with _open_image(content, max_pixels) as img:
             img.load()
             if img.width < 1 or img.height < 1:
                 raise ValueError(f"image has no pixels ({img.width}x{img.height})")
             if min(img.width, img.height) < MIN_SIDE:
-                error = f"image too small ({img.width}x{img.height}, shortest side < {MIN_SIDE})"
-                return {"format": None, "width": None, "height": None, "mode": None, "error": error}
+                return {**none, "error": f"image too small ({img.width}x{img.height}, shortest side < {MIN_SIDE})"}
             return {
                 "format": (img.format or "unknown").lower(),
                 "width": int(img.width),
@@ -98,8 +135,10 @@ def probe_image(content: bytes | None) -> dict[str, Any]:
                 "mode": img.mode,
                 "error": None,
             }
-    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError, ...)
-        return {"format": None, "width": None, "height": None, "mode": None, "error": f"undecodable image: {exc}"}
+    except ImageTooLarge as exc:
+        return {**none, "error": str(exc)}
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...)
+        return {**none, "error": f"undecodable image: {exc}"}
 
 
 def to_gray_or_rgb(img: Any) -> Any:
@@ -127,19 +166,19 @@ def to_gray_or_rgb(img: Any) -> Any:
     return img.convert("RGB")
 
 
-def decode_image(content: bytes, max_side: int = MAX_SIDE) -> tuple[bytes, int, int, int]:
+def decode_image(content: bytes, max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS) -> tuple[bytes, int, int, int]:
     """Encoded image -> ``(pixels, height, width, channels)``: uint8 row-major HWC bytes, 1 or 3 channels.
 
     Alpha is composited over white, palette images expanded, 16-bit/float grayscale scaled to 0..255; an image
     whose longest side exceeds ``max_side`` is downscaled (Lanczos, aspect kept).
 
     Raises:
+        ImageTooLarge: the header declares more than ``max_pixels`` pixels (nothing is decoded).
         Exception: whatever Pillow raises for an undecodable image.
     """
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    with Image.open(io.BytesIO(content)) as img:
+    with _open_image(content, max_pixels) as img:
         img.load()
         out = to_gray_or_rgb(img)
         if max(out.size) > max_side:
@@ -282,20 +321,22 @@ def relative_path(path: str, root: str) -> str:
     return p[len(r) :]
 
 
-def _probe_udf() -> Any:
+def _probe_udf(max_pixels: int) -> Any:
     @F.pandas_udf(PROBE_STRUCT)
     def probe(content: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame([probe_image(c) for c in content], columns=[f.name for f in PROBE_STRUCT.fields])
+        rows = [probe_image(c, max_pixels) for c in content]
+        return pd.DataFrame(rows, columns=[f.name for f in PROBE_STRUCT.fields])
 
     return probe
 
 
-def probe_files(files: DataFrame, root: str) -> DataFrame:
+def probe_files(files: DataFrame, root: str, max_pixels: int = MAX_PIXELS) -> DataFrame:
     """Add ``rel`` (path relative to ``root``), ``probe`` (:data:`PROBE_STRUCT`) and ``reason`` (why the file is
     rejected, or null) to ``binaryFile`` rows (``path`` string URI, ``content`` binary, ...).
 
-    Reasons: ``not inside a class folder``, ``empty file``, ``undecodable image: ...``. Persist the result when
-    both outputs of :func:`split_probed` are used: the probe decodes every image.
+    Reasons: ``not inside a class folder``, then those of :func:`probe_image` (``empty file``, ``image too large
+    ...`` above ``max_pixels``, ``undecodable image: ...``, ``image too small ...``). Persist the result when both
+    outputs of :func:`split_probed` are used: the probe decodes every image.
     """
     rel_root = root.rstrip("/")
 
@@ -307,7 +348,7 @@ def probe_files(files: DataFrame, root: str) -> DataFrame:
             return None
 
     p = files.select("path", "content", rel(F.col("path")).alias("rel")).withColumn(
-        "probe", _probe_udf()(F.col("content"))
+        "probe", _probe_udf(max_pixels)(F.col("content"))
     )
     in_class = F.coalesce(F.instr(F.col("rel"), "/") > 0, F.lit(False))
     return p.withColumn("reason", F.when(~in_class, F.lit("not inside a class folder")).otherwise(F.col("probe.error")))
@@ -351,7 +392,9 @@ def split_probed(probed: DataFrame, source: str, ingest_date: dt.date) -> tuple[
     return conform(bronze, BRONZE_MEDIA), conform(quarantine, QUARANTINE)
 
 
-def parse_image_files(files: DataFrame, source: str, root: str, ingest_date: dt.date) -> tuple[DataFrame, DataFrame]:
+def parse_image_files(
+    files: DataFrame, source: str, root: str, ingest_date: dt.date, max_pixels: int = MAX_PIXELS
+) -> tuple[DataFrame, DataFrame]:
     """``binaryFile`` rows of one class-per-folder source -> ``(bronze, quarantine)``.
 
     Args:
@@ -359,17 +402,18 @@ def parse_image_files(files: DataFrame, source: str, root: str, ingest_date: dt.
         source: the source name (the folder under ``landing/images``).
         root: the source folder, an absolute local path (as the paths in ``files`` are).
         ingest_date: the bronze partition.
+        max_pixels: images whose header declares more pixels are quarantined (``image too large ...``).
 
     Returns:
         See :func:`probe_files` (reasons) and :func:`split_probed` (schemas).
     """
-    return split_probed(probe_files(files, root), source, ingest_date)
+    return split_probed(probe_files(files, root, max_pixels), source, ingest_date)
 
 
 # --- bronze -> silver -------------------------------------------------------------------------------------------
 
 
-def _decode_udf(max_side: int) -> Any:
+def _decode_udf(max_side: int, max_pixels: int) -> Any:
     cols = [f.name for f in DECODE_STRUCT.fields]
 
     @F.pandas_udf(DECODE_STRUCT)
@@ -385,8 +429,10 @@ def _decode_udf(max_side: int) -> Any:
                         raise ValueError(f"{len(c)} bytes for {h}x{w}x{ch} raw pixels")
                     rows.append({"pixels": bytes(c), "height": int(h), "width": int(w), "channels": ch})
                 else:
-                    px, hh, ww, ch = decode_image(c, max_side)
+                    px, hh, ww, ch = decode_image(c, max_side, max_pixels)
                     rows.append({"pixels": px, "height": hh, "width": ww, "channels": ch})
+            except ImageTooLarge as exc:
+                rows.append({"error": str(exc)})
             except Exception as exc:
                 rows.append({"error": f"undecodable image: {exc}"})
         return pd.DataFrame(rows, columns=cols)
@@ -407,12 +453,15 @@ def latest_by_id(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
     return df.where(F.col("_id_rank") == 1).drop("_id_rank"), dup_id
 
 
-def decode_media(bronze: DataFrame, max_side: int = MAX_SIDE) -> DataFrame:
-    """Add ``d`` (:data:`DECODE_STRUCT`): uint8 pixels, size and channels (see :func:`decode_image`), or ``error``.
+def decode_media(bronze: DataFrame, max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS) -> DataFrame:
+    """Add ``d`` (:data:`DECODE_STRUCT`): uint8 pixels, size and channels (see :func:`decode_image`), or ``error``
+    (``undecodable image: ...``, or ``image too large ...`` above ``max_pixels``).
 
     Persist the result when several outputs of :func:`curate_media` are used: this decodes every image.
     """
-    dec = _decode_udf(max_side)(F.col("content"), F.col("format"), F.col("height"), F.col("width"), F.col("mode"))
+    dec = _decode_udf(max_side, max_pixels)(
+        F.col("content"), F.col("format"), F.col("height"), F.col("width"), F.col("mode")
+    )
     return bronze.withColumn("d", dec)
 
 
@@ -458,7 +507,9 @@ def curate_media(decoded: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     return conform(silver, SILVER_MEDIA), conform(quarantine, QUARANTINE), dup_img
 
 
-def clean_media(bronze: DataFrame, max_side: int = MAX_SIDE) -> tuple[DataFrame, DataFrame, DataFrame]:
+def clean_media(
+    bronze: DataFrame, max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS
+) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Bronze images -> silver images: :func:`latest_by_id`, :func:`decode_media`, :func:`curate_media`.
 
     Returns:
@@ -467,7 +518,7 @@ def clean_media(bronze: DataFrame, max_side: int = MAX_SIDE) -> tuple[DataFrame,
         ``duplicate image``). ``rows(bronze) == rows(silver) + rows(quarantine) + rows(duplicates)``.
     """
     latest, dup_id = latest_by_id(bronze)
-    silver, quarantine, dup_img = curate_media(decode_media(latest, max_side))
+    silver, quarantine, dup_img = curate_media(decode_media(latest, max_side, max_pixels))
     return silver, quarantine, dup_id.unionByName(dup_img)
 
 

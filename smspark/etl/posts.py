@@ -15,6 +15,8 @@ from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_c
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
 
 _CORRUPT = "_corrupt_record"
+#: The UTF-8 byte-order mark some editors write at the start of a file; not part of the first record.
+BOM = "\ufeff"
 _PARSE_SCHEMA = StructType([*LANDING_POST.fields, StructField(_CORRUPT, StringType())])
 
 
@@ -30,30 +32,44 @@ def _first_reason(*checks: tuple[Column, str]) -> Column:
     return expr
 
 
-def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, DataFrame]:
+def parse_posts(
+    lines: DataFrame, ingest_date: dt.date, max_text_chars: int | None = None
+) -> tuple[DataFrame, DataFrame]:
     """Parse landing lines into bronze posts; reject what cannot be parsed.
+
+    Tolerated and kept: a UTF-8 byte-order mark before a line (a file saved by a Windows editor starts with one),
+    CR/LF line ends (Spark's text source splits on ``\\n``, ``\\r\\n`` and ``\\r``; JSON ignores a stray
+    ``\\r``), and control characters such as NUL written raw inside a JSON string (strict JSON wants them escaped;
+    :func:`smspark.etl.text.normalise_text` strips them from the silver text, bronze keeps the text as exported).
 
     Args:
         lines: one row per raw line with ``value`` (string as read by Spark's text source: raw bytes, possibly
             not valid UTF-8) and ``source_file`` (string path ``.../posts/<corpus>/<file>``).
         ingest_date: the bronze partition these rows land in.
+        max_text_chars: a post whose ``text`` has more characters is quarantined (``config.ingest.max_post_chars``);
+            None: no limit.
 
     Returns:
         ``(bronze, quarantine)``: bronze rows with schema :data:`BRONZE_POSTS`; rejected lines with schema
         :data:`QUARANTINE` and one of the reasons ``not valid UTF-8``, ``empty line``, ``malformed JSON``,
-        ``missing id``, ``missing text``, ``created_at is not an ISO-8601 timestamp``,
-        ``label not one of negative/neutral/positive``, ``negative count``. Every input line is in exactly one.
+        ``missing id``, ``missing text``, ``text too long (more than <n> characters)``,
+        ``created_at is not an ISO-8601 timestamp``, ``label not one of negative/neutral/positive``,
+        ``negative count``. Every input line is in exactly one; ``raw`` is the line as read.
     """
-    j = F.from_json("value", _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
+    json_line = F.regexp_replace(F.col("value"), f"^{BOM}", "")
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowUnquotedControlChars": "true"}
+    j = F.from_json(json_line, _PARSE_SCHEMA, options)
     p = lines.select("value", "source_file", j.alias("j"))
+    too_long = F.lit(False) if max_text_chars is None else F.length(F.col("j.text")) > max_text_chars
     created = F.try_to_timestamp(F.col("j.created_at"))
     label = F.lower(F.trim(F.col("j.label")))
     reason = _first_reason(
         (~F.is_valid_utf8(F.col("value")), "not valid UTF-8"),
-        (F.trim(F.col("value")) == "", "empty line"),
+        (F.trim(json_line) == "", "empty line"),
         (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
         (F.coalesce(F.trim(F.col("j.id")), F.lit("")) == "", "missing id"),
         (F.coalesce(F.trim(F.col("j.text")), F.lit("")) == "", "missing text"),
+        (too_long, f"text too long (more than {max_text_chars} characters)"),
         (F.col("j.created_at").isNotNull() & created.isNull(), "created_at is not an ISO-8601 timestamp"),
         (label.isNotNull() & ~label.isin(*SENTIMENT_CLASSES), "label not one of " + "/".join(SENTIMENT_CLASSES)),
         ((F.col("j.retweet_count") < 0) | (F.col("j.favorite_count") < 0), "negative count"),

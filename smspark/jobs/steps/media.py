@@ -115,15 +115,15 @@ def _ingest_idx(
                 raise ValueError(f"no labels file {images_path.name.split('-images-')[0]}-labels-idx1-ubyte[.gz]")
             images = read_idx(images_path)
             labels = read_idx(labels_path)
-            n_in += len(images)
             bronze, q = idx_frame(images, labels, classes, source, split, to_uri(images_path), ctx.run_date)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # a wrong magic number, a cut file, labels that do not match ...
             n_in += 1  # the file itself is the record we could not read
             log.warning("media ingest: %s quarantined: %s", images_path, exc)
             quarantined.append(
                 pd.DataFrame([file_quarantine_row(to_uri(images_path), f"unreadable IDX file: {exc}", ctx.run_date)])
             )
             continue
+        n_in += len(images)
         log.info("media ingest: %s %s: %d records from %s", source, split, len(images), images_path.name)
         frames.append(bronze)
         quarantined.append(q)
@@ -150,7 +150,8 @@ def _ingest_folder(ctx: JobContext, source: str, folder_uri: str) -> tuple[DataF
     )
     files = files.coalesce(max(2, 2 * ctx.spark.sparkContext.defaultParallelism))
     # binaryFile paths are URIs (file:/..., s3a://bucket/..., dbfs:/...): compare their path parts
-    probed = probe_files(files, urlsplit(storage.spark_path(folder_uri)).path or folder_uri).persist()
+    root = urlsplit(storage.spark_path(folder_uri)).path or folder_uri
+    probed = probe_files(files, root, ctx.cfg.ingest.max_image_pixels).persist()
     bronze, quarantine = split_probed(probed, source, ctx.run_date)
     return probed, bronze, quarantine
 
@@ -255,7 +256,7 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     bronze = read_table(ctx.spark, src, BRONZE_MEDIA, "run `smspark ingest` first")
     n_in = bronze.count()
     latest, dup_id = latest_by_id(bronze)
-    decoded = decode_media(latest).persist()
+    decoded = decode_media(latest, max_pixels=ctx.cfg.ingest.max_image_pixels).persist()
     silver, quarantine, dup_img = curate_media(decoded)
     dups = dup_id.unionByName(dup_img)
     out = storage.join(ctx.layout.silver, "media")

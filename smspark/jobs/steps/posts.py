@@ -44,7 +44,7 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
     )
     lines = lines.persist()
     n_in = lines.count()
-    bronze, quarantine = parse_posts(lines, ctx.run_date)
+    bronze, quarantine = parse_posts(lines, ctx.run_date, ctx.cfg.ingest.max_post_chars)
     out = storage.join(ctx.layout.bronze, "posts")
     write_partitions(bronze, out, "ingest_date")
     n_q = write_quarantine(quarantine, ctx.layout, "posts", "ingest", ctx.run_date)
