@@ -143,7 +143,7 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     assert res["users"] == 20 and res["recommendations"] == 20 * K and res["same_items_fraction"] == 1.0
 
     # the profile generator: CTGAN on 2 Horovod workers beside the copula, then synthetic rows to gold only
-    tiny = ["models.profiles.epochs=3", "models.profiles.batch_size=8", "models.profiles.pac=1"]
+    tiny = ["models.profiles.epochs=3", "models.profiles.min_train_steps=0", "models.profiles.batch_size=8"]
     assert train.main(["--model", "profiles", "--date", DAY2, *_sets([f"data.root={root}", *FAST, *tiny])]) == 0
     man = json.loads(max((root / "runs").glob("*-train-*/manifest.json")).read_text())
     prof = man["models"]["profiles"]

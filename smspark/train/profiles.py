@@ -32,7 +32,7 @@ import pandas as pd
 
 from smspark import storage
 from smspark.config import ProfilesConfig
-from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package
+from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package, epochs_for
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ def profiles_worker(spec: ProfilesTrainSpec) -> dict[str, Any]:
     cfg = ctgan_config(spec.cfg, spec.seed)
     batch = max(cfg.pac, cfg.batch_size // cfg.pac * cfg.pac)
     steps = max(1, spec.train_rows // (batch * size))
+    cfg.epochs = epochs_for(cfg.epochs, spec.cfg.min_train_steps, spec.train_rows, batch, size)
     transformer = pickle.loads(spec.transformer)  # noqa: S301  (the driver's own object)
     start = time.perf_counter()
     gan = fit(shard, (), cfg, hvd=hvd, transformer=transformer, steps_per_epoch=steps)
