@@ -23,7 +23,8 @@ def corpus_of(path: Column) -> Column:
     return F.element_at(F.split(path, "/"), -2)
 
 
-def _first_reason(*checks: tuple[Column, str]) -> Column:
+def first_reason(*checks: tuple[Column, str]) -> Column:
+    """The reason of the first true check (``(condition, reason)`` pairs, in order), else null."""
     expr = F.lit(None).cast("string")
     for cond, reason in reversed(checks):
         expr = F.when(cond, F.lit(reason)).otherwise(expr)
@@ -48,7 +49,7 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
     p = lines.select("value", "source_file", j.alias("j"))
     created = F.try_to_timestamp(F.col("j.created_at"))
     label = F.lower(F.trim(F.col("j.label")))
-    reason = _first_reason(
+    reason = first_reason(
         (~F.is_valid_utf8(F.col("value")), "not valid UTF-8"),
         (F.trim(F.col("value")) == "", "empty line"),
         (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
@@ -84,7 +85,7 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
         "source_file",
         day.alias("ingest_date"),
     )
-    return _conform(bronze, BRONZE_POSTS), _conform(quarantine, QUARANTINE)
+    return conform(bronze, BRONZE_POSTS), conform(quarantine, QUARANTINE)
 
 
 def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, DataFrame]:
@@ -152,9 +153,9 @@ def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     silver = df.where(F.col("_text_rank") == 1).withColumn(
         "dt", F.coalesce(F.to_date(F.col("created_at")), F.col("ingest_date"))
     )
-    return _conform(silver, SILVER_POSTS), _conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)
+    return conform(silver, SILVER_POSTS), conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)
 
 
-def _conform(df: DataFrame, schema: StructType) -> DataFrame:
+def conform(df: DataFrame, schema: StructType) -> DataFrame:
     """Select and cast ``df`` to ``schema``'s columns, in order (nullability is the writer's concern)."""
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
