@@ -125,8 +125,9 @@ def html_to_text(markup: str) -> str:
     """The visible text of an HTML document or fragment (stdlib :class:`html.parser.HTMLParser`).
 
     Character references are decoded, comments and the content of ``script``, ``style`` and ``title`` are dropped,
-    images are replaced by their ``alt`` text, every block element (``p``, ``div``, ``br``, ``tr``, ``li``, headings, ...) starts a new line; runs of
-    spaces collapse to one and at most one blank line separates paragraphs (see :func:`tidy_text`).
+    images are replaced by their ``alt`` text, every block element (``p``, ``div``, ``br``, ``tr``, ``li``,
+    headings, ...) starts a new line; runs of spaces collapse to one and at most one blank line separates paragraphs
+    (see :func:`tidy_text`).
     """
     parser = _TextExtractor()
     parser.feed(markup)
@@ -170,7 +171,7 @@ def decode_part(part: EmailMessage) -> tuple[str, str]:
     """
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):  # a multipart or message/* part: no text of its own
-        raise UndecodableBody(f"{part.get_content_type()} part has no text payload")
+        raise UndecodableBody(f"{content_type(part)} part has no text payload")
     declared = part.get_content_charset()
     if declared is None:
         return _first_decoding(data, UNDECLARED_CHARSETS)
@@ -180,7 +181,7 @@ def decode_part(part: EmailMessage) -> tuple[str, str]:
         if data.isascii():
             return data.decode("ascii"), "ascii"
         raise UndecodableBody(
-            f"unknown charset {declared!r} in the {part.get_content_type()} body (non-ASCII bytes)"
+            f"unknown charset {declared!r} in the {content_type(part)} body (non-ASCII bytes)"
         ) from None
     if codec == "ascii":
         return _first_decoding(data, UNDECLARED_CHARSETS)
@@ -208,25 +209,42 @@ def body_part(msg: EmailMessage) -> EmailMessage | None:
         return part
     for wanted in ("text/plain", "text/html"):
         for candidate in msg.walk():
-            if candidate.get_content_type() == wanted and not candidate.is_attachment():
+            if content_type(candidate) == wanted and not candidate.is_attachment():
                 return candidate
     return None
 
 
+def content_type(part: EmailMessage) -> str:
+    """A part's MIME type, lower case; a parameter glued on without ``;`` (``TEXT/PLAIN charset=US-ASCII``, a
+    common malformation) is cut off."""
+    return part.get_content_type().split()[0]
+
+
+def _unescape(value: str) -> str:
+    """Header text with the undecoded 8-bit bytes the parser kept as surrogate escapes (raw non-ASCII bytes in a
+    header, not allowed by RFC 5322 but common in spam) decoded as :data:`UNDECLARED_CHARSETS`."""
+    if not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    return _first_decoding(value.encode("utf-8", "surrogateescape"), UNDECLARED_CHARSETS)[0]
+
+
+def _raw_header(msg: EmailMessage, name: str) -> str | None:
+    raw = next((v for k, v in msg.raw_items() if k.lower() == name), None)
+    return None if raw is None else _unescape(str(raw))
+
+
 def _header(msg: EmailMessage, name: str) -> str | None:
-    """A header's decoded value, or its raw value when the policy cannot parse it; None when absent."""
+    """A header's decoded value (RFC 2047 words decoded), or its raw value when the policy cannot parse it; None
+    when absent."""
     try:
         value = msg.get(name)
-        return None if value is None else str(value)
+        return None if value is None else _unescape(str(value))
     except Exception:  # noqa: BLE001 - malformed headers raise various errors in the policy's parsers
-        for key, raw in msg.raw_items():
-            if key.lower() == name.lower():
-                return str(raw)
-        return None
+        return _raw_header(msg, name)
 
 
 def _sender(msg: EmailMessage) -> str | None:
-    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "from"), None)
+    raw = _raw_header(msg, "from")
     if raw is None:
         return None
     _, addr = email.utils.parseaddr(raw.replace("\n", " ").replace("\r", " "))
@@ -235,7 +253,7 @@ def _sender(msg: EmailMessage) -> str | None:
 
 
 def _sent_at(msg: EmailMessage) -> dt.datetime | None:
-    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "date"), None)
+    raw = _raw_header(msg, "date")
     if raw is None:
         return None
     try:
@@ -267,7 +285,7 @@ def decode_message(data: bytes) -> DecodedMessage:
     part = body_part(msg)
     if part is None:
         return DecodedMessage(**fields, text=None, content_type=None, charset=None, reason=_no_body_reason(msg))
-    ctype = part.get_content_type()
+    ctype = content_type(part)
     try:
         text, charset = decode_part(part)
     except UndecodableBody as exc:
@@ -295,8 +313,9 @@ def _html_alternative(msg: EmailMessage, plain: EmailMessage) -> EmailMessage | 
 
 
 def _no_body_reason(msg: EmailMessage) -> str:
-    types = sorted({p.get_content_type() for p in msg.walk() if not p.is_multipart()})
-    return "no text/plain or text/html body part (parts: " + ", ".join(types) + ")"
+    types = sorted({content_type(p) for p in msg.walk()})
+    defects = sorted({type(d).__name__ for p in msg.walk() for d in p.defects})
+    return f"no text/plain or text/html body part (parts: {', '.join(types)}; defects: {', '.join(defects) or 'none'})"
 
 
 def pseudonymise_addresses(text: str | None, key: bytes) -> str | None:
