@@ -234,13 +234,19 @@ def _raw_header(msg: EmailMessage, name: str) -> str | None:
 
 
 def _header(msg: EmailMessage, name: str) -> str | None:
-    """A header's decoded value (RFC 2047 words decoded), or its raw value when the policy cannot parse it; None
-    when absent."""
-    try:
-        value = msg.get(name)
-        return None if value is None else _unescape(str(value))
-    except Exception:  # noqa: BLE001 - malformed headers raise various errors in the policy's parsers
-        return _raw_header(msg, name)
+    """A header's value with RFC 2047 words decoded by the policy; a header holding raw 8-bit bytes (which the
+    policy would turn into U+FFFD) or one the policy cannot parse is taken raw through :func:`_unescape`. Runs of
+    white space (folding included) become one space; None when absent."""
+    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name), None)
+    if raw is None:
+        return None
+    value = _unescape(raw)
+    if value == raw:
+        try:
+            value = str(msg.get(name))
+        except Exception:  # noqa: BLE001 - malformed headers raise various errors in the policy's parsers
+            value = raw
+    return " ".join(value.split())
 
 
 def _sender(msg: EmailMessage) -> str | None:
@@ -279,9 +285,7 @@ def decode_message(data: bytes) -> DecodedMessage:
     """
     msg = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
-    subject = _header(msg, "subject")
-    subject = tidy_text(subject) if subject is not None else None
-    fields = {"subject": subject, "sender": _sender(msg), "sent_at": _sent_at(msg)}
+    fields = {"subject": _header(msg, "subject"), "sender": _sender(msg), "sent_at": _sent_at(msg)}
     part = body_part(msg)
     if part is None:
         return DecodedMessage(**fields, text=None, content_type=None, charset=None, reason=_no_body_reason(msg))
