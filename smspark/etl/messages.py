@@ -36,7 +36,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-from smspark.etl.posts import conform, corpus_of, first_reason
+from smspark.etl.jsonlines import conform, first_reason, line_checks, parse_json_lines, rejected_lines, source_of
 from smspark.etl.pseudonymise import pseudonym
 from smspark.schemas import BRONZE_MESSAGES, LANDING_MESSAGE, MESSAGE_LABELS, QUARANTINE, SILVER_MESSAGES
 
@@ -332,9 +332,6 @@ def pseudonymise_addresses(text: str | None, key: bytes) -> str | None:
 
 # --- Spark ------------------------------------------------------------------------------------------------
 
-_CORRUPT = "_corrupt_record"
-_PARSE_SCHEMA = StructType([*LANDING_MESSAGE.fields, StructField(_CORRUPT, StringType())])
-
 #: What the decoding UDF returns per bronze message (``sent_epoch``: the ``Date`` header in unix seconds).
 DECODED_STRUCT = StructType(
     [
@@ -363,14 +360,11 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
         ``empty line``, ``malformed JSON``, ``missing message_id``, ``missing raw``, ``label not one of ham/spam``,
         ``raw_base64 is not valid base64``. Every input line is in exactly one.
     """
-    j = F.from_json("value", _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
-    p = lines.select("value", "source_file", j.alias("j"))
+    p = parse_json_lines(lines, LANDING_MESSAGE)
     label = F.lower(F.trim(F.col("j.label")))
     raw_bytes = F.try_to_binary(F.col("j.raw_base64"), F.lit("base64"))
     reason = first_reason(
-        (~F.is_valid_utf8(F.col("value")), "not valid UTF-8"),
-        (F.trim(F.col("value")) == "", "empty line"),
-        (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
+        *line_checks(),
         (F.coalesce(F.trim(F.col("j.message_id")), F.lit("")) == "", "missing message_id"),
         (F.coalesce(F.col("j.raw"), F.lit("")) == "", "missing raw"),
         (label.isNotNull() & ~label.isin(*MESSAGE_LABELS), "label not one of " + "/".join(MESSAGE_LABELS)),
@@ -378,18 +372,9 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
     )
     p = p.withColumn("reason", reason)
     day = F.lit(ingest_date).cast("date")
-    quarantine = p.where(F.col("reason").isNotNull()).select(
-        F.lit("messages").alias("table"),
-        F.lit("ingest").alias("stage"),
-        "source_file",
-        "reason",
-        F.make_valid_utf8(F.col("value")).alias("raw"),
-        F.current_timestamp().alias("quarantined_at"),
-        day.alias("ingest_date"),
-    )
     bronze = p.where(F.col("reason").isNull()).select(
         F.trim(F.col("j.message_id")).alias("message_id"),
-        corpus_of(F.col("source_file")).alias("source"),
+        source_of(F.col("source_file")).alias("source"),
         F.col("j.corpus_group").alias("corpus_group"),
         label.alias("label"),
         F.col("j.raw").alias("raw"),
@@ -397,7 +382,7 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
         "source_file",
         day.alias("ingest_date"),
     )
-    return conform(bronze, BRONZE_MESSAGES), conform(quarantine, QUARANTINE)
+    return conform(bronze, BRONZE_MESSAGES), rejected_lines(p, "messages", ingest_date)
 
 
 def decode_row(raw: str | None, raw_bytes: bytes | None, key: bytes) -> dict[str, object]:

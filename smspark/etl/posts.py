@@ -7,28 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
+from smspark.etl.jsonlines import conform, first_reason, line_checks, parse_json_lines, rejected_lines, source_of
 from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
-
-_CORRUPT = "_corrupt_record"
-_PARSE_SCHEMA = StructType([*LANDING_POST.fields, StructField(_CORRUPT, StringType())])
-
-
-def corpus_of(path: Column) -> Column:
-    """The corpus name of a landing file: its parent folder (``landing/posts/<corpus>/part.jsonl``)."""
-    return F.element_at(F.split(path, "/"), -2)
-
-
-def first_reason(*checks: tuple[Column, str]) -> Column:
-    """The reason of the first true check (``(condition, reason)`` pairs, in order), else null."""
-    expr = F.lit(None).cast("string")
-    for cond, reason in reversed(checks):
-        expr = F.when(cond, F.lit(reason)).otherwise(expr)
-    return expr
 
 
 def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, DataFrame]:
@@ -45,14 +29,11 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
         ``missing id``, ``missing text``, ``created_at is not an ISO-8601 timestamp``,
         ``label not one of negative/neutral/positive``, ``negative count``. Every input line is in exactly one.
     """
-    j = F.from_json("value", _PARSE_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
-    p = lines.select("value", "source_file", j.alias("j"))
+    p = parse_json_lines(lines, LANDING_POST)
     created = F.try_to_timestamp(F.col("j.created_at"))
     label = F.lower(F.trim(F.col("j.label")))
     reason = first_reason(
-        (~F.is_valid_utf8(F.col("value")), "not valid UTF-8"),
-        (F.trim(F.col("value")) == "", "empty line"),
-        (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
+        *line_checks(),
         (F.coalesce(F.trim(F.col("j.id")), F.lit("")) == "", "missing id"),
         (F.coalesce(F.trim(F.col("j.text")), F.lit("")) == "", "missing text"),
         (F.col("j.created_at").isNotNull() & created.isNull(), "created_at is not an ISO-8601 timestamp"),
@@ -61,18 +42,9 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
     )
     p = p.withColumn("reason", reason)
     day = F.lit(ingest_date).cast("date")
-    quarantine = p.where(F.col("reason").isNotNull()).select(
-        F.lit("posts").alias("table"),
-        F.lit("ingest").alias("stage"),
-        "source_file",
-        "reason",
-        F.make_valid_utf8(F.col("value")).alias("raw"),  # invalid bytes -> U+FFFD
-        F.current_timestamp().alias("quarantined_at"),
-        day.alias("ingest_date"),
-    )
     bronze = p.where(F.col("reason").isNull()).select(
         F.trim(F.col("j.id")).alias("post_id"),
-        corpus_of(F.col("source_file")).alias("corpus"),
+        source_of(F.col("source_file")).alias("corpus"),
         F.col("j.author").alias("author"),
         created.alias("created_at"),
         F.col("j.text").alias("text"),
@@ -85,7 +57,7 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, Data
         "source_file",
         day.alias("ingest_date"),
     )
-    return conform(bronze, BRONZE_POSTS), conform(quarantine, QUARANTINE)
+    return conform(bronze, BRONZE_POSTS), rejected_lines(p, "posts", ingest_date)
 
 
 def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, DataFrame]:
@@ -154,8 +126,3 @@ def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
         "dt", F.coalesce(F.to_date(F.col("created_at")), F.col("ingest_date"))
     )
     return conform(silver, SILVER_POSTS), conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)
-
-
-def conform(df: DataFrame, schema: StructType) -> DataFrame:
-    """Select and cast ``df`` to ``schema``'s columns, in order (nullability is the writer's concern)."""
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])

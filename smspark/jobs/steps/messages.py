@@ -14,35 +14,16 @@ from pyspark.sql import functions as F
 
 from smspark import storage
 from smspark.etl.messages import decode_messages, dedupe_messages, parse_messages
-from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_parquet, read_table, write_partitions, write_quarantine, write_table
+from smspark.jobs.common import JobContext
+from smspark.jobs.io import read_parquet, read_table, write_quarantine, write_table
+from smspark.jobs.steps import ingest_json_lines
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_MESSAGES
 
 
 def ingest(ctx: JobContext) -> dict[str, Any]:
     """Landing JSON lines of mails -> ``bronze/messages``; reconciles ``lines = bronze rows + quarantined``."""
-    src = storage.join(ctx.layout.landing, "messages")
-    files = storage.glob(src, "**/*.jsonl") + storage.glob(src, "**/*.json")
-    if not files:
-        raise UserError(f"no JSON-lines messages under {src}: run `smspark fetch-samples` or copy an export there")
-    lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
-        "value", F.col("_metadata.file_path").alias("source_file")
-    )
-    lines = lines.persist()
-    n_in = lines.count()
-    bronze, quarantine = parse_messages(lines, ctx.run_date)
-    out = storage.join(ctx.layout.bronze, "messages")
-    write_partitions(bronze, out, "ingest_date")
-    n_q = write_quarantine(quarantine, ctx.layout, "messages", "ingest", ctx.run_date)
-    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-    lines.unpersist()
-    ctx.output("bronze/messages", out)
-    return {
-        "inputs": {"landing": src, "files": len(files)},
-        "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, "messages")},
-        "counts": reconcile(n_in, n_out, quarantined=n_q),
-    }
+    return ingest_json_lines(ctx, "messages", parse_messages)
 
 
 def etl(ctx: JobContext) -> dict[str, Any]:
