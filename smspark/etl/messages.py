@@ -388,12 +388,18 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
 def decode_row(raw: str | None, raw_bytes: bytes | None, key: bytes) -> dict[str, object]:
     """One bronze message -> the fields of :data:`DECODED_STRUCT`: :func:`decode_message` of :func:`mail_bytes`,
     the sender replaced by its keyed pseudonym and addresses in subject and text by theirs
-    (:func:`pseudonymise_addresses`)."""
-    decoded = decode_message(mail_bytes(raw, raw_bytes))
-    sent = decoded.sent_at
+    (:func:`pseudonymise_addresses`). A mail the stdlib cannot take apart at all gets the reason
+    ``mail could not be parsed (<error>)`` instead of failing the job."""
+    try:
+        decoded = decode_message(mail_bytes(raw, raw_bytes))
+        sent = decoded.sent_at
+        sent_epoch = None if sent is None else int(sent.replace(tzinfo=dt.UTC).timestamp())
+    except Exception as exc:  # noqa: BLE001 - one broken mail must not stop the table; it is quarantined
+        reason = f"mail could not be parsed ({type(exc).__name__}: {exc})"
+        return dict.fromkeys(f.name for f in DECODED_STRUCT.fields) | {"reason": reason}
     return {
         "sender_id": pseudonym(decoded.sender, key),
-        "sent_epoch": None if sent is None else int(sent.replace(tzinfo=dt.UTC).timestamp()),
+        "sent_epoch": sent_epoch,
         "subject": pseudonymise_addresses(decoded.subject, key),
         "text": pseudonymise_addresses(decoded.text, key),
         "content_type": decoded.content_type,
