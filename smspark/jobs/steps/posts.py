@@ -29,33 +29,15 @@ from smspark.features.text import (
 )
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_parquet, read_table, write_json, write_partitions, write_quarantine, write_table
+from smspark.jobs.steps import ingest_json_lines
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_POSTS, SENTIMENT_CLASSES
 
 
 def ingest(ctx: JobContext) -> dict[str, Any]:
     """Landing JSON lines of posts -> ``bronze/posts``; reconciles ``lines = bronze rows + quarantined``."""
-    src = storage.join(ctx.layout.landing, "posts")
-    files = storage.glob(src, "**/*.jsonl") + storage.glob(src, "**/*.json")
-    if not files:
-        raise UserError(f"no JSON-lines posts under {src}: run `smspark fetch-samples` or copy an export there")
-    lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
-        "value", F.col("_metadata.file_path").alias("source_file")
-    )
-    lines = lines.persist()
-    n_in = lines.count()
-    bronze, quarantine = parse_posts(lines, ctx.run_date, ctx.cfg.ingest.max_post_chars)
-    out = storage.join(ctx.layout.bronze, "posts")
-    write_partitions(bronze, out, "ingest_date")
-    n_q = write_quarantine(quarantine, ctx.layout, "posts", "ingest", ctx.run_date)
-    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-    lines.unpersist()
-    ctx.output("bronze/posts", out)
-    return {
-        "inputs": {"landing": src, "files": len(files)},
-        "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, "posts")},
-        "counts": reconcile(n_in, n_out, quarantined=n_q),
-    }
+    max_chars = ctx.cfg.ingest.max_post_chars
+    return ingest_json_lines(ctx, "posts", lambda lines, day: parse_posts(lines, day, max_chars))
 
 
 def etl(ctx: JobContext) -> dict[str, Any]:

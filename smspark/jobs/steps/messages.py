@@ -1,0 +1,58 @@
+"""Messages (e-mail, the spam model's data): the ingest and etl steps.
+
+- ingest: ``landing/messages/<source>/*.jsonl`` -> ``bronze/messages`` (partition ``ingest_date``)
+- etl: ``bronze/messages`` -> ``silver/messages`` (partition ``dt``, key ``message_id`` within ``source``): MIME
+  decoding in a pandas UDF (:mod:`smspark.etl.messages`), sender pseudonymised, mails without decodable text
+  quarantined with the reason, duplicate ids and bodies dropped and counted
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from smspark import storage
+from smspark.etl.messages import decode_messages, dedupe_messages, parse_messages
+from smspark.jobs.common import JobContext
+from smspark.jobs.io import read_parquet, read_table, write_quarantine, write_table
+from smspark.jobs.steps import ingest_json_lines
+from smspark.manifest import reconcile
+from smspark.schemas import BRONZE_MESSAGES
+
+
+def ingest(ctx: JobContext) -> dict[str, Any]:
+    """Landing JSON lines of mails -> ``bronze/messages``; reconciles ``lines = bronze rows + quarantined``."""
+    return ingest_json_lines(ctx, "messages", parse_messages)
+
+
+def etl(ctx: JobContext) -> dict[str, Any]:
+    """``bronze/messages`` -> ``silver/messages``, recomputed in full so de-duplication spans every ingest;
+    reconciles ``bronze rows = silver + quarantined + duplicates`` and records quarantine and duplicates by reason
+    and silver rows by label."""
+    key = ctx.cfg.pseudonym_key()
+    src = storage.join(ctx.layout.bronze, "messages")
+    bronze = read_table(ctx.spark, src, BRONZE_MESSAGES, "run `smspark ingest` first")
+    decoded = decode_messages(bronze, key).persist()  # the UDF runs once for the three outputs below
+    n_in = decoded.count()
+    silver, quarantine, dups = dedupe_messages(decoded)
+    out = storage.join(ctx.layout.silver, "messages")
+    write_table(silver.repartition(F.col("dt")), out, "dt")
+    n_q = write_quarantine(quarantine, ctx.layout, "messages", "etl")
+    q_reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
+    dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
+    written = read_parquet(ctx.spark, out)
+    labels = {str(r["label"]): r["count"] for r in written.groupBy("label").count().collect()}
+    n_out = sum(labels.values())
+    decoded.unpersist()
+    ctx.output("silver/messages", out)
+    return {
+        "inputs": {"bronze": src},
+        "outputs": {"silver": out, "quarantine": storage.join(ctx.layout.quarantine, "messages")},
+        "counts": {
+            **reconcile(n_in, n_out, n_q, sum(dup_counts.values())),
+            "quarantined_by_reason": q_reasons,
+            "duplicates_by_reason": dup_counts,
+            "labels": labels,
+        },
+    }
