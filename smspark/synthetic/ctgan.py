@@ -221,6 +221,7 @@ class CtganConfig:
     gp_weight: float = 10.0
     max_modes: int = 10
     seed: int = 0
+    ema_decay: float | None = None
 
 
 class Ctgan:
@@ -323,7 +324,17 @@ def fit(
         g_opt.apply_gradients(zip(tape.gradient(g_loss, gen.trainable_variables), gen.trainable_variables, strict=True))
         return d_loss, g_loss
 
-    model = Ctgan(cfg, transformer, sampler, gen)
+    ema = None
+    if cfg.ema_decay is not None:
+        ema = build_generator(cfg.noise_dim, sampler.width, transformer)
+        ema.set_weights(gen.get_weights())
+
+    @tf.function
+    def ema_update() -> None:
+        for e, w in zip(ema.weights, gen.weights, strict=True):
+            e.assign(cfg.ema_decay * e + (1.0 - cfg.ema_decay) * w)
+
+    model = Ctgan(cfg, transformer, sampler, ema if ema is not None else gen)
     steps = steps_per_epoch or max(1, len(df) // batch)
     for epoch in range(cfg.epochs):
         d_sum = g_sum = 0.0
@@ -333,8 +344,12 @@ def fit(
             if hvd and epoch == 0 and s == 0:
                 step(data[rows], cond, mask, z[0], z[1])
                 hvd.broadcast_variables(gen.variables + disc.variables, root_rank=0)
+                if ema is not None:
+                    ema.set_weights(gen.get_weights())
                 continue
             d_loss, g_loss = step(data[rows], cond, mask, z[0], z[1])
+            if ema is not None:
+                ema_update()
             d_sum, g_sum = d_sum + float(d_loss), g_sum + float(g_loss)
         model.history.append({"epoch": epoch, "d_loss": d_sum / steps, "g_loss": g_sum / steps})
     return model
