@@ -345,18 +345,20 @@ class ProfilesConfig(_Strict):
     Users are split by a keyed hash of their pseudonym: ``train_share`` train, the rest halved into val and test.
     ``epochs`` passes over the training rows in batches of ``batch_size`` rows per worker (rounded down to a multiple
     of ``pac``, the PacGAN group size), raised so that every worker runs at least ``min_train_steps`` steps;
-    ``learning_rate`` for both Adam optimizers; ``max_modes`` Gaussian modes at most per continuous column.
-    ``eval_rows`` caps the real and synthetic rows compared per split (0: all). CTGAN's own defaults (pac 10, batch
-    500) are made for tables of thousands of rows; a few hundred users give a pac-10 critic a handful of packs per
-    batch, and pac 1 measured better here (docs/RESULTS.md).
+    ``learning_rate`` for both Adam optimizers; ``max_modes`` Gaussian modes at most per continuous column;
+    ``ema_decay``: the exported generator is an exponential moving average of the trained one's weights (Yazici et
+    al. 2019; None exports the trained generator). ``eval_rows`` caps the real and synthetic rows compared per split
+    (0: all). CTGAN's own defaults (pac 10, batch 500) are made for tables of thousands of rows; a few hundred users
+    give a pac-10 critic a handful of packs per batch, and pac 1 measured better here (docs/RESULTS.md).
     """
 
     source: Literal["interactions", "posts"] = "interactions"
     train_share: float = Field(0.5, gt=0.0, lt=1.0)
     epochs: int = Field(300, ge=1)
-    min_train_steps: int = Field(3000, ge=0)
+    min_train_steps: int = Field(6000, ge=0)
     batch_size: int = Field(60, ge=2)
     pac: int = Field(1, ge=1)
+    ema_decay: float | None = Field(0.999, gt=0.0, lt=1.0)
     noise_dim: int = Field(128, ge=1)
     learning_rate: float = Field(2e-4, gt=0.0)
     max_modes: int = Field(10, ge=1)

@@ -5,18 +5,28 @@ point, so that tests can show a crash never leaves a table half written.
 :func:`point` with that point name and a target containing the substring, the action runs:
 
 * ``kill`` -- the process sends itself SIGKILL (no cleanup, no ``finally``, as the OOM killer or a lost node would);
-* ``raise`` -- :class:`InjectedFault` is raised.
+* ``raise`` -- :class:`InjectedFault` is raised;
+* ``raise_once`` -- :class:`InjectedFault` is raised the first time a Spark task of a partition reaches the point
+  (a marker per point, target and partition under ``SMSPARK_FAULTS_DIR``), so that Spark's task retry succeeds;
+* ``enospc`` / ``erofs`` -- ``OSError`` "No space left on device" / "Read-only file system" is raised, as a full or
+  read-only output location would.
 
 Points: ``table.staged`` (Spark finished writing a table's staging data), ``table.moved`` (its partitions moved to
-their version directories, the commit not yet published). Production never sets the variable.
+their version directories, the commit not yet published), ``udf.batch`` (a batch reached a pandas UDF in a Python
+worker; targets name the UDF, e.g. ``clean_text``). Production never sets the variable.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+from pathlib import Path
 
 ENV = "SMSPARK_FAULTS"
+#: Where ``raise_once`` keeps its markers (must be set for that action).
+MARKERS_ENV = "SMSPARK_FAULTS_DIR"
+_ERRNOS = {"enospc": errno.ENOSPC, "erofs": errno.EROFS}
 
 
 class InjectedFault(RuntimeError):
@@ -34,4 +44,29 @@ def point(name: str, target: str) -> None:
         if where == name and substring in target:
             if action == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if action == "raise_once" and not _first_time(name, substring):
+                continue
+            if action in _ERRNOS:
+                code = _ERRNOS[action]
+                raise OSError(code, f"{os.strerror(code)} (injected)", target)
             raise InjectedFault(f"injected fault at {name} for {target}")
+
+
+def _first_time(name: str, substring: str) -> bool:
+    """Whether this is the first time the current Spark partition (or process, outside a task) reaches the point:
+    creates the marker atomically (``O_EXCL``)."""
+    try:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        part = f"p{ctx.partitionId()}-s{ctx.stageId()}" if ctx is not None else f"pid{os.getpid()}"
+    except ImportError:
+        part = f"pid{os.getpid()}"
+    folder = Path(os.environ[MARKERS_ENV])
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / f"{name}-{substring.replace('/', '_')}-{part}"
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True

@@ -36,13 +36,15 @@ def _posts_slice(root: Path, n: int = 400) -> None:
     bad.write_text("{not json\n")
 
 
-def _job(root: Path, *argv: str, fault: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+def _job(
+    root: Path, *argv: str, fault: str | None = None, master: str = "local[1]", env: dict | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable, **(env or {})}
     env.pop("SMSPARK_FAULTS", None)
     if fault:
         env["SMSPARK_FAULTS"] = fault
     cmd = [sys.executable, "-m", "smspark.cli", *argv, "--date", DAY, "--set", f"data.root={root}"]
-    cmd += ["--set", "spark.master=local[1]", "--set", "models.sentiment.word_vectors=false"]
+    cmd += ["--set", f"spark.master={master}", "--set", "models.sentiment.word_vectors=false"]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -71,8 +73,17 @@ TABLES = {
 }
 
 
-@pytest.mark.parametrize("point", ["table.staged", "table.moved"])
-@pytest.mark.parametrize("kind", list(TABLES))
+#: Every kind of table write, killed at one of the two points of a commit (silver at both).
+KILLS = [
+    ("bronze", "table.moved"),
+    ("quarantine", "table.staged"),
+    ("silver", "table.staged"),
+    ("silver", "table.moved"),
+    ("features", "table.moved"),
+]
+
+
+@pytest.mark.parametrize(("kind", "point"), KILLS)
 def test_sigkill_mid_write_keeps_the_previous_version(spark, root, kind, point):
     job, table = TABLES[kind]
     uri = storage.resolve_root(root / table)
@@ -107,3 +118,53 @@ def test_rerunning_a_stage_leaves_every_table_identical(spark, root):
     assert _job(root, "ingest").returncode == 0
     q = tables.read(spark, storage.join(cfg.layout.root, "quarantine/posts")).where("stage = 'ingest'")
     assert q.where(f"ingest_date = date'{dt.date.fromisoformat(DAY)}'").count() == 0
+
+
+def test_a_python_worker_failing_once_per_partition_is_retried_to_the_same_silver(spark, root, tmp_path):
+    uri = storage.resolve_root(root / "silver/posts")
+    before = _rows(spark, uri)
+    markers = tmp_path / "markers"
+    proc = _job(
+        root,
+        "etl",
+        fault="raise_once:udf.batch@clean_text",
+        master="local[1,4]",  # up to 4 attempts per task, as a cluster's spark.task.maxFailures
+        env={"SMSPARK_FAULTS_DIR": str(markers)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "InjectedFault" in proc.stderr  # the fault fired and Spark retried the task
+    assert len(list(markers.iterdir())) >= 1
+    assertDataFrameEqual(_rows(spark, uri), before)
+
+
+def test_a_full_output_location_fails_in_one_line_and_keeps_the_committed_version(spark, root):
+    uri = storage.resolve_root(root / "silver/posts")
+    before, commit = _rows(spark, uri), tables.current(uri)
+    proc = _job(root, "etl", fault="enospc:table.staged@/silver/posts")
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: cannot write") and "No space left on device" in last, last
+    assert "Traceback" not in proc.stderr
+    assert tables.current(uri) == commit
+    assertDataFrameEqual(_rows(spark, uri), before)
+    manifest = max((root / "runs").glob("*-etl-*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    assert '"status": "failed"' in manifest.read_text()
+    again = _job(root, "etl")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert not storage.exists(storage.join(uri, tables.STAGING))
+
+
+def test_a_read_only_data_root_is_refused_in_one_line(capsys):
+    from smspark import cli
+
+    ro = Path("/sys/fs/smspark-read-only-root")  # sysfs: no file can be created there, not even by root
+    try:
+        ro.mkdir()
+    except OSError:
+        pass
+    else:
+        ro.rmdir()
+        pytest.skip(f"{ro.parent} is writable on this machine")
+    assert cli.main(["etl", "--set", f"data.root={ro}"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot write {ro}"), err

@@ -86,6 +86,9 @@ def clean_text_col(col: Column, key: bytes) -> Column:
 
     @F.pandas_udf(StringType())
     def _udf(s: pd.Series) -> pd.Series:
+        from smspark import faults
+
+        faults.point("udf.batch", "clean_text")
         return s.map(lambda v: pseudonymise_mentions(normalise_text(v), key) if isinstance(v, str) else None)
 
     return _udf(col)

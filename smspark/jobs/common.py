@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -160,6 +162,10 @@ def run_job(
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    cause = local_root_unwritable(cfg.layout.root)
+    if cause:
+        print(f"error: {cause}: the data root must be writable; nothing was changed", file=sys.stderr)
+        return 3
     manifest = RunManifest(job, cfg.layout.runs, args.date, cfg.profile)
     manifest.data["config"] = cfg.model_dump(mode="json", exclude={"privacy": {"dev_key"}})
     manifest.data["data_root"] = cfg.layout.root
@@ -172,9 +178,17 @@ def run_job(
         print(f"run manifest: {path}", file=sys.stderr)
         return 2
     except BaseException as exc:
-        path = manifest.write("failed", f"{type(exc).__name__}: {exc}")
-        print(f"run manifest (failed run): {path}", file=sys.stderr)
-        raise
+        cause = storage_failure(exc)
+        if cause is None:
+            path = manifest.write("failed", f"{type(exc).__name__}: {exc}")
+            print(f"run manifest (failed run): {path}", file=sys.stderr)
+            raise
+        try:
+            where = manifest.write("failed", cause)
+        except Exception as exc2:  # the manifest lives on the same root: it may not be writable either
+            where = f"not written ({storage_failure(exc2) or exc2})"
+        print(f"error: {cause}; committed tables are unchanged. Run manifest: {where}", file=sys.stderr)
+        return 3
     path = manifest.write("ok")
     for name, out in manifest.data.get("outputs", {}).items():
         print(f"{name:<28} {out}")
@@ -184,3 +198,55 @@ def run_job(
         print("\nmodels (selection on val, figures on test):")
         print("\n".join(lines))
     return 0
+
+
+#: Messages of full or read-only storage, as Python (``OSError``) and the JVM (``IOException``) word them.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+_STORAGE_MESSAGES = (
+    "No space left on device",
+    "Read-only file system",
+    "Permission denied",
+    "AccessDeniedException",
+    "Mkdirs failed to create",
+)
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """One line when ``exc`` (or an exception it was raised from) is a full, read-only or forbidden output location:
+    ``cannot write <path>: <reason>``; otherwise None.
+
+    Recognises ``OSError`` with errno ENOSPC, EROFS, EACCES, EPERM or EDQUOT, and Spark's Java exceptions whose
+    message names one of those conditions (``No space left on device``, ``Read-only file system``, ...).
+    """
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _STORAGE_ERRNOS:
+            where = cur.filename or "the output location"
+            return f"cannot write {where}: {cur.strerror or os.strerror(cur.errno)}"
+        text = str(cur)
+        for message in _STORAGE_MESSAGES:
+            if message in text and type(cur).__name__ in ("Py4JJavaError", "IOException", "SparkException"):
+                line = next((ln.strip() for ln in text.splitlines() if message in ln), message)
+                for prefix in ("Caused by:", "java.io.IOException:", "org.apache.spark.SparkException:"):
+                    line = line.removeprefix(prefix).strip()
+                return f"cannot write to the data root: {line[:240]}"
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def local_root_unwritable(root: str) -> str | None:
+    """Why a local data root (``file://``) cannot be written (:func:`storage_failure` of a probe that creates the root
+    and a small file in it, then removes the file), or None; remote roots are not probed."""
+    local = storage.local_path(root)
+    if local is None:
+        return None
+    probe = Path(local) / f".smspark-write-probe-{os.getpid()}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return storage_failure(exc) or str(exc)
+    return None

@@ -13,7 +13,9 @@ Tabular Data using Conditional GAN", NeurIPS 2019).
 - Networks (section 4.4): generator of two residual blocks (Dense 256 + BatchNorm + ReLU, concatenated to its
   input), ``tanh`` for alphas and Gumbel-softmax (tau 0.2) for one-hots; PacGAN discriminator (Lin et al. 2018)
   judging ``pac`` rows at once (two Dense 256 + LeakyReLU 0.2 + Dropout 0.5); WGAN-GP loss (gradient penalty 10),
-  Adam 2e-4, betas (0.5, 0.9), weight decay of the generator omitted.
+  Adam 2e-4, betas (0.5, 0.9), weight decay of the generator omitted. Optionally the exported generator is an
+  exponential moving average of the trained one's weights (``ema_decay``; Yazici et al., ICLR 2019), as for the
+  image GAN.
 
 Distributed training: both networks' gradients go through ``hvd.DistributedGradientTape`` when a Horovod module is
 given (one process is Horovod of size 1); every rank draws its own batches.

@@ -74,6 +74,7 @@ def ctgan_config(cfg: ProfilesConfig, seed: int) -> Any:
         lr=cfg.learning_rate,
         max_modes=cfg.max_modes,
         seed=seed,
+        ema_decay=cfg.ema_decay,
     )
 
 
