@@ -23,6 +23,7 @@ given (one process is Horovod of size 1); every rank draws its own batches.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,7 @@ class DataTransformer:
         self.columns: list[ColumnInfo] = []
 
     def fit(self, df: pd.DataFrame, discrete: Sequence[str] = ()) -> DataTransformer:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import BayesianGaussianMixture
 
         self.columns = []
@@ -72,7 +74,10 @@ class DataTransformer:
                 weight_concentration_prior=0.001,
                 max_iter=100,
                 random_state=self.seed,
-            ).fit(x)
+            )
+            with warnings.catch_warnings():  # a mixture that stops at max_iter is still a usable normalisation
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                gmm.fit(x)
             keep = gmm.weights_ > 0.005
             means = gmm.means_.reshape(-1)[keep]
             stds = np.sqrt(gmm.covariances_.reshape(-1))[keep]
