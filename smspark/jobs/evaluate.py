@@ -65,7 +65,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
         "--workdir", default=None, help="keep the work area here, a path or URI (default: a temporary local one)"
     )
     p.add_argument("--categorical", default=None, help="profiles: comma-separated categorical columns (default: text)")
-    p.add_argument("--epochs", type=int, default=300, help="profiles: CTGAN epochs")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="profiles: CTGAN epochs (default: models.profiles, raised to min_train_steps steps)",
+    )
 
 
 def _body(ctx: JobContext, args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smspark.config import ProfilesConfig
 from smspark.jobs.common import JobContext, UserError
 
 log = logging.getLogger(__name__)
@@ -49,26 +50,35 @@ def prepare(df: pd.DataFrame, categorical: list[str] | None = None) -> tuple[pd.
     return table, cats, report
 
 
-def compare(table: pd.DataFrame, categorical: list[str], seed: int, epochs: int) -> dict[str, dict[str, Any]]:
-    """``{"gan": scores, "copula": scores}`` on a seeded half/half split of ``table`` (see the module text)."""
-    from smspark.synthetic.ctgan import CtganConfig, fit
+def compare(
+    table: pd.DataFrame, categorical: list[str], seed: int, cfg: ProfilesConfig, epochs: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """``{"gan": scores, "copula": scores}`` on a seeded half/half split of ``table`` (see the module text); the CTGAN
+    with the profile generator's settings (``models.profiles``: batch, pac, EMA, at least ``min_train_steps`` steps)
+    unless ``epochs`` is given."""
+    from smspark.synthetic.ctgan import fit
     from smspark.synthetic.metrics import copula_sample, score
+    from smspark.train.lifecycle import epochs_for
+    from smspark.train.profiles import ctgan_config
 
     order = np.random.default_rng(seed).permutation(len(table))
     half = len(table) // 2
     train = table.iloc[order[:half]].reset_index(drop=True)
     holdout = table.iloc[order[half : 2 * half]].reset_index(drop=True)
-    gan = fit(train, categorical, CtganConfig(epochs=epochs, batch_size=min(500, max(10, half // 50 * 10)), seed=seed))
+    gan_cfg = ctgan_config(cfg, seed)
+    gan_cfg.batch_size = min(gan_cfg.batch_size, max(gan_cfg.pac, half // 2))
+    gan_cfg.epochs = epochs or epochs_for(cfg.epochs, cfg.min_train_steps, half, gan_cfg.batch_size, 1)
+    gan = fit(train, categorical, gan_cfg)
     samples = {"gan": gan.sample(len(train), seed + 1), "copula": copula_sample(train, len(train), seed, categorical)}
     out = {name: score(train, holdout, s, categorical) for name, s in samples.items()}
-    out["gan"]["final_d_loss"] = gan.history[-1]["d_loss"]
+    out["gan"].update({"final_d_loss": gan.history[-1]["d_loss"], "epochs": gan_cfg.epochs})
     for name in out:
         out[name].update({"train_rows": len(train), "holdout_rows": len(holdout)})
     return out
 
 
 def evaluate(
-    ctx: JobContext, input_file: Path, categorical: list[str] | None = None, epochs: int = 300
+    ctx: JobContext, input_file: Path, categorical: list[str] | None = None, epochs: int | None = None
 ) -> dict[str, dict[str, Any]]:
     """Read ``input_file`` (CSV), compare the CTGAN with the copula baseline; the column report goes to the manifest."""
     try:
@@ -78,4 +88,4 @@ def evaluate(
     table, cats, report = prepare(df, categorical)
     log.info("profiles: %d rows, categorical %s, report %s", len(table), cats, report)
     ctx.manifest.data["metrics"]["profiles_columns"] = {**report, "categorical": cats}
-    return compare(table, cats, ctx.cfg.train.seed, epochs)
+    return compare(table, cats, ctx.cfg.train.seed, ctx.cfg.models.profiles, epochs)
