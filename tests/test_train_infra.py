@@ -196,6 +196,7 @@ def _train_worker(url: str, rows: int, batch_size: int, epochs: int) -> dict:
         "size": hvd.size(),
         "weights": model.get_weights(),
         "history": history.history,
+        "key": os.environ.get("SMSPARK_PSEUDONYM_KEY"),
     }
 
 
@@ -219,6 +220,7 @@ def test_run_distributed_spark_two_workers(_spark, tokens_url):
 
     results = run_distributed(_train_worker, (tokens_url, ROWS, 16, 2), num_proc=2, backend="spark", spark=_spark)
     _check_two_rank_results(results)
+    assert [r["key"] for r in results] == ["", ""]  # the ranks' pseudonymisation key is blanked
 
 
 @pytest.mark.slow

@@ -86,8 +86,14 @@ def _require_horovod() -> None:
 
 
 def _worker_env(env: dict[str, str] | None) -> dict[str, str]:
+    """The variables set for every rank: :data:`WORKER_ENV`, ``env`` on top, and the pseudonymisation key blanked
+    (``horovod.spark.run`` starts ranks from the executor's environment, which holds the key for the etl's UDFs;
+    ranks read pseudonymised features only and never need it)."""
+    from smspark.config import PrivacyConfig
+
     merged = dict(WORKER_ENV)
     merged.update(env or {})
+    merged[PrivacyConfig().key_env] = ""
     return merged
 
 
