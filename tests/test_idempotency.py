@@ -81,7 +81,11 @@ def snapshot(root: Path) -> dict[str, object]:
     for layer in ("bronze", "silver", "features", "quarantine"):
         for commit in sorted((root / layer).rglob(tables.COMMIT_FILE)):
             uri = storage.resolve_root(commit.parent)
-            t = tables.read_arrow(uri)
+            try:
+                t = tables.read_arrow(uri)
+            except tables.TableNotFound:  # committed empty (a quarantine with nothing in it)
+                out[str(commit.parent.relative_to(root))] = []
+                continue
             t = t.drop([c for c in t.column_names if c in VOLATILE])
             out[str(commit.parent.relative_to(root))] = sorted(repr(sorted(r.items())) for r in t.to_pylist())
     for side in sorted((root / "features").rglob("*")):
