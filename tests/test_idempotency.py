@@ -107,13 +107,19 @@ def built(spark, tmp_path_factory):
         _run(cfg, spark, stage)
     first = snapshot(local(cfg.layout.root))
     assert any(k.startswith("features/image") for k in first) and any(k.startswith("features/profiles") for k in first)
-    return cfg, first
+    return cfg, first, _bytes(local(cfg.layout.root))
+
+
+def _bytes(root: Path) -> dict[str, int]:
+    """Bytes on disk per layer."""
+    layers = ("bronze", "silver", "features", "quarantine")
+    return {layer: sum(f.stat().st_size for f in (root / layer).rglob("*") if f.is_file()) for layer in layers}
 
 
 @pytest.mark.parametrize("stage", ["ingest", "etl", "features"])
 @pytest.mark.parametrize("domain", list(DOMAINS))
 def test_rerunning_any_stage_leaves_every_table_identical(spark, built, domain, stage):
-    cfg, first = built
+    cfg, first, _ = built
     _run(cfg, spark, stage, domain)
     again = snapshot(local(cfg.layout.root))
     assert sorted(again) == sorted(first)
@@ -124,10 +130,32 @@ def test_rerunning_any_stage_leaves_every_table_identical(spark, built, domain, 
 
 
 def test_a_rerun_date_that_quarantines_nothing_clears_that_dates_quarantine(spark, built):
-    cfg, _ = built
+    cfg, _, _ = built
     root = local(cfg.layout.root)
     (root / "landing" / "posts" / "broken" / "p.jsonl").unlink()
     _run(cfg, spark, "ingest", "posts")
     q = tables.read_arrow(storage.join(cfg.layout.quarantine, "posts")).to_pylist()
     assert not [r for r in q if r["stage"] == "ingest" and str(r["ingest_date"]) == DAY.isoformat()]
     assert json.dumps(q, default=str).count("not json") == 0
+
+
+def test_the_next_date_after_repeated_runs_keeps_disk_bounded(spark, built):
+    """The soak: date D run again and again (the tests above), then D+1: superseded versions and staging are
+    removed by the writes themselves, so no table holds more than its current and one previous version."""
+    cfg, first, bytes_first = built
+    root = local(cfg.layout.root)
+    for stage in ("ingest", "etl", "features"):
+        _run(cfg, spark, stage, day=DAY + dt.timedelta(days=1))
+    assert not list(root.rglob(tables.STAGING))
+    for commit in root.rglob(tables.COMMIT_FILE):
+        for folder in [commit.parent, *(d for d in commit.parent.rglob("*") if d.is_dir())]:
+            versions = [d for d in folder.iterdir() if d.is_dir() and d.name.startswith(tables.VERSION_PREFIX)]
+            assert len(versions) <= 2, folder  # current + one kept for readers still on it
+    after = _bytes(root)
+    # bronze gains the new date's partition; every other layer holds at most two versions of its tables
+    assert after["bronze"] <= 3 * bytes_first["bronze"]
+    for layer in ("silver", "features", "quarantine"):
+        assert after[layer] <= 2.5 * bytes_first[layer], (layer, after[layer], bytes_first[layer])
+    again = snapshot(root)
+    counts = {k: len(v) for k, v in again.items() if k.startswith("silver/")}
+    assert counts == {k: len(v) for k, v in first.items() if k.startswith("silver/")}  # same landing data: no growth
