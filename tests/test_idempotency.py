@@ -134,7 +134,10 @@ def test_a_rerun_date_that_quarantines_nothing_clears_that_dates_quarantine(spar
     root = local(cfg.layout.root)
     (root / "landing" / "posts" / "broken" / "p.jsonl").unlink()
     _run(cfg, spark, "ingest", "posts")
-    q = tables.read_arrow(storage.join(cfg.layout.quarantine, "posts")).to_pylist()
+    try:
+        q = tables.read_arrow(storage.join(cfg.layout.quarantine, "posts")).to_pylist()
+    except tables.TableNotFound:  # committed empty: the broken line was the only quarantined one
+        q = []
     assert not [r for r in q if r["stage"] == "ingest" and str(r["ingest_date"]) == DAY.isoformat()]
     assert json.dumps(q, default=str).count("not json") == 0
 
