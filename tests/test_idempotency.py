@@ -57,14 +57,13 @@ def _landing(landing: Path) -> None:
     shutil.copy(pngs[0], images / "emoji" / "flags" / "copy.png")
 
 
-def _ctx(cfg, spark) -> JobContext:
-    return JobContext(
-        cfg=cfg, run_date=DAY, manifest=RunManifest("test", cfg.layout.runs, DAY, cfg.profile), _spark=spark
-    )
+def _ctx(cfg, spark, day: dt.date = DAY) -> JobContext:
+    manifest = RunManifest("test", cfg.layout.runs, day, cfg.profile)
+    return JobContext(cfg=cfg, run_date=day, manifest=manifest, _spark=spark)
 
 
-def _run(cfg, spark, stage: str, domain: str | None = None) -> None:
-    ctx = _ctx(cfg, spark)
+def _run(cfg, spark, stage: str, domain: str | None = None, day: dt.date = DAY) -> None:
+    ctx = _ctx(cfg, spark, day)
     names = None if domain is None else [DOMAINS[domain][0]]
     if stage == "ingest":
         ingest_job.run(ctx, names)
