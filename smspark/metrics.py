@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -107,3 +108,23 @@ def plot_confusion_matrix(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def confusion_plots(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[str],
+    title: str,
+    baselines: Sequence[Any],
+    out_dir: Path,
+) -> list[Path]:
+    """Confusion-matrix PNGs of a model (``cm_cnn.png``, titled ``title``) and of every baseline that kept its test
+    labels and predictions (``y_true``/``y_pred`` of :class:`smspark.train.lifecycle.Baseline`,
+    ``cm_<name>.png``)."""
+    pngs = [plot_confusion_matrix(y_true, y_pred, classes, title, out_dir / "cm_cnn.png")]
+    for b in baselines:
+        if b.y_true is not None:
+            pngs.append(
+                plot_confusion_matrix(b.y_true, b.y_pred, classes, f"{b.name} (test)", out_dir / f"cm_{b.name}.png")
+            )
+    return pngs

@@ -1,24 +1,13 @@
-"""Sentiment scoring of posts: silver posts -> gold ``post_sentiment`` rows (pure DataFrame function)."""
+"""Sentiment scoring of posts: silver posts -> gold ``post_sentiment`` rows (pure DataFrame function).
+
+``score_posts(posts, champion, tracking_uri, registry_uri, run_date, batch_size=1024)``: ``posts`` (``post_id``,
+``text``) -> :data:`smspark.schemas.GOLD_POST_SENTIMENT` rows, one per post, ``dt = run_date``
+(:func:`smspark.scoring.udfs.posts_scorer` of the sentiment UDF).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from pyspark.sql import DataFrame
-
 from smspark.schemas import GOLD_POST_SENTIMENT
-from smspark.scoring.udfs import gold_rows, sentiment_udf
-from smspark.train.registry import Champion
+from smspark.scoring.udfs import posts_scorer, sentiment_udf
 
-
-def score_posts(
-    posts: DataFrame,
-    champion: Champion,
-    tracking_uri: str,
-    registry_uri: str | None,
-    run_date: dt.date,
-    batch_size: int = 1024,
-) -> DataFrame:
-    """``posts`` (``post_id``, ``text``) -> :data:`GOLD_POST_SENTIMENT` rows, one per post, ``dt = run_date``."""
-    udf = sentiment_udf(champion.uri, tracking_uri, registry_uri, batch_size)
-    return gold_rows(posts, udf, champion, run_date, GOLD_POST_SENTIMENT)
+score_posts = posts_scorer(sentiment_udf, GOLD_POST_SENTIMENT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -64,6 +64,25 @@ def sentiment_udf(model_uri: str, tracking_uri: str, registry_uri: str | None = 
 def spam_udf(model_uri: str, tracking_uri: str, registry_uri: str | None = None, batch_size: int = 1024):
     """A pandas UDF: text column -> struct ``spam_prob`` (float), ``is_spam`` (bool)."""
     return text_model_udf(SPAM_STRUCT, model_uri, tracking_uri, registry_uri, batch_size)
+
+
+def posts_scorer(make_udf: Callable[..., Any], schema: StructType) -> Callable[..., DataFrame]:
+    """A scoring function ``(posts, champion, tracking_uri, registry_uri, run_date, batch_size=1024) -> gold rows``:
+    ``make_udf(champion.uri, tracking_uri, registry_uri, batch_size)`` (e.g. :func:`spam_udf`) applied to ``posts``
+    (``post_id``, ``text``) through :func:`gold_rows` into ``schema``, one row per post, ``dt = run_date``."""
+
+    def score_posts(
+        posts: DataFrame,
+        champion: Any,
+        tracking_uri: str,
+        registry_uri: str | None,
+        run_date: dt.date,
+        batch_size: int = 1024,
+    ) -> DataFrame:
+        udf = make_udf(champion.uri, tracking_uri, registry_uri, batch_size)
+        return gold_rows(posts, udf, champion, run_date, schema)
+
+    return score_posts
 
 
 def gold_rows(posts: DataFrame, udf: Any, champion: Any, run_date: dt.date, schema: StructType) -> DataFrame:

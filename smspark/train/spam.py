@@ -26,7 +26,7 @@ import pandas as pd
 
 from smspark import storage, tables
 from smspark.features.spam import mail_text_col
-from smspark.metrics import best_threshold, binary_report, plot_confusion_matrix
+from smspark.metrics import best_threshold, binary_report, confusion_plots
 from smspark.schemas import MESSAGE_LABELS
 from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package, pip_requirements
 
@@ -147,12 +147,4 @@ class SpamAdapter(ModelAdapter):
     def plots(self, candidate: Candidate, baselines: list[Baseline], out_dir: Path) -> list[Path]:
         texts, y = self.split_data("test")
         pred = (candidate.model.spam_prob(texts) >= candidate.model.meta["threshold"]).astype(np.int64)
-        pngs = [plot_confusion_matrix(y, pred, MESSAGE_LABELS, "Kim CNN (test)", out_dir / "cm_cnn.png")]
-        for b in baselines:
-            if b.y_true is not None:
-                pngs.append(
-                    plot_confusion_matrix(
-                        b.y_true, b.y_pred, MESSAGE_LABELS, f"{b.name} (test)", out_dir / f"cm_{b.name}.png"
-                    )
-                )
-        return pngs
+        return confusion_plots(y, pred, MESSAGE_LABELS, "Kim CNN (test)", baselines, out_dir)
