@@ -150,6 +150,36 @@ class SentimentConfig(_Strict):
     baseline_standardization: bool = False
 
 
+class SpamConfig(_Strict):
+    """Spam model on ``silver/messages``: a Kim (2014) CNN (the sentiment model's builder with 2 classes) next to
+    MLlib TF-IDF + LogisticRegression, both reading ``subject + body`` as ``seq_len`` token ids.
+
+    The vocabulary holds the training split's ``vocab_size`` most frequent tokens; mails are split 80/10/10 by a
+    keyed hash of ``message_id`` (the pseudonymisation key, so the split cannot be steered by choosing ids). The
+    embedding starts random (Kim's CNN-rand). The class imbalance (about 28% spam) is handled by the decision
+    threshold, not by class weights: the spam probability above which a mail is spam is the one with the highest
+    spam F1 on validation (for the CNN and the baseline alike). The baseline reads word 1..``baseline_ngram_max``-
+    grams of the CNN's token ids; every point of ``baseline_min_df`` x ``baseline_reg_params`` is fitted and the best
+    on validation spam F1 is tested.
+    """
+
+    vocab_size: int = Field(20000, ge=10)
+    seq_len: int = Field(300, ge=4)
+    embed_dim: int = 64
+    filter_sizes: list[int] = Field(default_factory=lambda: [3, 4, 5])
+    num_filters: int = 64
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    batch_size: int = 32
+    epochs: int = Field(8, ge=1)
+    min_train_steps: int = Field(0, ge=0)
+    early_stopping_patience: int | None = Field(2, ge=0)
+    learning_rate: float = 1e-3
+    baseline_max_iter: int = Field(100, ge=1)
+    baseline_ngram_max: int = Field(2, ge=1)
+    baseline_min_df: list[float] = Field(default_factory=lambda: [2.0])
+    baseline_reg_params: list[float] = Field(default_factory=lambda: [0.001, 0.01, 0.1])
+
+
 class ImageConfig(_Strict):
     """Image CNN (conv-batchnorm-ReLU blocks, global pooling) and its pixel LogisticRegression baseline.
 
@@ -368,6 +398,7 @@ class ProfilesConfig(_Strict):
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
+    spam: SpamConfig = Field(default_factory=SpamConfig)
     image: ImageConfig = Field(default_factory=ImageConfig)
     gan: GanConfig = Field(default_factory=GanConfig)
     recommender: RecommenderConfig = Field(default_factory=RecommenderConfig)

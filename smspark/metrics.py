@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
@@ -23,6 +33,52 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
     }
     out.update({f"f1_{c}": float(v) for c, v in zip(classes, per_class, strict=True)})
     return out
+
+
+def best_threshold(y_true: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """The decision threshold with the highest F1 of the positive class, and that F1.
+
+    Args:
+        y_true: 0/1 labels ``[n]``.
+        p: positive-class probabilities ``[n]``; a row is positive when ``p >= threshold``.
+
+    Returns:
+        ``(threshold, f1)``: the threshold is one of the scores (scikit-learn ``precision_recall_curve``), the lowest
+        of equally good ones; ``(0.5, 0.0)`` when ``y_true`` holds no positive.
+    """
+    y_true = np.asarray(y_true)
+    if not (y_true == 1).any():
+        return 0.5, 0.0
+    precision, recall, thresholds = precision_recall_curve(y_true, np.asarray(p, dtype=np.float64))
+    precision, recall = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    best = int(np.argmax(f1))
+    return float(thresholds[best]), float(f1[best])
+
+
+def binary_report(y_true: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Figures of the positive class (spam) for probabilities ``p`` ``[n]`` and 0/1 labels ``y_true`` ``[n]``.
+
+    ``precision``, ``recall``, ``f1`` and ``accuracy`` of ``p >= threshold``; ``pr_auc`` (average precision, the
+    step-wise area under the precision-recall curve) and ``roc_auc``, threshold-free (NaN when only one class is
+    present); ``threshold``, ``rows`` and ``positive_rate`` beside them.
+    """
+    y_true = np.asarray(y_true).astype(np.int64)
+    p = np.asarray(p, dtype=np.float64)
+    pred = (p >= threshold).astype(np.int64)
+    both = len(np.unique(y_true)) == 2
+    return {
+        "precision": float(precision_score(y_true, pred, zero_division=0)),
+        "recall": float(recall_score(y_true, pred, zero_division=0)),
+        "f1": float(f1_score(y_true, pred, zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, pred)),
+        "pr_auc": float(average_precision_score(y_true, p)) if both else float("nan"),
+        "roc_auc": float(roc_auc_score(y_true, p)) if both else float("nan"),
+        "threshold": float(threshold),
+        "rows": int(len(y_true)),
+        "positive_rate": float(y_true.mean()) if len(y_true) else 0.0,
+    }
 
 
 def plot_confusion_matrix(
@@ -52,3 +108,23 @@ def plot_confusion_matrix(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def confusion_plots(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: Sequence[str],
+    title: str,
+    baselines: Sequence[Any],
+    out_dir: Path,
+) -> list[Path]:
+    """Confusion-matrix PNGs of a model (``cm_cnn.png``, titled ``title``) and of every baseline that kept its test
+    labels and predictions (``y_true``/``y_pred`` of :class:`smspark.train.lifecycle.Baseline`,
+    ``cm_<name>.png``)."""
+    pngs = [plot_confusion_matrix(y_true, y_pred, classes, title, out_dir / "cm_cnn.png")]
+    for b in baselines:
+        if b.y_true is not None:
+            pngs.append(
+                plot_confusion_matrix(b.y_true, b.y_pred, classes, f"{b.name} (test)", out_dir / f"cm_{b.name}.png")
+            )
+    return pngs

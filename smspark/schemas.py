@@ -138,6 +138,21 @@ GOLD_POST_SENTIMENT = StructType(
     ]
 )
 
+#: One row per silver post per scoring date from the spam model (``smspark_spam``, trained on labelled mail):
+#: ``spam_prob`` its spam probability, ``is_spam`` whether it reaches the model's decision threshold (chosen on the
+#: validation mails' spam F1, kept with the model).
+GOLD_POST_SPAM = StructType(
+    [
+        StructField("post_id", StringType(), False),
+        StructField("spam_prob", FloatType(), False),
+        StructField("is_spam", BooleanType(), False),
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)
+
 #: Topic-model documents (``features/topics/{train,val,test}``): posts pooled by author-day or hashtag, or alone
 #: (``pool``), their stop-word-free ``terms`` concatenated; ``posts`` member posts. Not read through Petastorm.
 TOPICS_FEATURES = StructType(
@@ -388,6 +403,18 @@ SILVER_MESSAGES = StructType(
         StructField("label", IntegerType()),
         StructField("ingest_date", DateType(), False),
         StructField("dt", DateType(), False),
+    ]
+)
+
+
+#: Spam model input (``features/spam/{train,val,test}``): ``token_ids`` int32 of fixed length ``seq_len`` (subject and
+#: body, 0 = padding, 1 = out of vocabulary), ``label`` 0 ham / 1 spam (:data:`MESSAGE_LABELS` order).
+SPAM_FEATURES = StructType(
+    [
+        StructField("message_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("token_ids", ArrayType(IntegerType(), False), False),
+        StructField("label", IntegerType(), False),
     ]
 )
 

@@ -102,7 +102,9 @@ def encode(tokens: list[str], index: dict[str, int], seq_len: int) -> np.ndarray
     return ids
 
 
-def _encode_tokens_col(tokens: Column, vocab: list[str], seq_len: int) -> Column:
+def encode_tokens_col(tokens: Column, vocab: list[str], seq_len: int) -> Column:
+    """Spark column ``array<int>`` of length ``seq_len``: a ``tokens: array<string>`` column encoded with ``vocab``
+    (:func:`encode`; ``vocab`` is the full id-ordered list)."""
     index = {t: i for i, t in enumerate(vocab)}
 
     @F.pandas_udf(ArrayType(IntegerType()))
@@ -117,7 +119,7 @@ def token_ids_col(text: Column, vocab: list[str], seq_len: int) -> Column:
 
     ``vocab`` is the full id-ordered list (``vocab[0] == "<pad>"``, ``vocab[1] == "<oov>"``).
     """
-    return _encode_tokens_col(tokens_col(text), vocab, seq_len)
+    return encode_tokens_col(tokens_col(text), vocab, seq_len)
 
 
 def sentiment_features(posts: DataFrame, vocab: list[str], seq_len: int) -> DataFrame:
@@ -133,7 +135,7 @@ def sentiment_features(posts: DataFrame, vocab: list[str], seq_len: int) -> Data
     )
     return tokens.select(
         "post_id",
-        _encode_tokens_col(F.col("tokens"), vocab, seq_len).alias("token_ids"),
+        encode_tokens_col(F.col("tokens"), vocab, seq_len).alias("token_ids"),
         "label",
         split_col(split_key_col(F.col("tokens"))).alias("split"),
     )

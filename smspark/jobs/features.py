@@ -13,6 +13,7 @@ from smspark.jobs.steps import names_arg, run_steps
 #: model -> (silver table it reads, step)
 FEATURE_STEPS: dict[str, tuple[str, str]] = {
     "sentiment": ("posts", "smspark.jobs.steps.posts:features"),
+    "spam": ("messages", "smspark.jobs.steps.spam:features"),
     "recommender": ("interactions", "smspark.jobs.steps.interactions:features_recommender"),
     "behaviour": ("interactions", "smspark.jobs.steps.interactions:features_behaviour"),
     "image": ("media", "smspark.jobs.steps.media:features_image"),

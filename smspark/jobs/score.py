@@ -14,6 +14,7 @@ from smspark.jobs.steps import names_arg, run_steps
 #: model -> (silver table it scores, step)
 SCORERS: dict[str, tuple[str, str]] = {
     "sentiment": ("posts", "smspark.jobs.steps.posts:score"),
+    "spam": ("posts", "smspark.jobs.steps.spam:score"),
     "recommendations": ("interactions", "smspark.jobs.steps.interactions:score"),
     "media": ("media", "smspark.jobs.steps.media:score"),
     "topics": ("posts", "smspark.jobs.steps.topics:score"),

@@ -6,7 +6,8 @@ its MLlib baseline(s) and the current champion (re-measured on today's splits), 
 the ``champion`` alias moves only when the new version wins on the validation selection metric. The run manifest
 records the figures and why the alias moved or not.
 
-models: sentiment (Kim CNN vs TF-IDF + LogisticRegression), recommender (NeuMF vs ALS and popularity), behaviour
+models: sentiment (Kim CNN vs TF-IDF + LogisticRegression), spam (Kim CNN vs TF-IDF + LogisticRegression on labelled
+mail, spam F1 at a threshold chosen on validation), recommender (NeuMF vs ALS and popularity), behaviour
 (GRU engagement model vs LogisticRegression), image (CNN vs pixel LogisticRegression), gan (conditional DCGAN vs a
 class-conditional PCA Gaussian, measured with the image champion), topics (MLlib online LDA on pooled posts, k
 chosen by NPMI coherence; no baseline), profiles (CTGAN synthetic user profiles vs a Gaussian copula, SDMetrics
@@ -27,6 +28,7 @@ from smspark.train.registry import NoChampionError, configure, get_champion
 #: model -> its lifecycle adapter (:class:`smspark.train.lifecycle.ModelAdapter`)
 TRAINERS: dict[str, str] = {
     "sentiment": "smspark.train.sentiment:SentimentAdapter",
+    "spam": "smspark.train.spam:SpamAdapter",
     "recommender": "smspark.train.recommender:RecommenderAdapter",
     "behaviour": "smspark.train.behaviour:BehaviourAdapter",
     "image": "smspark.train.image:ImageAdapter",
@@ -39,6 +41,7 @@ TRAINERS: dict[str, str] = {
 #: model -> the features folder its trainer reads (nightly skips a model whose input is absent)
 TRAIN_INPUTS: dict[str, str] = {
     "sentiment": "sentiment",
+    "spam": "spam",
     "recommender": "recommender",
     "behaviour": "behaviour",
     "image": "image",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,9 +43,17 @@ def with_terms(df: DataFrame, ngram_max: int = 1) -> DataFrame:
     return out.withColumn("terms", F.concat(*[F.col(c) for c in cols])).drop(*cols)
 
 
-def _labels_and_predictions(model: Any, df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    rows = model.transform(df).select("label", "prediction").toPandas()
-    return rows["label"].to_numpy(dtype=np.int64), rows["prediction"].to_numpy(dtype=np.int64)
+def _labels_and_predictions(model: Any, df: DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels int64 ``[n]``, predicted classes int64 ``[n]`` and class probabilities float64 ``[n, k]``."""
+    from pyspark.ml.functions import vector_to_array
+
+    rows = model.transform(df).select("label", "prediction", vector_to_array("probability").alias("p")).toPandas()
+    proba = np.stack(rows["p"].to_numpy()) if len(rows) else np.zeros((0, 0))
+    return rows["label"].to_numpy(dtype=np.int64), rows["prediction"].to_numpy(dtype=np.int64), proba
+
+
+def _macro_f1(classes: Sequence[str]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
+    return lambda y, pred, proba: classification_report(y, pred, classes)["macro_f1"]
 
 
 def tfidf_logreg(
@@ -60,9 +68,12 @@ def tfidf_logreg(
     min_df_grid: Sequence[float] = (1.0,),
     elastic_net_grid: Sequence[float] = (0.0,),
     standardization: bool = True,
+    select: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
+    select_name: str = "macro_f1",
 ) -> dict[str, Any]:
     """Fit TF-IDF + LogisticRegression on ``train`` (columns ``token_ids: array<int>``, ``label: int``) for every
-    point of ``min_df_grid`` x ``reg_grid`` x ``elastic_net_grid``, keep the best on validation macro-F1, test it.
+    point of ``min_df_grid`` x ``reg_grid`` x ``elastic_net_grid``, keep the best on validation (macro-F1, or
+    ``select``), test it.
 
     Args:
         train, val, test: the feature splits.
@@ -72,12 +83,18 @@ def tfidf_logreg(
         ngram_max: longest word n-gram (1 = words only, 2 = words and word pairs).
         min_df_grid: CountVectorizer ``minDF`` values (>= 1: a count of training posts; < 1: a fraction).
         standardization: LogisticRegression ``standardization``.
+        select: ``(labels, predicted classes, class probabilities [n, k]) -> figure`` (higher is better) the grid is
+            picked on, over the validation split; default macro-F1 of the predicted classes.
+        select_name: its name in the grid records (``val_<select_name>``).
 
     Returns:
         ``{"reg_param", "elastic_net", "min_df", "num_features", "val": {...}, "test": {...}, "grid": [...],
-        "y_true", "y_pred"}``: metrics from :func:`smspark.metrics.classification_report`, the grid's validation
-        macro-F1 per point, and the test labels/predictions (int64 ``[n]``) of the chosen model.
+        "y_true", "y_pred", "val_proba", "test_proba"}``: metrics from
+        :func:`smspark.metrics.classification_report` (arg-max class), the grid's validation figure per point, the
+        test labels/predictions (int64 ``[n]``) of the chosen model and its ``(labels, probabilities [n, k])`` on
+        validation and test.
     """
+    select = select or _macro_f1(classes)
     splits = {name: with_terms(df, ngram_max) for name, df in (("train", train), ("val", val), ("test", test))}
     best: dict[str, Any] | None = None
     grid: list[dict[str, float]] = []
@@ -95,36 +112,49 @@ def tfidf_logreg(
                 standardization=standardization,
             )
             model = lr.fit(feats["train"])
-            m = classification_report(*_labels_and_predictions(model, feats["val"]), classes)
+            y, pred, proba = _labels_and_predictions(model, feats["val"])
+            figure = float(select(y, pred, proba))
             point = {
                 "min_df": float(min_df),
                 "reg_param": float(reg),
                 "elastic_net": float(en),
-                "val_macro_f1": m["macro_f1"],
+                f"val_{select_name}": figure,
             }
             grid.append(point)
             log.info(
-                "TF-IDF(1..%d-grams, minDF=%g, %d features)+LogReg regParam=%g elasticNet=%g: val macro-F1 %.4f",
+                "TF-IDF(1..%d-grams, minDF=%g, %d features)+LogReg regParam=%g elasticNet=%g: val %s %.4f",
                 ngram_max,
                 min_df,
                 len(cv.vocabulary),
                 reg,
                 en,
-                m["macro_f1"],
+                select_name,
+                figure,
             )
-            if best is None or m["macro_f1"] > best["val"]["macro_f1"]:
+            if best is None or figure > best["_figure"]:
                 best = {
-                    **{k: v for k, v in point.items() if k != "val_macro_f1"},
+                    **{k: v for k, v in point.items() if k != f"val_{select_name}"},
                     "num_features": len(cv.vocabulary),
-                    "val": m,
+                    "val": classification_report(y, pred, classes),
+                    "val_proba": (y, proba),
                     "model": PipelineModel(stages=[cv, idf, model]),
+                    "_figure": figure,
                 }
         for df in feats.values():
             df.unpersist()
     assert best is not None
-    y_true, y_pred = _labels_and_predictions(best["model"], splits["test"])
+    best.pop("_figure")
+    y_true, y_pred, test_proba = _labels_and_predictions(best["model"], splits["test"])
     test = classification_report(y_true, y_pred, classes)
-    return {**best, "test": test, "y_true": y_true, "y_pred": y_pred, "grid": grid, "ngram_max": ngram_max}
+    return {
+        **best,
+        "test": test,
+        "y_true": y_true,
+        "y_pred": y_pred,
+        "test_proba": (y_true, test_proba),
+        "grid": grid,
+        "ngram_max": ngram_max,
+    }
 
 
 def engagement_logreg(

@@ -32,8 +32,9 @@ class KerasPyfunc(mlflow.pyfunc.PythonModel):
             self.meta = json.load(fh)
 
 
-class SentimentPyfunc(KerasPyfunc):
-    """Raw text -> ``label`` + ``prob_<class>`` columns. Input: a DataFrame with a ``text`` column (str)."""
+class TextPyfunc(KerasPyfunc):
+    """Base of the text models (Kim CNNs): raw text -> token ids with the model's own vocabulary -> class
+    probabilities -> :meth:`to_frame`. Input: a DataFrame with a ``text`` column (str)."""
 
     def encode(self, texts: Sequence[str | None]) -> np.ndarray:
         """Texts -> int32 ``[n, seq_len]`` with the model's own vocabulary (normalise, tokenize, encode)."""
@@ -59,8 +60,31 @@ class SentimentPyfunc(KerasPyfunc):
         return self.to_frame(self.predict_proba(model_input["text"].tolist()))
 
     def to_frame(self, probs: np.ndarray) -> pd.DataFrame:
+        """Probabilities ``[n, n_classes]`` -> the model's output columns."""
+        raise NotImplementedError
+
+
+class SentimentPyfunc(TextPyfunc):
+    """Raw text -> ``label`` + ``prob_<class>`` columns. Input: a DataFrame with a ``text`` column (str)."""
+
+    def to_frame(self, probs: np.ndarray) -> pd.DataFrame:
         """Probabilities -> DataFrame ``label`` (class name) + ``prob_<class>`` (float32)."""
         classes = self.meta["classes"]
         out = pd.DataFrame({f"prob_{c}": probs[:, i] for i, c in enumerate(classes)})
         out.insert(0, "label", np.asarray(classes, dtype=object)[probs.argmax(axis=1)] if len(probs) else [])
         return out
+
+
+class SpamPyfunc(TextPyfunc):
+    """Raw text (a mail's ``subject + "\n" + body``, or a post) -> ``spam_prob`` (float32) and ``is_spam`` (bool:
+    ``spam_prob >= meta["threshold"]``, the threshold chosen on the validation mails' spam F1). Input: a DataFrame
+    with a ``text`` column (str). ``meta``: ``vocab``, ``seq_len``, ``classes`` (``ham``, ``spam``), ``threshold``."""
+
+    def spam_prob(self, texts: Sequence[str | None], batch_size: int = 1024) -> np.ndarray:
+        """Spam probabilities, float32 ``[n]``."""
+        return self.predict_proba(texts, batch_size)[:, self.meta["classes"].index("spam")]
+
+    def to_frame(self, probs: np.ndarray) -> pd.DataFrame:
+        """Probabilities ``[n, 2]`` -> DataFrame ``spam_prob`` (float32), ``is_spam`` (bool)."""
+        p = probs[:, self.meta["classes"].index("spam")].astype(np.float32)
+        return pd.DataFrame({"spam_prob": p, "is_spam": p >= float(self.meta["threshold"])})

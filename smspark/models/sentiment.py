@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 
 import smspark  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-from smspark.config import SentimentConfig
+from smspark.config import SentimentConfig, SpamConfig
 
 
 def build_model(
-    cfg: SentimentConfig, vocab_size: int, num_classes: int = 3, embeddings: np.ndarray | None = None
+    cfg: SentimentConfig | SpamConfig, vocab_size: int, num_classes: int = 3, embeddings: np.ndarray | None = None
 ) -> Any:  # tf_keras.Model
-    """The uncompiled Kim CNN for ``vocab_size`` token ids of length ``cfg.seq_len``.
+    """The uncompiled Kim CNN for ``vocab_size`` token ids of length ``cfg.seq_len`` (the sentiment model with 3
+    classes, the spam model with 2).
 
     Args:
         cfg: hyper-parameters (``embed_dim``, ``filter_sizes``, ``num_filters``, ``dropout``, ``seq_len``).

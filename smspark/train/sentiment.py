@@ -18,7 +18,7 @@ import pandas as pd
 
 from smspark import storage, tables
 from smspark.features.text import EMBEDDINGS_FILE
-from smspark.metrics import classification_report, plot_confusion_matrix
+from smspark.metrics import classification_report, confusion_plots
 from smspark.schemas import SENTIMENT_CLASSES
 from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package, pip_requirements
 
@@ -138,12 +138,4 @@ class SentimentAdapter(ModelAdapter):
     def plots(self, candidate: Candidate, baselines: list[Baseline], out_dir: Path) -> list[Path]:
         texts, y = self.split_data("test")
         pred = candidate.model.predict_proba(texts).argmax(axis=1)
-        pngs = [plot_confusion_matrix(y, pred, SENTIMENT_CLASSES, "Kim CNN (test)", out_dir / "cm_cnn.png")]
-        for b in baselines:
-            if b.y_true is not None:
-                pngs.append(
-                    plot_confusion_matrix(
-                        b.y_true, b.y_pred, SENTIMENT_CLASSES, f"{b.name} (test)", out_dir / f"cm_{b.name}.png"
-                    )
-                )
-        return pngs
+        return confusion_plots(y, pred, SENTIMENT_CLASSES, "Kim CNN (test)", baselines, out_dir)

@@ -103,3 +103,61 @@ def ingest_json_lines(
         "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, table)},
         "counts": reconcile(n_in, n_out, quarantined=n_q),
     }
+
+
+def score_posts_step(
+    ctx: Any, model: str, table: str, score_fn: Callable[..., DataFrame], batch_rows: int | None = None
+) -> dict[str, Any]:
+    """Score every ``silver/posts`` row with ``model``'s champion into ``gold/<table>`` (partition ``dt`` = the run
+    date, replaced on a re-run); reconciles ``posts = rows written for the date``.
+
+    Args:
+        ctx: the job context.
+        model: the model name (``spam``: the registered ``smspark_spam``).
+        table: the gold table.
+        score_fn: ``(posts[post_id, text], champion, tracking_uri, registry_uri, run_date, batch_size) -> gold rows``
+            (e.g. :func:`smspark.scoring.spam.score_posts`).
+        batch_rows: Arrow batch rows per UDF call (default ``scoring.batch_size``).
+
+    Returns:
+        The stage record (``inputs``, ``outputs``, ``counts`` with ``score_seconds`` and ``rows_per_second``); the
+        manifest's ``models.<model>.scored_with`` names the version used.
+
+    Raises:
+        UserError: the model has no champion, or there is no ``silver/posts``.
+    """
+    import time
+
+    from smspark.jobs.io import read_parquet, read_table, write_partitions
+    from smspark.manifest import reconcile
+    from smspark.train.registry import NoChampionError, configure, get_champion
+
+    try:
+        champ = get_champion(configure(ctx.cfg), model)
+    except NoChampionError as exc:
+        raise UserError(str(exc)) from exc
+    batch = batch_rows or ctx.cfg.scoring.batch_size
+    ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
+    silver = storage.join(ctx.layout.silver, "posts")
+    posts = read_table(ctx.spark, silver, what="run `smspark etl` first").select("post_id", "text")
+    posts = posts.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
+    n_in = posts.count()
+    gold = score_fn(posts, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, batch)
+    out = storage.join(ctx.layout.gold, table)
+    start = time.perf_counter()
+    write_partitions(gold, out, "dt")
+    seconds = time.perf_counter() - start
+    posts.unpersist()
+    n_out = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date)).count()
+    ctx.output(f"gold/{table}", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
+    ctx.manifest.data["models"].setdefault(model, {})["scored_with"] = {"name": champ.name, "version": champ.version}
+    return {
+        "inputs": {"silver": silver, "model": champ.uri},
+        "outputs": {"gold": out, "dt": ctx.run_date.isoformat()},
+        "counts": {
+            **reconcile(n_in, n_out),
+            "scored": n_out,
+            "score_seconds": round(seconds, 2),
+            "rows_per_second": round(n_out / seconds, 1) if seconds > 0 else None,
+        },
+    }

@@ -1,0 +1,13 @@
+"""Spam scoring of posts: silver posts -> gold ``post_spam`` rows (pure DataFrame function).
+
+``score_posts(posts, champion, tracking_uri, registry_uri, run_date, batch_size=1024)``: ``posts`` (``post_id``,
+``text``) -> :data:`smspark.schemas.GOLD_POST_SPAM` rows (``spam_prob``, ``is_spam`` at the model's threshold), one per
+post, ``dt = run_date`` (:func:`smspark.scoring.udfs.posts_scorer` of the spam UDF).
+"""
+
+from __future__ import annotations
+
+from smspark.schemas import GOLD_POST_SPAM
+from smspark.scoring.udfs import posts_scorer, spam_udf
+
+score_posts = posts_scorer(spam_udf, GOLD_POST_SPAM)
