@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 from pyspark.sql import functions as F
 
 from smspark import storage
+from smspark.jobs.benchmarks.timing import ratio_result, side_by_side
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_table
 
@@ -40,28 +39,27 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     bs = ctx.cfg.scoring.batch_size
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
     udf = media_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
-    spark_s, plain_s = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
+
+    def spark_side() -> None:
         scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
         scored.write.format("noop").mode("overwrite").save()
-        spark_s.append(time.perf_counter() - start)
-        _MODELS.clear()
-        start = time.perf_counter()
+
+    def plain_side() -> None:
         model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
         model.score(
             local["pixels"].tolist(), local["height"].tolist(), local["width"].tolist(), local["channels"].tolist(), bs
         )
-        plain_s.append(time.perf_counter() - start)
+
+    pair = side_by_side(
+        ("spark_udf", spark_side), ("plain_predict", plain_side), repeat, {"plain_predict": _MODELS.clear}
+    )
     media.unpersist()
-    spark_t, plain_t = statistics.median(spark_s), statistics.median(plain_s)
-    return {
-        "rows": n,
-        "model": champ.uri,
-        "spark_parallelism": ctx.spark.sparkContext.defaultParallelism,
-        "spark_udf_seconds": [round(s, 3) for s in spark_s],
-        "plain_predict_seconds": [round(s, 3) for s in plain_s],
-        "spark_udf_rows_per_second": round(n / spark_t, 1),
-        "plain_predict_rows_per_second": round(n / plain_t, 1),
-        "ratio_spark_over_plain": round(plain_t / spark_t, 3),
-    }
+    return ratio_result(
+        pair,
+        n,
+        n,
+        "ratio_spark_over_plain",
+        rows=n,
+        model=champ.uri,
+        spark_parallelism=ctx.spark.sparkContext.defaultParallelism,
+    )
