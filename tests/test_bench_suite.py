@@ -48,7 +48,7 @@ def test_quick_suite_writes_every_key_positive_or_with_a_reason(posts_nightly, t
         assert set(run["stage_seconds"]) == {"ingest", "etl", "features", "score"}
         assert run["driver_tree_peak_rss_mb"] > run["driver_python_peak_rss_mb"] > 0
     scan = res["results"]["etl_vs_json_scan"]["details"]
-    assert scan["rows"] == scale["posts"]["x1"] and scan["ingest_etl_seconds"][0] > 0
+    assert scan["rows"] == scale["posts"]["x2"] and scan["ingest_etl_seconds"][0] > 0
     horovod = res["results"]["horovod_2v1"]["details"]
     ranks = horovod["two_workers_seconds"], horovod["one_worker_seconds"]
     assert all(len(r) == 1 for r in ranks) and horovod["steps_per_worker"] == 4

@@ -7,7 +7,7 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from smspark import storage
-from smspark.jobs.benchmarks.timing import ratio_result, side_by_side
+from smspark.jobs.benchmarks.timing import udf_vs_plain
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_table
 
@@ -22,7 +22,6 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     """
 
     from smspark.scoring.media import media_udf
-    from smspark.scoring.udfs import _MODELS, load_python_model
     from smspark.train.registry import NoChampionError, configure, get_champion
 
     try:
@@ -40,26 +39,10 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
     udf = media_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
 
-    def spark_side() -> None:
-        scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
-        scored.write.format("noop").mode("overwrite").save()
-
-    def plain_side() -> None:
-        model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
-        model.score(
-            local["pixels"].tolist(), local["height"].tolist(), local["width"].tolist(), local["channels"].tolist(), bs
-        )
-
-    pair = side_by_side(
-        ("spark_udf", spark_side), ("plain_predict", plain_side), repeat, {"plain_predict": _MODELS.clear}
+    scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
+    cols = ("pixels", "height", "width", "channels")
+    res = udf_vs_plain(
+        ctx, champ.uri, scored, n, lambda model: model.score(*(local[c].tolist() for c in cols), bs), repeat
     )
     media.unpersist()
-    return ratio_result(
-        pair,
-        n,
-        n,
-        "ratio_spark_over_plain",
-        rows=n,
-        model=champ.uri,
-        spark_parallelism=ctx.spark.sparkContext.defaultParallelism,
-    )
+    return res

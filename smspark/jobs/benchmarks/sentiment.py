@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from smspark import storage
-from smspark.jobs.benchmarks.timing import ratio_result, side_by_side
+from smspark.jobs.benchmarks.timing import ratio_result, side_by_side, udf_vs_plain
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_table
 
@@ -40,7 +40,7 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     Returns ``rows``, the timings of every repetition, rows/s of both sides and ``ratio_spark_over_plain``
     (> 1: Spark is faster).
     """
-    from smspark.scoring.udfs import _MODELS, load_python_model, sentiment_udf
+    from smspark.scoring.udfs import sentiment_udf
 
     champ, posts, n = _champion_and_posts(ctx, rows)
     texts = [r["text"] for r in posts.select("text").collect()]
@@ -48,27 +48,10 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
     udf = sentiment_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
 
-    def spark_side() -> None:
-        posts.select("post_id", udf(F.col("text")).alias("s")).write.format("noop").mode("overwrite").save()
-
-    def plain_side() -> None:
-        load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri).predict_proba(
-            texts, batch_size=bs
-        )
-
-    pair = side_by_side(
-        ("spark_udf", spark_side), ("plain_predict", plain_side), repeat, {"plain_predict": _MODELS.clear}
-    )
+    scored = posts.select("post_id", udf(F.col("text")).alias("s"))
+    res = udf_vs_plain(ctx, champ.uri, scored, n, lambda model: model.predict_proba(texts, batch_size=bs), repeat)
     posts.unpersist()
-    return ratio_result(
-        pair,
-        n,
-        n,
-        "ratio_spark_over_plain",
-        rows=n,
-        model=champ.uri,
-        spark_parallelism=ctx.spark.sparkContext.defaultParallelism,
-    )
+    return res
 
 
 def bench_row_udf(ctx: JobContext, rows: int | None, repeat: int, row_rows: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 Keys (a ratio, higher is better unless noted):
 
 - ``etl_vs_json_scan``: ingest + etl rows/s over Spark's bare scan (explicit schema, ``noop`` sink) of the same
-  landing JSON lines (the 1x corpus below).
+  landing JSON lines (the Nx corpus below).
 - ``scale_10x_time_ratio`` (lower is better): ingest -> etl -> features -> score wall time (posts and the sentiment
   model) on an N-fold replay (:mod:`smspark.sources.scale`) over the same on the 1x corpus, each in its own data root
   under the work directory, with the driver's peak resident memory at both sizes (this process, and this process
@@ -330,9 +330,11 @@ def require_champion(ctx: JobContext, model: str) -> None:
 # --- the keys ------------------------------------------------------------------------------------------------------
 
 
-def etl_vs_json_scan(ctx: JobContext, s: SuiteArgs, work: Path, landing: Path, n: int) -> tuple[float, Any]:
+def etl_vs_json_scan(ctx: JobContext, s: SuiteArgs, work: Path, posts: dict[str, int]) -> tuple[float, Any]:
+    """On the Nx corpus (job start-up and per-job fixed costs weigh less than on the 1x one)."""
     from smspark.schemas import LANDING_POST
 
+    landing, n = work / f"x{s.scale}" / "landing", posts[f"x{s.scale}"]
     root = work / "etl"
     root.mkdir(parents=True, exist_ok=True)
     common = job_argv(root, ctx, ctx.run_date, landing)
@@ -349,17 +351,26 @@ def etl_vs_json_scan(ctx: JobContext, s: SuiteArgs, work: Path, landing: Path, n
         ("ingest_etl", pipeline_side), ("json_scan", scan_side), s.pipeline_repeat, {"ingest_etl": lambda: wipe(root)}
     )
     sm = pair.summary(n, n)
-    return sm["ratio"], {"rows": n, **sm, "stage_seconds": pair.details["ingest_etl"]}
+    return sm["ratio"], {"rows": n, "corpus": f"x{s.scale}", **sm, "stage_seconds": pair.details["ingest_etl"]}
 
 
-def scale_ratio(ctx: JobContext, s: SuiteArgs, work: Path, landing: Path, n: int) -> tuple[float, Any]:
+def corpora(ctx: JobContext, s: SuiteArgs, work: Path) -> dict[str, int]:
+    """The 1x corpus (``--posts`` landing posts, :func:`slice_landing`) in ``work/x1/landing`` and its N-fold replay
+    (:func:`smspark.sources.scale.scale_landing`) in ``work/x<N>/landing``; returns the posts of each
+    (``{"x1": n, "x<N>": N * n}``)."""
     from smspark.sources.scale import scale_landing
 
+    one, many = work / "x1", work / f"x{s.scale}"
+    for root in (one, many):
+        shutil.rmtree(root, ignore_errors=True)
+    n = slice_landing(ctx.layout.landing, one / "landing", s.posts)
+    info = scale_landing(one / "landing", many / "landing", s.scale)
+    return {"x1": n, f"x{s.scale}": sum(c for p, c in info["outputs"].items() if p.startswith("posts/"))}
+
+
+def scale_ratio(ctx: JobContext, s: SuiteArgs, work: Path, posts: dict[str, int]) -> tuple[float, Any]:
     require_champion(ctx, "sentiment")
     one, many = work / "x1", work / f"x{s.scale}"
-    if not (one / "landing").exists():
-        shutil.copytree(landing, one / "landing")
-    info = scale_landing(one / "landing", many / "landing", s.scale)
     big, small = f"x{s.scale}", "x1"
     pair = side_by_side(
         (big, lambda: pipeline(ctx, many)),
@@ -370,7 +381,7 @@ def scale_ratio(ctx: JobContext, s: SuiteArgs, work: Path, landing: Path, n: int
     sm = pair.summary(1, 1, unit="runs")
     return sm["time_ratio"], {
         "scale": s.scale,
-        "posts": {small: n, big: sum(c for p, c in info["outputs"].items() if p.startswith("posts/"))},
+        "posts": posts,
         f"{big}_seconds": sm[f"{big}_seconds"],
         f"{small}_seconds": sm[f"{small}_seconds"],
         "runs": {big: pair.details[big], small: pair.details[small]},
@@ -516,14 +527,10 @@ def run(ctx: JobContext, a: argparse.Namespace) -> dict[str, Any]:
             else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smspark-bench-")))
         )
         work.mkdir(parents=True, exist_ok=True)
-        landing = work / "landing-x1"
-        shutil.rmtree(landing, ignore_errors=True)
         try:
-            n = slice_landing(ctx.layout.landing, landing, s.posts)
+            posts, missing = corpora(ctx, s, work), None
         except UserError as exc:
-            n, missing = 0, str(exc)
-        else:
-            missing = None
+            posts, missing = {}, str(exc)
 
         def corpus(fn: Callable[[], tuple[float, Any]]) -> Callable[[], tuple[float, Any]]:
             def checked() -> tuple[float, Any]:
@@ -534,10 +541,10 @@ def run(ctx: JobContext, a: argparse.Namespace) -> dict[str, Any]:
             return checked
 
         results["etl_vs_json_scan"] = measured(
-            GOALS["etl_vs_json_scan"], corpus(lambda: etl_vs_json_scan(ctx, s, work, landing, n))
+            GOALS["etl_vs_json_scan"], corpus(lambda: etl_vs_json_scan(ctx, s, work, posts))
         )
         results["scale_10x_time_ratio"] = measured(
-            GOALS["scale_10x_time_ratio"], corpus(lambda: scale_ratio(ctx, s, work, landing, n))
+            GOALS["scale_10x_time_ratio"], corpus(lambda: scale_ratio(ctx, s, work, posts))
         )
         results["incremental_vs_full"] = measured(
             GOALS["incremental_vs_full"], corpus(lambda: incremental_vs_full(ctx, s, work))

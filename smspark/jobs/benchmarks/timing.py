@@ -167,3 +167,34 @@ def ratio_result(
     ``time_ratio``): the result dict of a throughput benchmark."""
     s = pair.summary(units_a, units_b, unit, skip)
     return {**head, **{k: v for k, v in s.items() if k not in ("ratio", "time_ratio")}, ratio_key: s["ratio"]}
+
+
+def udf_vs_plain(
+    ctx: Any, model_uri: str, scored: Any, rows: int, plain: Callable[[Any], Any], repeat: int
+) -> dict[str, Any]:
+    """A scorer's pandas UDF next to its plain ``predict``: side ``spark_udf`` writes the DataFrame ``scored`` (the
+    UDF over cached rows) to the ``noop`` sink; side ``plain_predict`` loads the pyfunc at ``model_uri`` afresh in
+    this process and calls ``plain(model)`` on the same ``rows`` rows.
+
+    Returns ``rows``, ``model``, both sides' seconds and rows/s, ``ratio_spark_over_plain`` (> 1: Spark is faster).
+    """
+    from smspark.scoring.udfs import _MODELS, load_python_model
+
+    def spark_side() -> None:
+        scored.write.format("noop").mode("overwrite").save()
+
+    def plain_side() -> None:
+        plain(load_python_model(model_uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri))
+
+    pair = side_by_side(
+        ("spark_udf", spark_side), ("plain_predict", plain_side), repeat, {"plain_predict": _MODELS.clear}
+    )
+    return ratio_result(
+        pair,
+        rows,
+        rows,
+        "ratio_spark_over_plain",
+        rows=rows,
+        model=model_uri,
+        spark_parallelism=ctx.spark.sparkContext.defaultParallelism,
+    )
