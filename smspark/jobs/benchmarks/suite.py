@@ -505,7 +505,7 @@ def training(ctx: JobContext, s: SuiteArgs) -> tuple[dict[str, Any], dict[str, A
         "memory_seconds": [x for r in rank0 for x in r["memory_seconds"]],
         "petastorm_samples_per_second": round(samples / pet, 1),
         "memory_samples_per_second": round(samples / mem, 1),
-        "tf_threads": 1,
+        "tf_threads_inter_intra": rank0[0]["tf_threads_inter_intra"],
     }
     return (
         entry(GOALS["petastorm_vs_memory"], round(mem / pet, 3), None, p_details),

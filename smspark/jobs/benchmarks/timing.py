@@ -8,6 +8,7 @@ count instead (a time measured inside remote workers, without their start-up) an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import threading
@@ -102,36 +103,39 @@ def side_by_side(
 
 
 class PeakRss:
-    """Peak resident memory of this process and of this process with all its descendants (the JVM of a local Spark
-    driver, its Python workers), sampled every ``interval`` seconds while the block runs (psutil).
+    """Peak resident memory of a local Spark driver while the block runs, sampled every ``interval`` seconds
+    (psutil): this Python process, its JVM (the child process named ``java``) and the sum over the other descendants
+    (Spark's Python workers; shared pages count once per process, so that sum over-states what they hold together).
 
     ``with PeakRss() as peak: ...`` then ``peak.result()`` -> ``{"driver_python_peak_rss_mb",
-    "driver_tree_peak_rss_mb", "sampled_every_s"}`` (MiB).
+    "driver_jvm_peak_rss_mb", "python_workers_peak_rss_sum_mb", "sampled_every_s"}`` (MiB).
     """
 
     def __init__(self, interval: float = 0.25) -> None:
         self.interval = interval
-        self.own = 0
-        self.tree = 0
+        self.peaks = {"python": 0, "jvm": 0, "workers": 0}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _once(self, me: Any) -> None:
+        import psutil
+
+        now = {"python": me.memory_info().rss, "jvm": 0, "workers": 0}
+        for child in me.children(recursive=True):
+            try:
+                now["jvm" if child.name() == "java" else "workers"] += child.memory_info().rss
+            except psutil.Error:
+                continue
+        for k, v in now.items():
+            self.peaks[k] = max(self.peaks[k], v)
 
     def _sample(self) -> None:
         import psutil
 
         me = psutil.Process(os.getpid())
         while True:
-            try:
-                own = me.memory_info().rss
-                tree = own
-                for child in me.children(recursive=True):
-                    try:
-                        tree += child.memory_info().rss
-                    except psutil.Error:
-                        pass
-                self.own, self.tree = max(self.own, own), max(self.tree, tree)
-            except psutil.Error:
-                pass
+            with contextlib.suppress(psutil.Error):
+                self._once(me)
             if self._stop.wait(self.interval):
                 return
 
@@ -148,8 +152,9 @@ class PeakRss:
     def result(self) -> dict[str, float]:
         mib = 1024 * 1024
         return {
-            "driver_python_peak_rss_mb": round(self.own / mib, 1),
-            "driver_tree_peak_rss_mb": round(self.tree / mib, 1),
+            "driver_python_peak_rss_mb": round(self.peaks["python"] / mib, 1),
+            "driver_jvm_peak_rss_mb": round(self.peaks["jvm"] / mib, 1),
+            "python_workers_peak_rss_sum_mb": round(self.peaks["workers"] / mib, 1),
             "sampled_every_s": self.interval,
         }
 

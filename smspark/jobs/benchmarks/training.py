@@ -68,7 +68,8 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
     """One Horovod rank: build the CNN, run ``warmup_steps`` then time ``steps`` training steps per repetition
     reading Petastorm (and, with ``spec.memory``, in-memory arrays, alternately).
 
-    Returns ``{"rank", "size", "petastorm_seconds": [...], "memory_seconds": [...], "samples_per_step"}``.
+    Returns ``{"rank", "size", "petastorm_seconds": [...], "memory_seconds": [...], "samples_per_step",
+    "tf_threads_inter_intra"}``.
     """
     os.environ.update({"TF_USE_LEGACY_KERAS": "1", **ONE_THREAD_ENV})
     import horovod.tensorflow as hvd
@@ -121,6 +122,10 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
         "petastorm_seconds": seconds["petastorm"],
         "memory_seconds": seconds.get("memory", []),
         "samples_per_step": spec.batch_size,
+        "tf_threads_inter_intra": [
+            tf.config.threading.get_inter_op_parallelism_threads(),
+            tf.config.threading.get_intra_op_parallelism_threads(),
+        ],
     }
 
 
