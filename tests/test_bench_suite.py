@@ -47,6 +47,7 @@ def test_quick_suite_writes_every_key_positive_or_with_a_reason(posts_nightly, t
         run = scale["runs"][size][0]
         assert set(run["stage_seconds"]) == {"ingest", "etl", "features", "score"}
         assert run["driver_python_peak_rss_mb"] > 100 and run["driver_jvm_peak_rss_mb"] > 100
+        assert 0 < run["silver_posts"] <= scale["posts"][size]
     scan = res["results"]["etl_vs_json_scan"]["details"]
     assert scan["rows"] == scale["posts"]["x2"] and scan["ingest_etl_seconds"][0] > 0
     horovod = res["results"]["horovod_2v1"]["details"]

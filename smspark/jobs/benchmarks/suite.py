@@ -314,7 +314,10 @@ def pipeline(ctx: JobContext, root: Path) -> Timed:
     with PeakRss() as peak:
         for job, args in PIPELINE:
             stages[job] = round(run_stage(job, args, common), 2)
-    return Timed(sum(stages.values()), {"stage_seconds": stages, **peak.result()})
+    # the replay's copies repeat real texts, and etl keeps one post per normalised text and corpus: silver (and so
+    # features and score) can hold far fewer rows than landing
+    silver = storage.read_parquet(str(root / "silver" / "posts"), columns=["post_id"]).num_rows
+    return Timed(sum(stages.values()), {"stage_seconds": stages, "silver_posts": silver, **peak.result()})
 
 
 def require_champion(ctx: JobContext, model: str) -> None:
