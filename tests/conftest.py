@@ -59,3 +59,12 @@ def require_landing(*parts: str) -> Path:
             pytest.fail(message)  # CI fetches the samples first: missing data there is a failure, not a skip
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def posts_nightly(spark, tmp_path_factory):
+    """The posts pipeline's data root with a sentiment champion, built once per session (see
+    :mod:`tests.pipeline_roots`): (root as a local path, nightly args, nightly manifest, landing lines)."""
+    from tests.pipeline_roots import build_posts_nightly
+
+    return build_posts_nightly(tmp_path_factory)

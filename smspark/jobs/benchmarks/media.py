@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 from pyspark.sql import functions as F
 
 from smspark import storage
+from smspark.jobs.benchmarks.timing import udf_vs_plain
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_table
 
@@ -23,7 +22,6 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     """
 
     from smspark.scoring.media import media_udf
-    from smspark.scoring.udfs import _MODELS, load_python_model
     from smspark.train.registry import NoChampionError, configure, get_champion
 
     try:
@@ -40,28 +38,11 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     bs = ctx.cfg.scoring.batch_size
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
     udf = media_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
-    spark_s, plain_s = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
-        scored.write.format("noop").mode("overwrite").save()
-        spark_s.append(time.perf_counter() - start)
-        _MODELS.clear()
-        start = time.perf_counter()
-        model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
-        model.score(
-            local["pixels"].tolist(), local["height"].tolist(), local["width"].tolist(), local["channels"].tolist(), bs
-        )
-        plain_s.append(time.perf_counter() - start)
+
+    scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
+    cols = ("pixels", "height", "width", "channels")
+    res = udf_vs_plain(
+        ctx, champ.uri, scored, n, lambda model: model.score(*(local[c].tolist() for c in cols), bs), repeat
+    )
     media.unpersist()
-    spark_t, plain_t = statistics.median(spark_s), statistics.median(plain_s)
-    return {
-        "rows": n,
-        "model": champ.uri,
-        "spark_parallelism": ctx.spark.sparkContext.defaultParallelism,
-        "spark_udf_seconds": [round(s, 3) for s in spark_s],
-        "plain_predict_seconds": [round(s, 3) for s in plain_s],
-        "spark_udf_rows_per_second": round(n / spark_t, 1),
-        "plain_predict_rows_per_second": round(n / plain_t, 1),
-        "ratio_spark_over_plain": round(plain_t / spark_t, 3),
-    }
+    return res

@@ -3,12 +3,12 @@ process."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any
 
 from smspark import storage
 from smspark.features.interactions import user_states
+from smspark.jobs.benchmarks.timing import Timed, ratio_result, side_by_side
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_table
 from smspark.jobs.steps.interactions import history_len_of
@@ -43,42 +43,53 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     n = states.count()
     local = states.toPandas()
     tracking, registry = ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri
-    spark_s, load_s, plain_s = [], [], []
-    plain_out = None
-    for _ in range(max(1, repeat)):
-        result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events)
-        start = time.perf_counter()
-        result.gold.write.format("noop").mode("overwrite").save()
-        spark_s.append(time.perf_counter() - start)
-        _MODELS.clear()
+    last: dict[str, Any] = {}
+
+    def plan() -> None:
+        last["result"] = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events)
+
+    def spark_side() -> None:
+        last["result"].gold.write.format("noop").mode("overwrite").save()
+
+    def plain_side() -> Timed:
         start = time.perf_counter()
         rm = load_python_model(rec.uri, tracking, registry)
         bm = load_python_model(beh.uri, tracking, registry)
-        load_s.append(time.perf_counter() - start)
+        load = time.perf_counter() - start
         start = time.perf_counter()
-        plain_out = recommend_frame(rm, bm, local, mcfg.recommend_k, mcfg.candidate_pool, mcfg.score_user_batch)
-        plain_s.append(time.perf_counter() - start)
+        last["plain"] = recommend_frame(rm, bm, local, mcfg.recommend_k, mcfg.candidate_pool, mcfg.score_user_batch)
+        return Timed(time.perf_counter() - start, {"load_seconds": load})
+
+    pair = side_by_side(
+        ("spark_udf", spark_side),
+        ("plain_predict", plain_side),
+        max(1, repeat),
+        {"spark_udf": plan, "plain_predict": _MODELS.clear},
+    )
+    result, plain_out = last["result"], last["plain"]
+    load_s = [d["load_seconds"] for d in pair.details["plain_predict"]]
     spark_rows = result.gold.select("user_id", "rank", "item_id").toPandas()
     states.unpersist()
     merged = spark_rows.merge(
         plain_out[["user_id", "rank", "item_id"]], on=["user_id", "rank"], suffixes=("", "_plain")
     )
     same = float((merged["item_id"] == merged["item_id_plain"]).mean()) if len(merged) else float("nan")
-    warm = statistics.median(spark_s[1:]) if len(spark_s) > 1 else spark_s[0]
-    plain_t = statistics.median(plain_s)
-    return {
-        "rows": n,
-        "users": n,
-        "recommendations": int(len(spark_rows)),
-        "plain_rows": int(len(plain_out)),
-        "models": [rec.uri, beh.uri],
-        "spark_parallelism": ctx.spark.sparkContext.defaultParallelism,
-        "spark_udf_seconds": [round(s, 3) for s in spark_s],
-        "plain_load_seconds": [round(s, 3) for s in load_s],
-        "plain_predict_seconds": [round(s, 3) for s in plain_s],
-        "spark_udf_users_per_second": round(n / warm, 1),
-        "plain_predict_users_per_second": round(n / plain_t, 1),
-        "ratio_spark_over_plain": round(plain_t / warm, 3),
-        "ratio_cold": round((load_s[0] + plain_s[0]) / spark_s[0], 3),
-        "same_items_fraction": round(same, 4),
-    }
+    out = ratio_result(
+        pair,
+        n,
+        n,
+        "ratio_spark_over_plain",
+        unit="users",
+        skip={"spark_udf": 1},
+        rows=n,
+        users=n,
+        recommendations=int(len(spark_rows)),
+        plain_rows=int(len(plain_out)),
+        models=[rec.uri, beh.uri],
+        spark_parallelism=ctx.spark.sparkContext.defaultParallelism,
+        plain_load_seconds=[round(s, 3) for s in load_s],
+    )
+    first_spark = pair.seconds["spark_udf"][0]
+    out["ratio_cold"] = round((load_s[0] + pair.seconds["plain_predict"][0]) / first_spark, 3)
+    out["same_items_fraction"] = round(same, 4)
+    return out
