@@ -32,6 +32,9 @@ Post format (``posts.jsonl``): UTF-8 JSON lines, one object per post with the ke
 ``2017-01-20T17:00:00Z``), ``text`` (exactly as in the source: raw @handles, t.co links, HTML entities), ``source``
 (posting client), ``retweet_count``, ``favorite_count`` (integers), ``in_reply_to`` (user id as a string),
 ``label`` (``negative``/``neutral``/``positive``), ``label_confidence`` (float). A key the source lacks is ``null``.
+The replayed copies of the scaled corpus (:mod:`smspark.sources.scale`) carry one more key, ``replica`` (integer
+copy number >= 1; absent or 0 on a real post): etl de-duplicates texts within ``(corpus, replica)``, so a copy is
+kept as a post of its own.
 
 MovieLens format: GroupLens ``ml-latest-small`` CSV, ``ratings.csv`` = ``userId,movieId,rating,timestamp``
 (unix seconds), ``movies.csv`` = ``movieId,title,genres`` (title with the year in parentheses, genres separated

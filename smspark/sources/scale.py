@@ -3,9 +3,10 @@
 Copy 0 is the real data unchanged; copy ``k`` (1 <= k < n) replays every real record with:
 
 * posts: a new id (``<id>-x<k>``), the copy number as ``replica`` (= ``k``; real posts carry none, so etl keeps a
-  replayed text as a post of its own instead of dropping it as a duplicate of the real one), ``created_at`` shifted by a seeded offset of whole seconds in
-  ``[0, max_shift_days)`` days, the copy's authors (``<author>~<k>``) shuffled across its posts; text, labels,
-  counts and clients are the real ones, so the text distribution (the multiset of texts) stays real;
+  replayed text as a post of its own instead of dropping it as a duplicate of the real one), ``created_at``
+  shifted by a seeded offset of whole seconds in ``[0, max_shift_days)`` days, the copy's authors
+  (``<author>~<k>``) shuffled across its posts; text, labels, counts and clients are the real ones, so the text
+  distribution (the multiset of texts) stays real;
 * ratings: new users (ids after the real maximum) each a copy of one real user's history (a seeded one-to-one
   mapping), timestamps shifted by the copy's offset; movies unchanged.
 
