@@ -16,7 +16,7 @@ from smspark.etl.pseudonymise import post_pseudonym
 from smspark.jobs import etl as etl_job
 from smspark.jobs import ingest as ingest_job
 from smspark.jobs.common import JobContext
-from smspark.jobs.steps.posts import MERGED
+from smspark.jobs.steps.posts import MERGED, full_rebuild_reason
 from smspark.manifest import RunManifest
 from smspark.sources.scale import scale_posts
 from tests.conftest import require_landing
@@ -111,12 +111,24 @@ def test_merged_day_equals_full_rebuild_and_rerun_is_idempotent(spark, days, tmp
     assert _step(spark, root, day2, DAY2, ingest=False)["counts"]["rows_in"] == 0  # nothing new: nothing done
     assert _silver(root) == incremental
 
-    rebuilt = _step(spark, root, day2, DAY2, ingest=False, full=True)
-    assert rebuilt["mode"] == "full" and _silver(root) == incremental
-
-    rerun = _step(spark, root, day2, DAY2)  # the date ingested again: its bronze partition changed
+    rerun = _step(spark, root, day2, DAY2)  # the date ingested again: its bronze partition changed -> full rebuild
     assert rerun["mode"] == "full" and "re-ingested" in rerun["full_reason"]
     assert _silver(root) == incremental
+
+
+def test_full_rebuild_when_a_merge_could_differ():
+    bronze = {"2026-11-20": ".v-a", "2026-12-03": ".v-b"}
+
+    def commit(merged: dict[str, str], partition_by: tuple[str, ...] = ("month",)) -> tables.Commit:
+        return tables.Commit(1, "t", list(partition_by), {}, "{}", meta={MERGED: merged})
+
+    assert full_rebuild_reason(False, commit({"2026-11-20": ".v-a"}), bronze) is None
+    assert full_rebuild_reason(True, commit({"2026-11-20": ".v-a"}), bronze) == "--full"
+    assert "no merge state" in full_rebuild_reason(False, None, bronze)
+    assert "no merge state" in full_rebuild_reason(False, commit({"2026-11-20": ".v-a"}, ("dt",)), bronze)
+    assert "re-ingested" in full_rebuild_reason(False, commit({"2026-11-20": ".v-old"}), bronze)
+    assert "not later" in full_rebuild_reason(False, commit({"2026-12-03": ".v-b"}), bronze)
+    assert full_rebuild_reason(False, commit({"2026-11-20": ".v-a", "2026-12-03": ".v-b"}), bronze) is None
 
 
 def commit_dir(uri: str, day: dt.date) -> str:

@@ -135,7 +135,7 @@ def normalise_posts(bronze: DataFrame, key: bytes) -> DataFrame:
         pseudonym_col(F.col("in_reply_to"), key).alias("in_reply_to_author_id"),
         "label",
         "label_confidence",
-        "replica",
+        F.coalesce(F.col("replica"), F.lit(0)).alias("replica"),  # 0 also in bronze written before replicas
         "source_file",
         "ingest_date",
     )

@@ -73,7 +73,7 @@ def _bronze_partitions(uri: str) -> dict[str, str]:
     return {part.split("=", 1)[1]: vdir for part, vdir in commit.partitions.items() if part.startswith("ingest_date=")}
 
 
-def _full_reason(full: bool, silver: tables.Commit | None, bronze: dict[str, str]) -> str | None:
+def full_rebuild_reason(full: bool, silver: tables.Commit | None, bronze: dict[str, str]) -> str | None:
     """Why etl must rebuild ``silver/posts`` from all of bronze, or None when merging the new partitions is exact."""
     if full:
         return "--full"
@@ -100,7 +100,7 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     read_table(ctx.spark, src, BRONZE_POSTS, "run `smspark ingest` first")  # a missing bronze is a UserError
     bronze_parts = _bronze_partitions(src)
     silver = tables.current(out)
-    reason = _full_reason(ctx.cfg.etl.full, silver, bronze_parts)
+    reason = full_rebuild_reason(ctx.cfg.etl.full, silver, bronze_parts)
     if reason is None:
         record = _etl_merge(ctx, src, out, silver, bronze_parts)
         if "full_reason" not in record:
