@@ -229,6 +229,23 @@ class PostsMerge:
     changed: DataFrame
 
 
+def touched_silver(silver: DataFrame, new: DataFrame) -> DataFrame:
+    """The silver rows a merge of ``new`` can change: those sharing a ``post_id`` or a :data:`TEXT_KEY` with a
+    ``new`` row, with the columns :func:`merge_posts` reads (``post_id``, :data:`TEXT_KEY`, ``created_at``,
+    ``month``). Passing them as ``silver`` to :func:`merge_posts` gives the same result as the whole table, and lets
+    the caller cache the few rows a day touches instead of scanning silver for each output.
+
+    Args:
+        silver: silver posts (:data:`SILVER_POSTS`).
+        new: normalised posts (:func:`normalise_posts`).
+    """
+    cols = ["post_id", *TEXT_KEY, "created_at", "month"]
+    keys = silver.select(*cols)
+    by_id = keys.join(new.select("post_id"), "post_id", "left_semi")
+    by_text = keys.join(new.select(*TEXT_KEY), list(TEXT_KEY), "left_semi")
+    return by_id.unionByName(by_text).dropDuplicates(["post_id"])
+
+
 def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
     """Merge newly ingested posts into silver by key, with the rules of :func:`dedupe_posts`.
 
@@ -238,7 +255,8 @@ def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
     re-delivered ids take part, so the caller rewrites only the months of ``added`` and ``removed``.
 
     Args:
-        silver: the current silver posts (:data:`SILVER_POSTS`).
+        silver: the current silver posts (:data:`SILVER_POSTS`, or at least the columns and rows of
+            :func:`touched_silver`).
         new: normalised posts (:func:`normalise_posts`) of the new bronze partitions.
 
     Returns:

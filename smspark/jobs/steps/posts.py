@@ -20,7 +20,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from smspark import storage, tables
-from smspark.etl.posts import dedupe_posts, merge_posts, normalise_posts, parse_posts
+from smspark.etl.posts import dedupe_posts, merge_posts, normalise_posts, parse_posts, touched_silver
 from smspark.features.text import (
     EMBEDDINGS_FILE,
     SPLITS,
@@ -149,8 +149,10 @@ def _etl_merge(
     normalised = normalise_posts(bronze, ctx.cfg.pseudonym_key()).persist()
     n_in = normalised.count()
     silver = tables.read(ctx.spark, out)
-    merge = merge_posts(silver, normalised)
+    touched = touched_silver(silver, normalised).persist()  # one scan of silver's key columns
+    merge = merge_posts(touched, normalised)
     if merge.changed.limit(1).count():
+        touched.unpersist()
         normalised.unpersist()
         return {"full_reason": "re-delivered posts changed their text or time"}
     added = merge.added.persist()
@@ -171,7 +173,7 @@ def _etl_merge(
     dups = merge.duplicates.unionByName(removed.select("post_id", "reason"))
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
     n_added = read_parquet(ctx.spark, out).where(in_months).count() - n_before
-    for df in (added, removed, normalised):
+    for df in (added, removed, touched, normalised):
         df.unpersist()
     record["outputs"]["months_written"] = len(months)
     return {
