@@ -229,7 +229,7 @@ class PostsMerge:
     changed: DataFrame
 
 
-def touched_silver(silver: DataFrame, new: DataFrame) -> DataFrame:
+def touched_silver(silver: DataFrame, new: DataFrame, broadcast: bool = True) -> DataFrame:
     """The silver rows a merge of ``new`` can change: those sharing a ``post_id`` or a :data:`TEXT_KEY` with a
     ``new`` row, with the columns :func:`merge_posts` reads (``post_id``, :data:`TEXT_KEY`, ``created_at``,
     ``month``). Passing them as ``silver`` to :func:`merge_posts` gives the same result as the whole table, and lets
@@ -238,11 +238,16 @@ def touched_silver(silver: DataFrame, new: DataFrame) -> DataFrame:
     Args:
         silver: silver posts (:data:`SILVER_POSTS`).
         new: normalised posts (:func:`normalise_posts`).
+        broadcast: send ``new``'s keys to every task instead of shuffling silver (for a batch of up to a few
+            hundred thousand posts).
     """
     cols = ["post_id", *TEXT_KEY, "created_at", "month"]
     keys = silver.select(*cols)
-    by_id = keys.join(new.select("post_id"), "post_id", "left_semi")
-    by_text = keys.join(new.select(*TEXT_KEY), list(TEXT_KEY), "left_semi")
+    ids, texts = new.select("post_id"), new.select(*TEXT_KEY)
+    if broadcast:  # silver is not shuffled: each task filters its rows against the new keys
+        ids, texts = F.broadcast(ids), F.broadcast(texts)
+    by_id = keys.join(ids, "post_id", "left_semi")
+    by_text = keys.join(texts, list(TEXT_KEY), "left_semi")
     return by_id.unionByName(by_text).dropDuplicates(["post_id"])
 
 

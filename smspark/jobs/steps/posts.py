@@ -60,6 +60,9 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
     }
 
 
+#: New posts up to which an incremental merge broadcasts their keys to the scan of silver (a day: hundreds).
+BROADCAST_ROWS = 200_000
+
 #: Key of the commit metadata of ``silver/posts`` that records the merged bronze partitions (ingest date -> the
 #: bronze version directory that was merged).
 MERGED = "bronze_partitions"
@@ -149,7 +152,8 @@ def _etl_merge(
     normalised = normalise_posts(bronze, ctx.cfg.pseudonym_key()).persist()
     n_in = normalised.count()
     silver = tables.read(ctx.spark, out)
-    touched = touched_silver(silver, normalised).persist()  # one scan of silver's key columns
+    # one scan of silver's key columns, without a shuffle of silver for a batch the size of a few days
+    touched = touched_silver(silver, normalised, broadcast=n_in <= BROADCAST_ROWS).persist()
     merge = merge_posts(touched, normalised)
     if merge.changed.limit(1).count():
         touched.unpersist()
