@@ -30,7 +30,15 @@ from smspark.features.text import (
     word2vec_embeddings,
 )
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_parquet, read_table, write_json, write_partitions, write_quarantine, write_table
+from smspark.jobs.io import (
+    quarantine_path,
+    read_parquet,
+    read_table,
+    write_json,
+    write_partitions,
+    write_quarantine,
+    write_table,
+)
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_POSTS, SENTIMENT_CLASSES
 
@@ -163,7 +171,6 @@ def _etl_merge(
     removed = merge.removed.persist()
     months = sorted({r["month"] for r in added.select("month").union(removed.select("month")).distinct().collect()})
     in_months = F.col("month").isin(*[F.lit(m) for m in months])
-    n_before = silver.where(in_months).count()
     rewrite = silver.where(in_months).join(removed.select("post_id"), "post_id", "left_anti").unionByName(added)
     write_partitions(
         rewrite.repartition("month"),
@@ -173,10 +180,10 @@ def _etl_merge(
         meta={MERGED: state},
         max_records_per_file=ctx.cfg.etl.rows_per_file,
     )
-    n_q = write_quarantine(merge.quarantine, ctx.layout, "posts", "etl", ingest_dates=days)
+    n_q = _etl_quarantine(ctx, merge.quarantine, days)
     dups = merge.duplicates.unionByName(removed.select("post_id", "reason"))
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
-    n_added = read_parquet(ctx.spark, out).where(in_months).count() - n_before
+    n_added = added.count() - removed.count()  # silver rows after - before: the months rewritten lost and gained these
     for df in (added, removed, touched, normalised):
         df.unpersist()
     record["outputs"]["months_written"] = len(months)
@@ -185,6 +192,16 @@ def _etl_merge(
         "mode": "incremental",
         "counts": {**reconcile(n_in, n_added, n_q, sum(dup_counts.values())), "duplicates_by_reason": dup_counts},
     }
+
+
+def _etl_quarantine(ctx: JobContext, quarantine: Any, days: list[dt.date]) -> int:
+    """Quarantine the merged days' rejects under ``stage=etl/ingest_date=<day>``; nothing to write (and no Spark
+    job) when there are none and those partitions do not exist yet (new days: the usual case)."""
+    uri = quarantine_path(ctx.layout, "posts")
+    existing = tables.partition_values(uri, "ingest_date") if tables.exists(uri) else []
+    if not quarantine.limit(1).count() and not {d.isoformat() for d in days} & set(existing):
+        return 0
+    return write_quarantine(quarantine, ctx.layout, "posts", "etl", ingest_dates=days)
 
 
 def features(ctx: JobContext) -> dict[str, Any]:
