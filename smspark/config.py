@@ -478,6 +478,15 @@ class IngestConfig(_Strict):
     max_image_pixels: int = Field(50_000_000, ge=1)
 
 
+class EtlConfig(_Strict):
+    """How etl writes silver. ``full``: recompute every table from all of bronze (``smspark etl --full``) instead of
+    merging only the bronze partitions not merged yet. ``rows_per_file``: rows per Parquet file at most in a
+    month partition of ``silver/posts`` (about 100 bytes a post row compressed: 1 M rows ~ 100 MB files)."""
+
+    full: bool = False
+    rows_per_file: int = Field(1_000_000, ge=1000)
+
+
 class Layout:
     """The medallion layout under the data root, as canonical URI strings (:func:`smspark.storage.resolve_root`).
 
@@ -517,6 +526,7 @@ class Settings(BaseModel):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    etl: EtlConfig = Field(default_factory=EtlConfig)
 
     @property
     def layout(self) -> Layout:

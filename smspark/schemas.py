@@ -24,7 +24,9 @@ from pyspark.sql.types import (
 
 # --- landing ----------------------------------------------------------------------------------------------
 #: One post of a JSON-lines export (Twitter-archive style). ``created_at`` is ISO-8601 text, ``source`` the
-#: posting client, ``in_reply_to`` the replied-to user id; ``label``/``label_confidence`` only on labelled corpora.
+#: posting client, ``in_reply_to`` the replied-to user id; ``label``/``label_confidence`` only on labelled corpora;
+#: ``replica`` only on replayed copies of the scaled corpus (:mod:`smspark.sources.scale`: copy number ``k >= 1``;
+#: absent or 0 for a real post).
 LANDING_POST = StructType(
     [
         StructField("id", StringType()),
@@ -37,6 +39,7 @@ LANDING_POST = StructType(
         StructField("in_reply_to", StringType()),
         StructField("label", StringType()),
         StructField("label_confidence", DoubleType()),
+        StructField("replica", IntegerType()),
     ]
 )
 
@@ -70,7 +73,8 @@ QUARANTINE = StructType(
 )
 
 # --- bronze -----------------------------------------------------------------------------------------------
-#: Parsed, typed posts; raw author handles and text as delivered. ``corpus`` names the export the post came in.
+#: Parsed, typed posts; raw author handles and text as delivered. ``corpus`` names the export the post came in,
+#: ``replica`` the replayed copy of a scaled corpus (0: a real post).
 BRONZE_POSTS = StructType(
     [
         StructField("post_id", StringType(), False),
@@ -84,6 +88,7 @@ BRONZE_POSTS = StructType(
         StructField("in_reply_to", StringType()),
         StructField("label", StringType()),
         StructField("label_confidence", DoubleType()),
+        StructField("replica", IntegerType(), False),
         StructField("source_file", StringType(), False),
         StructField("ingest_date", DateType(), False),
     ]
@@ -91,8 +96,9 @@ BRONZE_POSTS = StructType(
 
 # --- silver -----------------------------------------------------------------------------------------------
 #: Curated posts: text normalised (HTML entities, whitespace, URLs -> ``<url>``), author ids and @mentions
-#: pseudonymised with a keyed HMAC, duplicates removed. ``dt`` is the UTC date of ``created_at``, or the
-#: ingest date for exports without timestamps.
+#: pseudonymised with a keyed HMAC, duplicates removed (by ``post_id``, and by text within ``(corpus, replica)``:
+#: a replayed copy of the scaled corpus is a post of its own). ``dt`` is the UTC date of ``created_at``, or the
+#: ingest date for exports without timestamps; ``month`` the first day of ``dt``'s month, the table's partition.
 SILVER_POSTS = StructType(
     [
         StructField("post_id", StringType(), False),
@@ -106,8 +112,10 @@ SILVER_POSTS = StructType(
         StructField("in_reply_to_author_id", StringType()),
         StructField("label", StringType()),
         StructField("label_confidence", DoubleType()),
+        StructField("replica", IntegerType(), False),
         StructField("ingest_date", DateType(), False),
         StructField("dt", DateType(), False),
+        StructField("month", DateType(), False),
     ]
 )
 

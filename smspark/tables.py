@@ -65,6 +65,8 @@ class Commit:
         schema: the table's Spark schema as JSON (so an empty table can still be read).
         rows: rows written by this transaction per partition path.
         previous: the partitions map of the commit before (kept for ``keep_versions``).
+        meta: what the writer records with this version (JSON values), committed atomically with the data: e.g.
+            the bronze partitions an incremental etl has merged (:mod:`smspark.jobs.steps.posts`).
     """
 
     version: int
@@ -75,6 +77,7 @@ class Commit:
     rows: dict[str, int] = field(default_factory=dict)
     previous: list[dict[str, str]] = field(default_factory=list)
     committed_at: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, **self.__dict__}
@@ -267,6 +270,8 @@ def write(
     mode: str = "overwrite",
     replace: Iterable[Mapping[str, Any]] = (),
     keep_versions: int = 1,
+    meta: Mapping[str, Any] | None = None,
+    max_records_per_file: int | None = None,
 ) -> Commit:
     """Write ``df`` to the table at ``uri`` and commit it atomically.
 
@@ -280,6 +285,9 @@ def write(
             replaced even if ``df`` has no row for them (mode ``partitions``): ``{"stage": "etl"}`` clears every
             ``stage=etl/...`` partition.
         keep_versions: superseded commits whose version directories are kept for readers still on them.
+        meta: recorded in the new commit (:attr:`Commit.meta`), published by the same rename as the data.
+        max_records_per_file: rows per Parquet file at most (Spark's ``maxRecordsPerFile``; None: Spark's
+            setting): with one write task per partition, a partition is ``ceil(rows / max)`` files.
 
     Returns:
         The new :class:`Commit` (``rows`` per written partition).
@@ -301,6 +309,8 @@ def write(
     staging = storage.join(uri, STAGING, txn)
     vdir = VERSION_PREFIX + txn
     writer = df.write.mode("overwrite")
+    if max_records_per_file:
+        writer = writer.option("maxRecordsPerFile", int(max_records_per_file))
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.parquet(storage.spark_path(staging))
@@ -331,6 +341,7 @@ def write(
         schema=df.schema.json(),
         previous=previous,
         committed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        meta=dict(meta or {}),
     )
     storage.write_json(commit_uri(uri), commit.to_json())  # the commit: one atomic rename
     vacuum(uri, keep_versions)

@@ -6,8 +6,10 @@ Pure DataFrame functions; the ``ingest`` and ``etl`` jobs do the reading and wri
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import reduce
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from smspark.etl.jsonlines import conform, first_reason, line_checks, parse_json_lines, rejected_lines, source_of
@@ -66,6 +68,7 @@ def parse_posts(
         F.col("j.in_reply_to").alias("in_reply_to"),
         label.alias("label"),
         F.col("j.label_confidence").alias("label_confidence"),
+        F.coalesce(F.col("j.replica"), F.lit(0)).alias("replica"),
         "source_file",
         day.alias("ingest_date"),
     )
@@ -101,22 +104,23 @@ def normalise_posts(bronze: DataFrame, key: bytes) -> DataFrame:
         pseudonym_col(F.col("in_reply_to"), key).alias("in_reply_to_author_id"),
         "label",
         "label_confidence",
+        F.coalesce(F.col("replica"), F.lit(0)).alias("replica"),  # 0 also in bronze written before replicas
         "source_file",
         "ingest_date",
     )
 
 
-def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Normalised posts -> silver posts, with what was rejected and what was dropped.
+#: The text de-duplication key: one post per normalised text within a corpus and replayed copy.
+TEXT_KEY: tuple[str, ...] = ("corpus", "replica", "text")
 
-    Posts whose text is empty after normalisation are quarantined; duplicates are dropped first by ``post_id``
-    (the latest ingest wins), then by exact normalised text within a corpus (the earliest post wins, ties by
-    ``post_id``). ``dt`` is the UTC date of ``created_at``, or ``ingest_date`` when the export has no timestamp.
 
-    Returns:
-        ``(silver, quarantine, duplicates)``: :data:`SILVER_POSTS` rows; :data:`QUARANTINE` rows; dropped
-        duplicates as ``post_id`` + ``reason`` (``duplicate id`` / ``duplicate text``).
-    """
+def month_col(day: Column) -> Column:
+    """The first day of ``day``'s month (date): the partition of ``silver/posts``."""
+    return F.trunc(day, "month").cast("date")
+
+
+def _split_empty(df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(posts with a text, quarantine rows of the posts whose text is empty after normalisation)``."""
     empty = F.coalesce(F.col("text"), F.lit("")) == ""
     quarantine = df.where(empty).select(
         F.lit("posts").alias("table"),
@@ -127,14 +131,133 @@ def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
         F.current_timestamp().alias("quarantined_at"),
         "ingest_date",
     )
-    df = df.where(~empty)
+    return df.where(~empty), conform(quarantine, QUARANTINE)
+
+
+def _dedupe_ids(df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(one row per post_id: the latest ingest, ties by source file and raw text; the others as duplicates)``."""
     by_id = Window.partitionBy("post_id").orderBy(F.col("ingest_date").desc(), "source_file", "_raw_text")
-    by_text = Window.partitionBy("corpus", "text").orderBy(F.col("created_at").asc_nulls_last(), F.col("post_id"))
     df = df.withColumn("_id_rank", F.row_number().over(by_id))
     dup_id = df.where(F.col("_id_rank") > 1).select("post_id", F.lit("duplicate id").alias("reason"))
-    df = df.where(F.col("_id_rank") == 1).withColumn("_text_rank", F.row_number().over(by_text))
+    return df.where(F.col("_id_rank") == 1).drop("_id_rank"), dup_id
+
+
+def _text_rank(df: DataFrame) -> DataFrame:
+    """``df`` with ``_text_rank``: 1 for the earliest post (ties by ``post_id``) of each :data:`TEXT_KEY` group."""
+    by_text = Window.partitionBy(*TEXT_KEY).orderBy(F.col("created_at").asc_nulls_last(), F.col("post_id"))
+    return df.withColumn("_text_rank", F.row_number().over(by_text))
+
+
+def _silver(df: DataFrame) -> DataFrame:
+    """Conform kept posts to :data:`SILVER_POSTS`, with ``dt`` (UTC date of ``created_at``, else the ingest date)
+    and ``month``."""
+    day = F.coalesce(F.to_date(F.col("created_at")), F.col("ingest_date"))
+    return conform(df.withColumn("dt", day).withColumn("month", month_col(day)), SILVER_POSTS)
+
+
+def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Normalised posts -> silver posts, with what was rejected and what was dropped.
+
+    Posts whose text is empty after normalisation are quarantined; duplicates are dropped first by ``post_id``
+    (the latest ingest wins), then by exact normalised text within a corpus and replayed copy (:data:`TEXT_KEY`:
+    the earliest post wins, ties by ``post_id``; a replayed copy of the scaled corpus is a post of its own).
+    ``dt`` is the UTC date of ``created_at``, or ``ingest_date`` when the export has no timestamp; ``month`` the
+    first day of its month.
+
+    Returns:
+        ``(silver, quarantine, duplicates)``: :data:`SILVER_POSTS` rows; :data:`QUARANTINE` rows; dropped
+        duplicates as ``post_id`` + ``reason`` (``duplicate id`` / ``duplicate text``).
+    """
+    df, quarantine = _split_empty(df)
+    df, dup_id = _dedupe_ids(df)
+    df = _text_rank(df)
     dup_text = df.where(F.col("_text_rank") > 1).select("post_id", F.lit("duplicate text").alias("reason"))
-    silver = df.where(F.col("_text_rank") == 1).withColumn(
-        "dt", F.coalesce(F.to_date(F.col("created_at")), F.col("ingest_date"))
+    silver = _silver(df.where(F.col("_text_rank") == 1))
+    return silver, quarantine, dup_id.unionByName(dup_text)
+
+
+@dataclass
+class PostsMerge:
+    """What merging new posts into silver changes (see :func:`merge_posts`).
+
+    Attributes:
+        added: new :data:`SILVER_POSTS` rows.
+        removed: silver rows that leave (``post_id``, ``month`` date, ``reason``): ``duplicate id`` (an older
+            ingest of a re-delivered post) or ``duplicate text`` (an existing post beaten by an earlier new one).
+        quarantine: :data:`QUARANTINE` rows of the new posts (text empty after normalisation).
+        duplicates: dropped new rows (``post_id``, ``reason``); with ``removed`` every duplicate dropped.
+        changed: re-delivered posts whose ``corpus``/``replica``/``text``/``created_at`` differ from their silver
+            row (``post_id``): the merge is exact only when this is empty (a post that changes its text may free a
+            text that an earlier run dropped as a duplicate, and only a full rebuild sees dropped rows).
+    """
+
+    added: DataFrame
+    removed: DataFrame
+    quarantine: DataFrame
+    duplicates: DataFrame
+    changed: DataFrame
+
+
+def touched_silver(silver: DataFrame, new: DataFrame, broadcast: bool = True) -> DataFrame:
+    """The silver rows a merge of ``new`` can change: those sharing a ``post_id`` or a :data:`TEXT_KEY` with a
+    ``new`` row, with the columns :func:`merge_posts` reads (``post_id``, :data:`TEXT_KEY`, ``created_at``,
+    ``month``). Passing them as ``silver`` to :func:`merge_posts` gives the same result as the whole table, and lets
+    the caller cache the few rows a day touches instead of scanning silver for each output.
+
+    Args:
+        silver: silver posts (:data:`SILVER_POSTS`).
+        new: normalised posts (:func:`normalise_posts`).
+        broadcast: send ``new``'s keys to every task instead of shuffling silver (for a batch of up to a few
+            hundred thousand posts).
+    """
+    cols = ["post_id", *TEXT_KEY, "created_at", "month"]
+    keys = silver.select(*cols)
+    ids, texts = new.select("post_id"), new.select(*TEXT_KEY)
+    if broadcast:  # silver is not shuffled: each task filters its rows against the new keys
+        ids, texts = F.broadcast(ids), F.broadcast(texts)
+    by_id = keys.join(ids, "post_id", "left_semi")
+    by_text = keys.join(texts, list(TEXT_KEY), "left_semi")
+    return by_id.unionByName(by_text).dropDuplicates(["post_id"])
+
+
+def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
+    """Merge newly ingested posts into silver by key, with the rules of :func:`dedupe_posts`.
+
+    The result equals :func:`dedupe_posts` over all the bronze rows behind ``silver`` and ``new`` provided every
+    ``new`` row was ingested later than every row behind ``silver`` (so a re-delivered ``post_id`` replaces its
+    silver row) and ``changed`` is empty. Only the silver rows of the touched :data:`TEXT_KEY` groups and of the
+    re-delivered ids take part, so the caller rewrites only the months of ``added`` and ``removed``.
+
+    Args:
+        silver: the current silver posts (:data:`SILVER_POSTS`, or at least the columns and rows of
+            :func:`touched_silver`).
+        new: normalised posts (:func:`normalise_posts`) of the new bronze partitions.
+
+    Returns:
+        A :class:`PostsMerge`; ``rows(new) == (rows(added) - rows(removed)) + rows(quarantine) + (rows(duplicates)
+        + rows(removed))``: new rows = silver rows added net + quarantined + every duplicate dropped.
+    """
+    kept, quarantine = _split_empty(new)
+    unique, dup_id = _dedupe_ids(kept)
+    ids = unique.select("post_id")
+    old = silver.join(ids, "post_id", "left_semi")
+    fields = (*TEXT_KEY, "created_at")
+    differs = [~F.col(f"o.{c}").eqNullSafe(F.col(f"n.{c}")) for c in fields]
+    changed = (
+        old.alias("o").join(unique.alias("n"), "post_id").where(reduce(lambda a, b: a | b, differs)).select("post_id")
     )
-    return conform(silver, SILVER_POSTS), conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)
+    rest = silver.join(ids, "post_id", "left_anti")
+    rivals = rest.join(unique.select(*TEXT_KEY).distinct(), list(TEXT_KEY), "left_semi")
+    candidates = unique.withColumn("_old", F.lit(False)).unionByName(
+        rivals.select("post_id", *fields, F.lit(True).alias("_old")), allowMissingColumns=True
+    )
+    ranked = _text_rank(candidates)
+    added = _silver(ranked.where((F.col("_text_rank") == 1) & ~F.col("_old")))
+    beaten = ranked.where((F.col("_text_rank") > 1) & F.col("_old")).select("post_id")
+    removed = old.select("post_id", "month", F.lit("duplicate id").alias("reason")).unionByName(
+        rivals.join(beaten, "post_id", "left_semi").select("post_id", "month", F.lit("duplicate text").alias("reason"))
+    )
+    dropped = ranked.where((F.col("_text_rank") > 1) & ~F.col("_old")).select(
+        "post_id", F.lit("duplicate text").alias("reason")
+    )
+    return PostsMerge(added, removed, quarantine, dup_id.unionByName(dropped), changed)

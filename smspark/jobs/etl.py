@@ -1,8 +1,11 @@
 """Job ``etl``: bronze -> silver: clean, normalise, pseudonymise, de-duplicate, validate.
 
-Each table is recomputed from all of bronze (de-duplication spans every ingest) and reconciles
-``bronze rows = silver rows + quarantined + duplicates dropped``. Needs a pseudonymisation key (``privacy``
-in the config: the environment variable, or the local profile's development key).
+``silver/posts`` is incremental: the bronze partitions not merged yet are merged by key into the months they touch
+(the merged partitions are recorded in the table's commit); ``--full`` (or ``etl.full``) rebuilds it from all of
+bronze, as the first run does. The other tables are recomputed from all of bronze (de-duplication spans every
+ingest). Every table reconciles ``bronze rows read = silver rows added + quarantined + duplicates dropped``.
+Needs a pseudonymisation key (``privacy`` in the config: the environment variable, or the local profile's
+development key).
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ ETL_STEPS: dict[str, tuple[str, str]] = {
 }
 
 
-def run(ctx: JobContext, tables: list[str] | None = None) -> list[str]:
+def run(ctx: JobContext, tables: list[str] | None = None, full: bool = False) -> list[str]:
+    """Run the etl steps of ``tables`` (default: every table present in bronze); ``full``: rebuild from all of
+    bronze instead of merging new partitions. Returns the tables run."""
+    if full:
+        ctx.cfg.etl.full = True
     return run_steps(ctx, "etl", ETL_STEPS, tables, ctx.layout.bronze)
 
 
@@ -32,10 +39,13 @@ def add_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"comma-separated tables ({', '.join(ETL_STEPS)}); default: all present in bronze",
     )
+    p.add_argument(
+        "--full", action="store_true", help="rebuild silver from all of bronze (default: merge new partitions)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_job("etl", argv, __doc__, lambda ctx, a: run(ctx, a.tables), add_args)
+    return run_job("etl", argv, __doc__, lambda ctx, a: run(ctx, a.tables, a.full), add_args)
 
 
 if __name__ == "__main__":

@@ -24,16 +24,18 @@ from smspark.jobs.common import UserError
 
 
 def write_partitions(
-    df: DataFrame, uri: str, *partition_by: str, replace: Sequence[dict[str, Any]] = ()
+    df: DataFrame, uri: str, *partition_by: str, replace: Sequence[dict[str, Any]] = (), **options: Any
 ) -> tables.Commit:
     """Replace only the partitions present in ``df`` (and those named by ``replace``), atomically
-    (:func:`smspark.tables.write`, mode ``partitions``): a re-run of a date replaces that date, never duplicates it."""
-    return tables.write(df, uri, partition_by, mode="partitions", replace=replace)
+    (:func:`smspark.tables.write`, mode ``partitions``): a re-run of a date replaces that date, never duplicates it.
+    ``options``: ``meta``, ``max_records_per_file`` of :func:`smspark.tables.write`."""
+    return tables.write(df, uri, partition_by, mode="partitions", replace=replace, **options)
 
 
-def write_table(df: DataFrame, uri: str, *partition_by: str) -> tables.Commit:
-    """Replace the whole table at ``uri`` atomically (a full recompute of a curated table or a features split)."""
-    return tables.write(df, uri, partition_by, mode="overwrite")
+def write_table(df: DataFrame, uri: str, *partition_by: str, **options: Any) -> tables.Commit:
+    """Replace the whole table at ``uri`` atomically (a full recompute of a curated table or a features split).
+    ``options``: ``meta``, ``max_records_per_file`` of :func:`smspark.tables.write`."""
+    return tables.write(df, uri, partition_by, mode="overwrite", **options)
 
 
 def read_parquet(spark: SparkSession, uri: str) -> DataFrame:
@@ -52,22 +54,29 @@ def quarantine_path(layout: Any, table: str) -> str:
     return storage.join(layout.quarantine, table)
 
 
-def write_quarantine(df: DataFrame, layout: Any, table: str, stage: str, run_date: dt.date | None = None) -> int:
+def write_quarantine(
+    df: DataFrame,
+    layout: Any,
+    table: str,
+    stage: str,
+    run_date: dt.date | None = None,
+    ingest_dates: Sequence[dt.date] | None = None,
+) -> int:
     """Write rejected rows under ``quarantine/<table>/stage=<stage>/ingest_date=...``; return how many.
 
     What the stage quarantined before is replaced, also when nothing is quarantined now: for ``ingest`` the
-    ``run_date`` partition (an ingest run handles one date), for the other stages (full recomputes) every partition
-    of the stage.
+    ``run_date`` partition (an ingest run handles one date); for a stage that processed only some bronze partitions
+    (an incremental etl) the partitions of ``ingest_dates``; for the other stages (full recomputes) every partition
+    of the stage. The count is of the replaced partitions.
     """
     uri = quarantine_path(layout, table)
-    replace = [{"stage": stage, "ingest_date": run_date}] if stage == "ingest" and run_date else [{"stage": stage}]
+    if stage == "ingest" and run_date:
+        ingest_dates = [run_date]
+    dates = [F.lit(d) for d in ingest_dates] if ingest_dates is not None else None
+    replace = [{"stage": stage, "ingest_date": d} for d in ingest_dates] if dates is not None else [{"stage": stage}]
     write_partitions(df.withColumn("stage", F.lit(stage)), uri, "stage", "ingest_date", replace=replace)
-    back = read_parquet(df.sparkSession, uri)
-    return (
-        back.where(F.col("stage") == stage)
-        .where(F.col("ingest_date") == F.lit(run_date) if stage == "ingest" and run_date else F.lit(True))
-        .count()
-    )
+    back = read_parquet(df.sparkSession, uri).where(F.col("stage") == stage)
+    return (back.where(F.col("ingest_date").isin(*dates)) if dates is not None else back).count()
 
 
 def write_json(uri: str, data: Any) -> str:

@@ -35,6 +35,9 @@ Post format (``posts.jsonl``): UTF-8 JSON lines, one object per post with the ke
 ``2017-01-20T17:00:00Z``), ``text`` (exactly as in the source: raw @handles, t.co links, HTML entities), ``source``
 (posting client), ``retweet_count``, ``favorite_count`` (integers), ``in_reply_to`` (user id as a string),
 ``label`` (``negative``/``neutral``/``positive``), ``label_confidence`` (float). A key the source lacks is ``null``.
+The replayed copies of the scaled corpus (:mod:`smspark.sources.scale`) carry one more key, ``replica`` (integer
+copy number >= 1; absent or 0 on a real post): etl de-duplicates texts within ``(corpus, replica)``, so a copy is
+kept as a post of its own.
 
 Message format (``messages.jsonl``): UTF-8 JSON lines with the keys of :data:`smspark.schemas.LANDING_MESSAGE`:
 ``message_id``, ``corpus_group``, ``label`` (``ham``/``spam``), ``raw`` (the RFC 822 mail as text),

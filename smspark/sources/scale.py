@@ -2,9 +2,11 @@
 
 Copy 0 is the real data unchanged; copy ``k`` (1 <= k < n) replays every real record with:
 
-* posts: a new id (``<id>-x<k>``), ``created_at`` shifted by a seeded offset of whole seconds in
-  ``[0, max_shift_days)`` days, the copy's authors (``<author>~<k>``) shuffled across its posts; text, labels,
-  counts and clients are the real ones, so the text distribution (the multiset of texts) stays real;
+* posts: a new id (``<id>-x<k>``), the copy number as ``replica`` (= ``k``; real posts carry none, so etl keeps a
+  replayed text as a post of its own instead of dropping it as a duplicate of the real one), ``created_at``
+  shifted by a seeded offset of whole seconds in ``[0, max_shift_days)`` days, the copy's authors
+  (``<author>~<k>``) shuffled across its posts; text, labels, counts and clients are the real ones, so the text
+  distribution (the multiset of texts) stays real;
 * ratings: new users (ids after the real maximum) each a copy of one real user's history (a seeded one-to-one
   mapping), timestamps shifted by the copy's offset; movies unchanged.
 
@@ -61,7 +63,8 @@ def scale_posts(
         max_shift_days: time offsets are drawn uniformly in ``[0, max_shift_days)`` days, in whole seconds.
 
     Yields:
-        ``len(records) * n`` dicts with the same keys; ids are unique when the input ids are.
+        ``len(records) * n`` dicts: the real ones unchanged, the copies with the same keys plus ``replica`` (int
+        ``k``); ids are unique when the input ids are.
 
     Raises:
         ValueError: for ``n < 1`` or a ``created_at`` not in the format above.
@@ -79,6 +82,7 @@ def scale_posts(
             copy["id"] = None if record["id"] is None else f"{record['id']}-x{k}"
             copy["created_at"] = _shift_iso(record["created_at"], int(offsets[i]))
             copy["author"] = authors[order[i]]
+            copy["replica"] = k
             yield copy
 
 

@@ -1,7 +1,8 @@
 """Posts and the sentiment model: the ingest, etl, features and score steps.
 
 - ingest: ``landing/posts/<corpus>/*.jsonl`` -> ``bronze/posts`` (partition ``ingest_date``)
-- etl: ``bronze/posts`` -> ``silver/posts`` (partition ``dt``, key ``post_id``)
+- etl: ``bronze/posts`` -> ``silver/posts`` (partition ``month``, column ``dt``, key ``post_id``): new bronze
+  partitions merged into the months they touch, or a full rebuild (``--full``)
 - features: labelled silver posts -> ``features/sentiment/{train,val,test}`` + ``vocab.json`` (+ ``embeddings.npy``,
   Word2Vec vectors of the vocabulary learnt on every silver post)
 - (training: the Kim CNN next to TF-IDF + LogisticRegression, :mod:`smspark.train.sentiment`, through the lifecycle)
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import time
 from typing import Any
@@ -17,8 +19,8 @@ from typing import Any
 import numpy as np
 from pyspark.sql import functions as F
 
-from smspark import storage
-from smspark.etl.posts import dedupe_posts, normalise_posts, parse_posts
+from smspark import storage, tables
+from smspark.etl.posts import dedupe_posts, merge_posts, normalise_posts, parse_posts, touched_silver
 from smspark.features.text import (
     EMBEDDINGS_FILE,
     SPLITS,
@@ -28,7 +30,15 @@ from smspark.features.text import (
     word2vec_embeddings,
 )
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_parquet, read_table, write_json, write_partitions, write_quarantine, write_table
+from smspark.jobs.io import (
+    quarantine_path,
+    read_parquet,
+    read_table,
+    write_json,
+    write_partitions,
+    write_quarantine,
+    write_table,
+)
 from smspark.jobs.steps import ingest_json_lines
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_POSTS, SENTIMENT_CLASSES
@@ -40,26 +50,140 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
     return ingest_json_lines(ctx, "posts", lambda lines, day: parse_posts(lines, day, max_chars))
 
 
+#: New posts up to which an incremental merge broadcasts their keys to the scan of silver (a day: hundreds).
+BROADCAST_ROWS = 200_000
+
+#: Key of the commit metadata of ``silver/posts`` that records the merged bronze partitions (ingest date -> the
+#: bronze version directory that was merged).
+MERGED = "bronze_partitions"
+
+
+def _bronze_partitions(uri: str) -> dict[str, str]:
+    """The committed ``ingest_date`` partitions of a bronze table: ISO date -> version directory."""
+    commit = tables.current(uri)
+    if commit is None:
+        return {}
+    return {part.split("=", 1)[1]: vdir for part, vdir in commit.partitions.items() if part.startswith("ingest_date=")}
+
+
+def full_rebuild_reason(full: bool, silver: tables.Commit | None, bronze: dict[str, str]) -> str | None:
+    """Why etl must rebuild ``silver/posts`` from all of bronze, or None when merging the new partitions is exact."""
+    if full:
+        return "--full"
+    if silver is None or silver.partition_by != ["month"] or MERGED not in silver.meta:
+        return "silver/posts has no merge state (first run, or written in another layout)"
+    merged: dict[str, str] = silver.meta[MERGED]
+    changed = sorted(d for d, vdir in bronze.items() if d in merged and merged[d] != vdir)
+    if changed:
+        return f"bronze partition ingest_date={changed[0]} was re-ingested after it was merged"
+    new = [d for d in bronze if d not in merged]
+    if new and merged and min(new) <= max(merged):
+        return f"bronze partition ingest_date={min(new)} is not later than the merged ones (up to {max(merged)})"
+    return None
+
+
 def etl(ctx: JobContext) -> dict[str, Any]:
-    """``bronze/posts`` -> ``silver/posts``, recomputed in full so de-duplication spans every ingest."""
-    key = ctx.cfg.pseudonym_key()
+    """``bronze/posts`` -> ``silver/posts`` (partitioned by ``month``): the bronze partitions not merged yet are
+    merged by key into the months they touch (:func:`smspark.etl.posts.merge_posts`, one atomic commit that also
+    records the merged partitions); a full rebuild from all of bronze when asked (``--full``), on the first run, or
+    when a merge could differ from it (a merged partition re-ingested, an older date, a re-delivered post whose text
+    or time changed). Both reconcile ``bronze rows read = silver rows added + quarantined + duplicates dropped``."""
     src = storage.join(ctx.layout.bronze, "posts")
-    bronze = read_table(ctx.spark, src, BRONZE_POSTS, "run `smspark ingest` first")
+    out = storage.join(ctx.layout.silver, "posts")
+    read_table(ctx.spark, src, BRONZE_POSTS, "run `smspark ingest` first")  # a missing bronze is a UserError
+    bronze_parts = _bronze_partitions(src)
+    silver = tables.current(out)
+    reason = full_rebuild_reason(ctx.cfg.etl.full, silver, bronze_parts)
+    if reason is None:
+        record = _etl_merge(ctx, src, out, silver, bronze_parts)
+        if "full_reason" not in record:
+            return record
+        reason = record["full_reason"]
+    return _etl_full(ctx, src, out, bronze_parts, reason)
+
+
+def _etl_full(ctx: JobContext, src: str, out: str, bronze_parts: dict[str, str], reason: str) -> dict[str, Any]:
+    """Rebuild ``silver/posts`` from every bronze partition (de-duplication spans every ingest)."""
+    key = ctx.cfg.pseudonym_key()
+    bronze = read_table(ctx.spark, src, BRONZE_POSTS)
     normalised = normalise_posts(bronze, key).persist()  # the UDFs run once for the three outputs below
     n_in = normalised.count()
     silver, quarantine, dups = dedupe_posts(normalised)
-    out = storage.join(ctx.layout.silver, "posts")
-    write_table(silver.repartition(F.col("dt")), out, "dt")
+    meta = {MERGED: bronze_parts}
+    write_table(silver.repartition("month"), out, "month", meta=meta, max_records_per_file=ctx.cfg.etl.rows_per_file)
     n_q = write_quarantine(quarantine, ctx.layout, "posts", "etl")
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
     n_out = read_parquet(ctx.spark, out).count()
     normalised.unpersist()
     ctx.output("silver/posts", out)
     return {
-        "inputs": {"bronze": src},
-        "outputs": {"silver": out},
+        "inputs": {"bronze": src, "ingest_dates": sorted(bronze_parts)},
+        "outputs": {"silver": out, "months_written": len(tables.current(out).partitions)},
+        "mode": "full",
+        "full_reason": reason,
         "counts": {**reconcile(n_in, n_out, n_q, sum(dup_counts.values())), "duplicates_by_reason": dup_counts},
     }
+
+
+def _etl_merge(
+    ctx: JobContext, src: str, out: str, before: tables.Commit, bronze_parts: dict[str, str]
+) -> dict[str, Any]:
+    """Merge the bronze partitions not merged yet into ``silver/posts``, rewriting only the months they touch.
+    Returns the stage record, or ``{"full_reason": ...}`` when the merge would not equal a full rebuild."""
+    merged: dict[str, str] = before.meta[MERGED]
+    new = sorted(d for d in bronze_parts if d not in merged)
+    state = {**merged, **{d: bronze_parts[d] for d in new}}
+    record: dict[str, Any] = {"inputs": {"bronze": src, "ingest_dates": new}, "outputs": {"silver": out}}
+    ctx.output("silver/posts", out)
+    if not new:
+        return {**record, "mode": "incremental", "counts": {**reconcile(0, 0), "duplicates_by_reason": {}}}
+    days = [dt.date.fromisoformat(d) for d in new]
+    bronze = read_table(ctx.spark, src, BRONZE_POSTS).where(F.col("ingest_date").isin(*days))
+    normalised = normalise_posts(bronze, ctx.cfg.pseudonym_key()).persist()
+    n_in = normalised.count()
+    silver = tables.read(ctx.spark, out)
+    # one scan of silver's key columns, without a shuffle of silver for a batch the size of a few days
+    touched = touched_silver(silver, normalised, broadcast=n_in <= BROADCAST_ROWS).persist()
+    merge = merge_posts(touched, normalised)
+    if merge.changed.limit(1).count():
+        touched.unpersist()
+        normalised.unpersist()
+        return {"full_reason": "re-delivered posts changed their text or time"}
+    added = merge.added.persist()
+    removed = merge.removed.persist()
+    months = sorted({r["month"] for r in added.select("month").union(removed.select("month")).distinct().collect()})
+    in_months = F.col("month").isin(*[F.lit(m) for m in months])
+    rewrite = silver.where(in_months).join(removed.select("post_id"), "post_id", "left_anti").unionByName(added)
+    write_partitions(
+        rewrite.repartition("month"),
+        out,
+        "month",
+        replace=[{"month": m} for m in months],
+        meta={MERGED: state},
+        max_records_per_file=ctx.cfg.etl.rows_per_file,
+    )
+    n_q = _etl_quarantine(ctx, merge.quarantine, days)
+    dups = merge.duplicates.unionByName(removed.select("post_id", "reason"))
+    dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
+    n_added = added.count() - removed.count()  # silver rows after - before: the months rewritten lost and gained these
+    for df in (added, removed, touched, normalised):
+        df.unpersist()
+    record["outputs"]["months_written"] = len(months)
+    return {
+        **record,
+        "mode": "incremental",
+        "counts": {**reconcile(n_in, n_added, n_q, sum(dup_counts.values())), "duplicates_by_reason": dup_counts},
+    }
+
+
+def _etl_quarantine(ctx: JobContext, quarantine: Any, days: list[dt.date]) -> int:
+    """Quarantine the merged days' rejects under ``stage=etl/ingest_date=<day>``; nothing to write (and no Spark
+    job) when there are none and those partitions do not exist yet (new days: the usual case)."""
+    uri = quarantine_path(ctx.layout, "posts")
+    existing = tables.partition_values(uri, "ingest_date") if tables.exists(uri) else []
+    if not quarantine.limit(1).count() and not {d.isoformat() for d in days} & set(existing):
+        return 0
+    return write_quarantine(quarantine, ctx.layout, "posts", "etl", ingest_dates=days)
 
 
 def features(ctx: JobContext) -> dict[str, Any]:
