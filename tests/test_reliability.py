@@ -111,6 +111,7 @@ def test_a_python_worker_failing_once_per_partition_is_retried_to_the_same_silve
     proc = _job(
         root,
         "etl",
+        "--full",  # a rebuild from all of bronze: every post goes through the UDF
         fault="raise_once:udf.batch@clean_text",
         master="local[1,4]",  # up to 4 attempts per task, as a cluster's spark.task.maxFailures
         env={"SMSPARK_FAULTS_DIR": str(markers)},
@@ -124,7 +125,7 @@ def test_a_python_worker_failing_once_per_partition_is_retried_to_the_same_silve
 def test_a_full_output_location_fails_in_one_line_and_keeps_the_committed_version(spark, root):
     uri = storage.resolve_root(root / "silver/posts")
     before, commit = _rows(spark, uri), tables.current(uri)
-    proc = _job(root, "etl", fault="enospc:table.staged@/silver/posts")
+    proc = _job(root, "etl", "--full", fault="enospc:table.staged@/silver/posts")
     assert proc.returncode == 3, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: cannot write") and "No space left on device" in last, last
@@ -133,7 +134,7 @@ def test_a_full_output_location_fails_in_one_line_and_keeps_the_committed_versio
     assertDataFrameEqual(_rows(spark, uri), before)
     manifest = max((root / "runs").glob("*-etl-*/manifest.json"), key=lambda p: p.stat().st_mtime)
     assert '"status": "failed"' in manifest.read_text()
-    again = _job(root, "etl")
+    again = _job(root, "etl", "--full")
     assert again.returncode == 0, again.stderr[-3000:]
     assert not storage.exists(storage.join(uri, tables.STAGING))
 
