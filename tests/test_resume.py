@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from smspark.config import load_config
-from smspark.jobs import etl, features, ingest
+from smspark.jobs import etl, features, ingest, train
 from smspark.train.registry import NoChampionError, configure, get_champion
 from tests.test_reliability import DAY, _posts_slice
 
@@ -91,22 +91,14 @@ def root(spark, tmp_path_factory):
     return root
 
 
-def test_a_killed_worker_fails_the_run_and_resume_continues_from_its_checkpoint(root):
+def test_a_killed_worker_fails_the_run_and_resume_continues_from_its_checkpoint(root, capsys):
     cfg = load_config(None, [f"data.root={root}"])
-    nothing = subprocess.run(
-        [sys.executable, "-m", "smspark.cli", "train", "--model", "sentiment", "--resume", *_sets(root)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert nothing.returncode == 2 and nothing.stderr.strip().splitlines()[-1].startswith("error: nothing to resume")
-    refused = subprocess.run(
-        [sys.executable, "-m", "smspark.cli", "train", "--model", "gan", "--resume", *_sets(root)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert refused.returncode == 2 and "--resume is not available for gan" in refused.stderr.strip().splitlines()[-1]
+    for model, refusal in (
+        ("sentiment", "error: nothing to resume"),
+        ("gan", "error: --resume is not available for gan"),
+    ):
+        assert train.main(["--model", model, "--resume", "--date", DAY, *_sets(root)]) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(refusal)
 
     killed, marker = _train(root, fault="kill:hvd.epoch@rank1/epoch2")
     assert killed.returncode == 2, killed.stderr[-3000:]

@@ -64,24 +64,30 @@ def has_champion(ctx: JobContext, model: str) -> bool:
 
 def find_resume_point(ctx: JobContext, model: str, run_id: str | None = None) -> ResumePoint:
     """The checkpoint to continue ``model`` from: that of train run ``run_id``, or of the newest failed train run of
-    ``model`` under ``<data.root>/runs`` whose manifest records one (``models.<model>.checkpoint``).
+    ``model`` under ``<data.root>/runs`` whose manifest records one (``models.<model>.checkpoint``) and that no later
+    successful run resumed already.
 
     Raises:
         UserError: no such run, or it left no checkpoint.
     """
     runs = ctx.layout.runs
-    names = [run_id] if run_id else sorted((storage.name(u) for u in storage.listdir(runs)), reverse=True)
+    names = [run_id] if run_id else sorted((n for n in storage.listdir(runs) if "-train-" in n), reverse=True)
+    resumed: set[str] = set()  # failed runs a later run already resumed and finished
     for name in names:
         path = storage.join(runs, name, "manifest.json")
         if not storage.exists(path):
             continue
         data = storage.read_json(path)
-        record = data.get("models", {}).get(model) or {}
-        point = record.get("checkpoint")
-        if data.get("job") == "train" and point and (run_id or data.get("status") == "failed"):
+        if data.get("job") != "train":
+            continue
+        if data.get("status") == "ok" and data.get("resumed_from"):
+            resumed.add(data["resumed_from"]["run_id"])
+        point = (data.get("models", {}).get(model) or {}).get("checkpoint")
+        if point and (run_id or (data.get("status") == "failed" and name not in resumed)):
             return ResumePoint(name, point["stage"], int(point["epoch"]), point["uri"])
-    where = f"run {run_id}" if run_id else f"no failed train run of {model} under {runs}"
-    raise UserError(f"nothing to resume: {where} has no checkpoint of {model}; train it without --resume")
+    if run_id:
+        raise UserError(f"nothing to resume: train run {run_id} under {runs} has no checkpoint of {model}")
+    raise UserError(f"nothing to resume: no failed train run of {model} with a checkpoint under {runs}")
 
 
 def run(
