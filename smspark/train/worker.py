@@ -98,7 +98,10 @@ def _checkpoint_each_epoch(spec: KerasTrainSpec, local: str, rank: int):  # -> t
     class _Checkpoint(tf_keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             if rank == 0 and os.path.exists(local):
-                storage.upload(local, storage.join(spec.out_uri, CHECKPOINT))
+                # uploaded beside, then moved into place (a rename on local disks and HDFS): a rank 0 that dies
+                # mid-upload leaves the previous epoch's checkpoint whole, and checkpoint.json still names it
+                partial = storage.upload(local, storage.join(spec.out_uri, CHECKPOINT + ".partial"))
+                storage.move(partial, storage.join(spec.out_uri, CHECKPOINT))
                 storage.write_json(
                     storage.join(spec.out_uri, CHECKPOINT_META),
                     {"epoch": epoch + 1, "model": spec.model_name, "stage": spec.stage, "epochs": spec.epochs},
