@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -160,7 +161,18 @@ def _run_spark(
     except RuntimeError as exc:
         # Gloo's launcher reports a rank that exited non-zero (killed, out of memory, raised); the surviving ranks
         # fail fast in their next collective ("Horovod has been shut down"), so this returns in bounded time.
+        _wait_for_idle(sc)
         raise DistributedRunError(describe_failure(exc)) from exc
+
+
+def _wait_for_idle(sc: Any, timeout: float = 60.0) -> None:
+    """Wait (at most ``timeout`` seconds) until the cancelled Spark job of a failed Horovod run has no active job or
+    stage left, so the executors' last words on the killed tasks come before the job's error, not after it."""
+    tracker = sc.statusTracker()
+    deadline = time.monotonic() + timeout
+    while (tracker.getActiveJobsIds() or tracker.getActiveStageIds()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)  # the executor logs a killed task just after the scheduler lets it go
 
 
 def _horovodrun_path() -> str:
