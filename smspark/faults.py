@@ -13,7 +13,9 @@ point, so that tests can show a crash never leaves a table half written.
 
 Points: ``table.staged`` (Spark finished writing a table's staging data), ``table.moved`` (its partitions moved to
 their version directories, the commit not yet published), ``udf.batch`` (a batch reached a pandas UDF in a Python
-worker; targets name the UDF, e.g. ``clean_text``). Production never sets the variable.
+worker; targets name the UDF, e.g. ``clean_text``), ``hvd.epoch`` (a Horovod rank of the Keras worker at the end of
+an epoch, after rank 0 uploaded that epoch's checkpoint; targets ``rank<r>/epoch<e>``, 1-based epoch). Production
+never sets the variable.
 """
 
 from __future__ import annotations

@@ -257,3 +257,16 @@ def test_horovodrun_workers_never_get_the_pseudonymisation_key():
     assert "secret" not in env.values() and "again" not in env.values()
     assert env["PATH"] == "/usr/bin" and env["TF_USE_LEGACY_KERAS"] == "1"
     assert env["PYTHONPATH"].split(os.pathsep)[-1] == "/x"
+
+
+def test_a_failed_launch_is_described_in_one_line():
+    from smspark.train.launcher import describe_failure
+
+    gloo = RuntimeError(
+        "Horovod detected that one or more processes exited with non-zero status, thus causing the job to be "
+        "terminated. The first process to do so was:\nProcess name: 1\nExit code: 137\n"
+    )
+    assert describe_failure(gloo) == "Horovod rank 1 died (exit code 137, SIGKILL)"
+    raised = RuntimeError("... The first process to do so was:\nProcess name: 0\nExit code: 1\n")
+    assert describe_failure(raised) == "Horovod rank 0 failed (exit code 1)"
+    assert describe_failure(ValueError("\nno slots\nmore")) == "Horovod run failed (ValueError: no slots)"

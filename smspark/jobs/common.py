@@ -174,8 +174,8 @@ def run_job(
         body(ctx, args)
     except (UserError, ConfigError, ReconciliationError) as exc:
         path = manifest.write("failed", f"{type(exc).__name__}: {exc}")
-        print(f"error: {exc}", file=sys.stderr)
         print(f"run manifest: {path}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # the last line
         return 2
     except BaseException as exc:
         cause = storage_failure(exc)

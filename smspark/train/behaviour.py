@@ -75,6 +75,7 @@ class BehaviourAdapter(ModelAdapter):
     features = "behaviour"
     candidate_name = "behaviour"
     selection_metric = "AUC"
+    resumable = True
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

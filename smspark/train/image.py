@@ -68,6 +68,7 @@ class ImageAdapter(ModelAdapter):
     features = "image"
     candidate_name = "cnn"
     selection_metric = "macro_f1"
+    resumable = True
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -72,7 +75,31 @@ def _reporting(fn: Callable[..., T]) -> Callable[..., tuple[dict[str, Any], T]]:
 
 
 class DistributedRunError(RuntimeError):
-    """The distributed run failed: a worker raised, exited non-zero, or returned nothing."""
+    """The distributed run failed: a worker raised, exited non-zero, or returned nothing. ``str()`` is one line
+    (which rank failed and how); the launcher's full report is the exception it was raised from."""
+
+
+_FIRST_FAILED = re.compile(r"Process name:\s*(\d+)\s+Exit code:\s*(-?\d+)")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line on a failed Horovod launch: ``Horovod rank 1 died (exit code 137, SIGKILL)`` from the report of
+    Horovod's Gloo launcher (the first rank that exited non-zero; codes above 128 are killed by signal
+    ``code - 128``), else the exception's first line."""
+    text = str(exc)
+    found = _FIRST_FAILED.search(text)
+    if found is None:
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        return f"Horovod run failed ({type(exc).__name__}: {first[:200]})"
+    rank, code = found.group(1), int(found.group(2))
+    how = ""
+    if code > 128 or code < 0:
+        try:
+            how = f", {signal.Signals(abs(code) - 128 if code > 128 else -code).name}"
+        except ValueError:
+            how = ""
+    verb = "died" if how else "failed"
+    return f"Horovod rank {rank} {verb} (exit code {code}{how})"
 
 
 def _require_horovod() -> None:
@@ -133,7 +160,25 @@ def _run_spark(
     # (spark.pyspark.python, relative to the executor's work directory), not the driver's.
     executable = None if sc.master.startswith("local") else sc.pythonExec
     logger.info("horovod.spark.run: %d workers (gloo) on %s, python %s", num_proc, sc.master, executable or "driver's")
-    return horovod.spark.run(fn, args=args, num_proc=num_proc, env=env, use_gloo=True, verbose=1, executable=executable)
+    try:
+        return horovod.spark.run(
+            fn, args=args, num_proc=num_proc, env=env, use_gloo=True, verbose=1, executable=executable
+        )
+    except RuntimeError as exc:
+        # Gloo's launcher reports a rank that exited non-zero (killed, out of memory, raised); the surviving ranks
+        # fail fast in their next collective ("Horovod has been shut down"), so this returns in bounded time.
+        _wait_for_idle(sc)
+        raise DistributedRunError(describe_failure(exc)) from exc
+
+
+def _wait_for_idle(sc: Any, timeout: float = 60.0) -> None:
+    """Wait (at most ``timeout`` seconds) until the cancelled Spark job of a failed Horovod run has no active job or
+    stage left, so the executors' last words on the killed tasks come before the job's error, not after it."""
+    tracker = sc.statusTracker()
+    deadline = time.monotonic() + timeout
+    while (tracker.getActiveJobsIds() or tracker.getActiveStageIds()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)  # the executor logs a killed task just after the scheduler lets it go
 
 
 def _horovodrun_path() -> str:
@@ -204,7 +249,9 @@ def _run_horovodrun(fn: Callable[..., T], args: tuple, num_proc: int, env: dict[
         ]
         if returncode != 0 or errors:
             detail = "\n".join(errors) if errors else "\n".join(tail)
-            raise DistributedRunError(f"horovodrun exited with code {returncode}:\n{detail}")
+            raise DistributedRunError(describe_failure(RuntimeError(detail))) from RuntimeError(
+                f"horovodrun exited with code {returncode}:\n{detail}"
+            )
 
         results = []
         for rank in range(num_proc):
@@ -250,8 +297,8 @@ def run_distributed(
 
     Raises:
         ValueError: unknown backend, ``num_proc < 1``, or no SparkSession for the ``"spark"`` backend.
-        RuntimeError: Horovod not built (run ``make setup``), or a worker failed (``DistributedRunError`` for
-            ``"horovodrun"``; Horovod's own error for ``"spark"``).
+        RuntimeError: Horovod not built (run ``make setup``).
+        DistributedRunError: a worker failed or died (one line: which rank and how, :func:`describe_failure`).
     """
     if backend not in _BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {sorted(_BACKENDS)}")

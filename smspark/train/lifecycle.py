@@ -56,6 +56,30 @@ class NotReady(RuntimeError):
     with the image champion). The message says what to run first."""
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a Keras stage continues from: the checkpoint of run ``run_id``'s stage ``stage`` (the sub-folder of its
+    work area), which holds the weights after ``epoch`` (1-based) epochs."""
+
+    run_id: str
+    stage: str
+    epoch: int
+    checkpoint_uri: str
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's ``resumed_from``: run id, stage, epoch, checkpoint URI."""
+        return {"run_id": self.run_id, "stage": self.stage, "epoch": self.epoch, "checkpoint": self.checkpoint_uri}
+
+
+class TrainingInterrupted(RuntimeError):
+    """A distributed Keras stage failed (a rank died or raised). ``checkpoint`` is the last checkpoint rank 0
+    uploaded (``{"uri", "stage", "epoch"}``), or None when no epoch finished; the cause is chained."""
+
+    def __init__(self, model: str, stage: str, cause: str, checkpoint: dict[str, Any] | None) -> None:
+        self.model, self.stage, self.cause, self.checkpoint = model, stage, cause, checkpoint
+        super().__init__(f"training of {model} failed: {cause}")
+
+
 # --- values passed between the template and the adapters ---------------------------------------------------------
 
 
@@ -73,6 +97,7 @@ class TrainContext:
         backend: ``spark`` (``horovod.spark.run``) or ``horovodrun``.
         local_dir: a driver-local temporary directory for the run (files handed to MLflow).
         mlflow_run_id, tracking_uri: the driver's MLflow run, for rank 0's per-epoch metrics.
+        resume: when set, the Keras stage it names continues from its checkpoint (:meth:`ModelAdapter.train_keras`).
     """
 
     spark: Any
@@ -84,6 +109,7 @@ class TrainContext:
     local_dir: Path
     mlflow_run_id: str = ""
     tracking_uri: str = ""
+    resume: ResumePoint | None = None
 
     def features(self, *parts: str) -> str:
         """URI of a file or split under the features folder."""
@@ -187,6 +213,8 @@ class ModelAdapter(ABC):
         candidate_name: the manifest's name for the deep model's figures (``cnn``, ``neumf``, ...).
         selection_metric: the key of :meth:`evaluate`'s result the champion rule compares on validation.
         higher_is_better: direction of ``selection_metric``.
+        resumable: whether a failed run can be continued from its checkpoint (``train --resume``): models trained
+            through :meth:`train_keras`; custom training loops are not.
     """
 
     name: ClassVar[str]
@@ -194,6 +222,7 @@ class ModelAdapter(ABC):
     candidate_name: ClassVar[str]
     selection_metric: ClassVar[str]
     higher_is_better: ClassVar[bool] = True
+    resumable: ClassVar[bool] = False
 
     def __init__(self, ctx: TrainContext) -> None:
         self.ctx = ctx
@@ -287,11 +316,15 @@ class ModelAdapter(ABC):
         metrics (``<stage>_loss``, ...); epochs are raised to reach ``min_train_steps`` steps per worker. An
         ``epoch_rows`` override sets the rows of one epoch (default: the training split's), e.g. one of several
         independent negative draws written side by side.
+
+        When :attr:`TrainContext.resume` names this stage, rank 0 starts from its checkpoint's weights and training
+        continues after the checkpoint's epoch. Raises :class:`TrainingInterrupted` (naming the last checkpoint
+        uploaded under ``<work>/<stage>``) when a worker dies or fails.
         """
         fields = ("batch_size", "epochs", "learning_rate", "early_stopping_patience", "min_train_steps")
         b = {f: overrides.get(f, getattr(budget, f, None)) for f in fields}
         batch_size, epochs = int(b["batch_size"]), int(b["epochs"])
-        from smspark.train.launcher import run_distributed
+        from smspark.train.launcher import DistributedRunError, run_distributed
         from smspark.train.worker import KerasTrainSpec, keras_worker
 
         ctx = self.ctx
@@ -328,10 +361,31 @@ class ModelAdapter(ABC):
             metric_prefix=f"{stage}_",
             early_stopping_patience=b["early_stopping_patience"],
             optimizer=optimizer,
+            model_name=self.name,
+            stage=stage,
         )
-        results = run_distributed(keras_worker, (spec,), num_proc=ctx.num_proc, backend=ctx.backend, spark=ctx.spark)
+        if ctx.resume is not None and ctx.resume.stage == stage:
+            spec.resume_uri, spec.initial_epoch = ctx.resume.checkpoint_uri, min(ctx.resume.epoch, n_epochs)
+        try:
+            results = run_distributed(
+                keras_worker, (spec,), num_proc=ctx.num_proc, backend=ctx.backend, spark=ctx.spark
+            )
+        except DistributedRunError as exc:
+            raise TrainingInterrupted(self.name, stage, str(exc), last_checkpoint(spec.out_uri)) from exc
         model = load_keras(storage.join(spec.out_uri, "model.h5"))
         return KerasRun(model=model, out_uri=spec.out_uri, results=results, epochs=n_epochs)
+
+
+def last_checkpoint(out_uri: str) -> dict[str, Any] | None:
+    """The checkpoint rank 0 left under ``out_uri`` (a stage's work folder): ``{"uri", "stage", "epoch"}`` from its
+    ``checkpoint.json``, or None when there is none (no epoch finished)."""
+    from smspark.train.worker import CHECKPOINT, CHECKPOINT_META
+
+    meta_uri, uri = storage.join(out_uri, CHECKPOINT_META), storage.join(out_uri, CHECKPOINT)
+    if not (storage.exists(meta_uri) and storage.exists(uri)):
+        return None
+    meta = storage.read_json(meta_uri)
+    return {"uri": uri, "stage": meta.get("stage") or storage.name(out_uri), "epoch": int(meta["epoch"])}
 
 
 # --- small pure pieces ---------------------------------------------------------------------------------------------
@@ -474,6 +528,7 @@ def run_lifecycle(
     num_proc: int,
     backend: str,
     report_uri: str | None = None,
+    resume: ResumePoint | None = None,
 ) -> dict[str, Any]:
     """Train, select on validation, test beside baseline and champion, log, register and promote one model.
 
@@ -484,6 +539,7 @@ def run_lifecycle(
         run_id: the run manifest's id (names the work area ``runs/<run_id>/train/<model>``).
         num_proc, backend: Horovod workers and how they are launched.
         report_uri: where plots are copied for the run manifest (default ``runs/<run_id>``).
+        resume: continue the Keras stage it names from its checkpoint (the record gets ``resumed_from``).
 
     Returns:
         The manifest record (see the module docstring): ``registered_model``, ``version``, ``champion``,
@@ -492,6 +548,8 @@ def run_lifecycle(
 
     Raises:
         NotReady: the features folder is missing, or the adapter cannot start (see its docstring).
+        ValueError: ``resume`` for an adapter that is not :attr:`ModelAdapter.resumable`.
+        TrainingInterrupted: a Horovod worker died or failed (nothing registered, the champion unchanged).
     """
     import mlflow
 
@@ -522,7 +580,10 @@ def run_lifecycle(
         backend=backend,
         local_dir=Path(tmp),
         tracking_uri=mlflow.get_tracking_uri(),
+        resume=resume,
     )
+    if resume is not None and not adapter_cls.resumable:
+        raise ValueError(f"{name} cannot resume from a checkpoint: it trains with its own loop")
     adapter = adapter_cls(ctx)
     fp = fingerprint(features_uri)
     rows = adapter.rows()
@@ -685,5 +746,6 @@ def run_lifecycle(
         "epochs_run": len(candidate.history.get("loss", candidate.history.get("d_loss", []))),
         "plots": plot_uris,
         **candidate.extra,
+        **({"resumed_from": resume.record()} if resume is not None else {}),
         "metrics": {adapter.candidate_name: cand_test, **base_test, "champion": champ_test},
     }

@@ -195,6 +195,7 @@ class RecommenderAdapter(ModelAdapter):
     features = "recommender"
     candidate_name = "neumf"
     selection_metric = "NDCG@10_full"
+    resumable = True
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

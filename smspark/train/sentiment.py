@@ -41,6 +41,7 @@ class SentimentAdapter(ModelAdapter):
     features = "sentiment"
     candidate_name = "cnn"
     selection_metric = "macro_f1"
+    resumable = True
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

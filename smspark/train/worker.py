@@ -26,6 +26,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Rank 0's checkpoint (the whole model, HDF5) and its side file (``epoch`` it holds, 1-based; ``model``; ``stage``),
+#: both under ``KerasTrainSpec.out_uri``.
+CHECKPOINT = "checkpoint.h5"
+CHECKPOINT_META = "checkpoint.json"
+
 
 @dataclass
 class KerasTrainSpec:
@@ -47,6 +52,10 @@ class KerasTrainSpec:
         early_stopping_patience: when set, stop after this many epochs without a lower ``val_loss`` and restore
             the best epoch's weights. Metrics are averaged across ranks first, so every rank stops at the same
             epoch (no rank is left waiting in an allreduce).
+        model_name, stage: recorded in ``checkpoint.json`` beside the checkpoint.
+        resume_uri, initial_epoch: continue a run: rank 0 loads the weights of the checkpoint at ``resume_uri``
+            (then broadcast to every rank as usual) and training resumes after epoch ``initial_epoch`` (1-based
+            epochs already done; ``epochs`` stays the total).
     """
 
     model_fn: Callable[[], Any]
@@ -69,20 +78,38 @@ class KerasTrainSpec:
     metric_prefix: str = ""
     early_stopping_patience: int | None = None
     env: dict[str, str] = field(default_factory=dict)
+    model_name: str = ""
+    stage: str = ""
+    resume_uri: str | None = None
+    initial_epoch: int = 0
 
 
-def _upload_each_epoch(local: str, uri: str):  # -> tf_keras.callbacks.Callback
-    """Copies rank 0's local checkpoint to the data root after every epoch."""
+def _checkpoint_each_epoch(spec: KerasTrainSpec, local: str, rank: int):  # -> tf_keras.callbacks.Callback
+    """At the end of every epoch: rank 0 copies its local checkpoint to ``<out_uri>/checkpoint.h5`` and records the
+    epoch it holds in ``checkpoint.json`` (``epoch`` 1-based, ``model``, ``stage``); then every rank waits for it (a
+    small allreduce) and passes the fault point ``hvd.epoch`` (target ``rank<r>/epoch<e>``, :mod:`smspark.faults`),
+    so a rank killed there dies with the checkpoint of that epoch already on the data root."""
+    import horovod.tensorflow as hvd
+    import tensorflow as tf
     import tf_keras
 
-    from smspark import storage
+    from smspark import faults, storage
 
-    class _Upload(tf_keras.callbacks.Callback):
+    class _Checkpoint(tf_keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            if os.path.exists(local):
-                storage.upload(local, uri)
+            if rank == 0 and os.path.exists(local):
+                # uploaded beside, then moved into place (a rename on local disks and HDFS): a rank 0 that dies
+                # mid-upload leaves the previous epoch's checkpoint whole, and checkpoint.json still names it
+                partial = storage.upload(local, storage.join(spec.out_uri, CHECKPOINT + ".partial"))
+                storage.move(partial, storage.join(spec.out_uri, CHECKPOINT))
+                storage.write_json(
+                    storage.join(spec.out_uri, CHECKPOINT_META),
+                    {"epoch": epoch + 1, "model": spec.model_name, "stage": spec.stage, "epochs": spec.epochs},
+                )
+            hvd.allreduce(tf.constant(0.0), name="smspark.checkpoint_uploaded")
+            faults.point("hvd.epoch", f"rank{rank}/epoch{epoch + 1}")
 
-    return _Upload()
+    return _Checkpoint()
 
 
 def make_optimizer(name: str, learning_rate: float):  # -> tf_keras.optimizers.Optimizer
@@ -141,6 +168,10 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     model = spec.model_fn()
     opt = distributed_optimizer(make_optimizer(spec.optimizer, spec.learning_rate * size))
     model.compile(optimizer=opt, loss=spec.loss, metrics=list(spec.metrics))
+    if spec.resume_uri and rank == 0:
+        with tempfile.TemporaryDirectory(prefix="smspark-resume-") as tmp:
+            model.load_weights(str(storage.download(spec.resume_uri, os.path.join(tmp, CHECKPOINT))))
+        log.info("rank 0 resumes from %s after epoch %d", spec.resume_uri, spec.initial_epoch)
     callbacks: list[Any] = [BroadcastGlobalVariablesCallback(0), MetricAverageCallback()]
     if spec.early_stopping_patience is not None:
         callbacks.append(
@@ -149,12 +180,12 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
             )
         )
     local_dir = tempfile.mkdtemp(prefix="smspark-rank0-") if rank == 0 else ""
+    checkpoint = os.path.join(local_dir, CHECKPOINT)
     if rank == 0:
-        checkpoint = os.path.join(local_dir, "checkpoint.h5")
         callbacks.append(tf_keras.callbacks.ModelCheckpoint(checkpoint))
-        callbacks.append(_upload_each_epoch(checkpoint, storage.join(spec.out_uri, "checkpoint.h5")))
-        if spec.tracking_uri and spec.run_id:
-            callbacks.append(_mlflow_epoch_logger(spec))
+    callbacks.append(_checkpoint_each_epoch(spec, checkpoint, rank))
+    if rank == 0 and spec.tracking_uri and spec.run_id:
+        callbacks.append(_mlflow_epoch_logger(spec))
     steps = steps_per_epoch(spec.train_rows, spec.batch_size, size)
     val_steps = steps_per_epoch(spec.val_rows, spec.batch_size, size)
     common = dict(
@@ -174,6 +205,7 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
             train_ds,
             steps_per_epoch=steps,
             epochs=spec.epochs,
+            initial_epoch=spec.initial_epoch,
             validation_data=val_ds,
             validation_steps=val_steps,
             callbacks=callbacks,
