@@ -21,6 +21,8 @@ from tests.conftest import require_landing
 pytestmark = pytest.mark.slow
 
 DAY = "2026-11-21"
+#: A gold write that needs no model: the keywords of the silver posts.
+GOLD_JOB = ("analytics", "--steps", "keywords")
 
 
 def _posts_slice(root: Path, n: int = 400) -> None:
@@ -51,8 +53,8 @@ def _job(
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("crash") / "data"
     _posts_slice(root)
-    for job in ("ingest", "etl", "features"):
-        proc = _job(root, job)
+    for job in (("ingest",), ("etl",), ("features",), GOLD_JOB):
+        proc = _job(root, *job)
         assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
@@ -71,6 +73,7 @@ TABLES = {
     "quarantine": (("ingest",), "quarantine/posts"),
     "silver": (("etl", "--full"), "silver/posts"),
     "features": (("features",), "features/sentiment/train"),
+    "gold": (GOLD_JOB, "gold/keywords"),
 }
 
 
@@ -81,6 +84,7 @@ KILLS = [
     ("silver", "table.staged"),
     ("silver", "table.moved"),
     ("features", "table.moved"),
+    ("gold", "table.staged"),
 ]
 
 
