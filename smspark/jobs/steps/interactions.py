@@ -205,7 +205,7 @@ def id_maps_of(events: DataFrame, items: DataFrame) -> IdMaps:
     return build_id_maps(users, item_ids, genres)
 
 
-def _write_splits(ctx: JobContext, rows: DataFrame, out: str) -> dict[str, int]:
+def write_splits(ctx: JobContext, rows: DataFrame, out: str) -> dict[str, int]:
     """Write each split in :func:`split_files` files, rows in a seeded pseudo-random order
     (:func:`smspark.features.interactions.seeded_order`: the same rows give the same files on every run).
 
@@ -255,7 +255,7 @@ def features_recommender(ctx: JobContext) -> dict[str, Any]:
         )
         rows = rows.persist()
         out = storage.join(ctx.layout.features, "recommender")
-        counts = _write_splits(ctx, rows, out)
+        counts = write_splits(ctx, rows, out)
     except Exception as exc:
         if "unseen items" in str(exc):
             raise UserError(f"negative sampling impossible: {exc}; lower models.recommender.eval_negatives") from exc
@@ -322,7 +322,7 @@ def features_behaviour(ctx: JobContext) -> dict[str, Any]:
     split = leave_last_out(indexed, user_col="user_idx", item_col="item_idx")
     rows = behaviour_rows(split, items_df, mcfg.history_len, mcfg.engagement_threshold).persist()
     out = storage.join(ctx.layout.features, "behaviour")
-    counts = _write_splits(ctx, rows, out)
+    counts = write_splits(ctx, rows, out)
     label_rate = {
         r["split"]: round(float(r["rate"]), 4)
         for r in rows.groupBy("split").agg(F.avg("label").alias("rate")).collect()

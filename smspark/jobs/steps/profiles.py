@@ -17,11 +17,10 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from smspark import storage
-from smspark.features.interactions import seeded_order
 from smspark.features.profiles import PROFILE_COLUMNS, author_profiles, interaction_profiles, profile_splits
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import read_parquet, read_table, write_json, write_table
-from smspark.jobs.steps.interactions import split_files
+from smspark.jobs.steps.interactions import write_splits
 from smspark.manifest import reconcile
 
 TABLE = "user_profiles"
@@ -78,12 +77,7 @@ def generator_features(ctx: JobContext, profiles_uri: str, source: str) -> tuple
     n_in = rows.count()
     complete = rows.dropna(subset=cols)
     out = storage.join(ctx.layout.features, "profiles")
-    by_split = {}
-    for split in ("train", "val", "test"):
-        part = complete.where(F.col("split") == split).drop("split", "user_id")
-        uri = storage.join(out, split)
-        write_table(seeded_order(part, split_files(ctx), ctx.cfg.train.seed), uri)
-        by_split[split] = read_parquet(ctx.spark, uri).count()
+    by_split = write_splits(ctx, complete.drop("user_id"), out)
     if by_split["train"] == 0:
         raise UserError(f"no complete {source} profiles fall in the training split: nothing to train a generator on")
     write_json(storage.join(out, "meta.json"), {"source": source, "columns": cols, "rows": by_split})
