@@ -21,6 +21,7 @@ from smspark.jobs import ingest as ingest_job
 from smspark.jobs.common import JobContext
 from smspark.manifest import RunManifest
 from tests.conftest import local, require_landing
+from tests.table_snapshots import assert_versions_bounded, layer_bytes, snapshot
 from tests.test_media_ingest import emoji_slice, fashion_slice
 
 DAY = dt.date(2026, 11, 21)
@@ -30,8 +31,6 @@ DOMAINS = {
     "interactions": ("interactions", ["recommender", "behaviour", "profiles"]),
     "media": ("media", ["image"]),
 }
-#: Columns a re-run changes by design: when a row was quarantined.
-VOLATILE = {"quarantined_at"}
 
 
 def _landing(landing: Path) -> None:
@@ -73,27 +72,6 @@ def _run(cfg, spark, stage: str, domain: str | None = None, day: dt.date = DAY) 
         features_job.run(ctx, None if domain is None else DOMAINS[domain][1])
 
 
-def snapshot(root: Path) -> dict[str, object]:
-    """Every committed table under bronze, silver, features and quarantine as its sorted rows (volatile columns
-    dropped), and every side file of the features (vocabularies, id maps, meta) as bytes."""
-    out: dict[str, object] = {}
-    for layer in ("bronze", "silver", "features", "quarantine"):
-        for commit in sorted((root / layer).rglob(tables.COMMIT_FILE)):
-            uri = storage.resolve_root(commit.parent)
-            try:
-                t = tables.read_arrow(uri)
-            except tables.TableNotFound:  # committed empty (a quarantine with nothing in it)
-                out[str(commit.parent.relative_to(root))] = []
-                continue
-            t = t.drop([c for c in t.column_names if c in VOLATILE])
-            out[str(commit.parent.relative_to(root))] = sorted(repr(sorted(r.items())) for r in t.to_pylist())
-    for side in sorted((root / "features").rglob("*")):
-        if side.is_file() and not any(p.startswith((".", "_")) for p in side.relative_to(root).parts):
-            if "/.v-" not in str(side) and side.suffix in (".json", ".npz", ".txt"):
-                out[str(side.relative_to(root))] = side.read_bytes()
-    return out
-
-
 @pytest.fixture(scope="module")
 def built(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("idempotent") / "data"
@@ -106,13 +84,7 @@ def built(spark, tmp_path_factory):
         _run(cfg, spark, stage)
     first = snapshot(local(cfg.layout.root))
     assert any(k.startswith("features/image") for k in first) and any(k.startswith("features/profiles") for k in first)
-    return cfg, first, _bytes(local(cfg.layout.root))
-
-
-def _bytes(root: Path) -> dict[str, int]:
-    """Bytes on disk per layer."""
-    layers = ("bronze", "silver", "features", "quarantine")
-    return {layer: sum(f.stat().st_size for f in (root / layer).rglob("*") if f.is_file()) for layer in layers}
+    return cfg, first, layer_bytes(local(cfg.layout.root))
 
 
 @pytest.mark.parametrize("stage", ["ingest", "etl", "features"])
@@ -148,12 +120,8 @@ def test_the_next_date_after_repeated_runs_keeps_disk_bounded(spark, built):
     root = local(cfg.layout.root)
     for stage in ("ingest", "etl", "features"):
         _run(cfg, spark, stage, day=DAY + dt.timedelta(days=1))
-    assert not list(root.rglob(tables.STAGING))
-    for commit in root.rglob(tables.COMMIT_FILE):
-        for folder in [commit.parent, *(d for d in commit.parent.rglob("*") if d.is_dir())]:
-            versions = [d for d in folder.iterdir() if d.is_dir() and d.name.startswith(tables.VERSION_PREFIX)]
-            assert len(versions) <= 2, folder  # current + one kept for readers still on it
-    after = _bytes(root)
+    assert_versions_bounded(root)
+    after = layer_bytes(root)
     # bronze gains the new date's partition; every other layer holds at most two versions of its tables
     assert after["bronze"] <= 3 * bytes_first["bronze"]
     for layer in ("silver", "features", "quarantine"):

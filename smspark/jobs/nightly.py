@@ -1,7 +1,10 @@
 """Job ``nightly``: ingest -> etl -> features -> train -> score -> analytics -> report, one run, one manifest.
 
-Every table with landing data is ingested and cleaned and every model whose input exists gets features; the
-models in ``nightly.train`` whose features exist are trained only when they have no champion yet (or with
+Every table with landing data is ingested and cleaned. Features are built for the models the night will train (those
+in ``nightly.train`` with no champion yet, or all of them with ``--retrain``) and for ``profiles``, whose step also
+writes ``silver/user_profiles`` for the analytics; a model that keeps its champion keeps its last features (its
+scorer reads silver, not features), which is what makes a night with champions quick. The models in
+``nightly.train`` whose features exist are then trained only when they have no champion yet (or with
 ``--retrain``); the ``nightly.score`` scorers whose silver input exists then write gold for ``--date`` (a scorer whose
 model has no champion and no features to train one, e.g. spam without mail, is skipped). What is
 skipped, and why, is recorded in the manifest. Analytics (keywords, daily sentiment, trend alerts) and the HTML
@@ -17,9 +20,26 @@ import argparse
 from smspark import storage
 from smspark.jobs import analytics, etl, features, ingest, purge, report, score, train
 from smspark.jobs.common import JobContext, run_job
+from smspark.jobs.features import FEATURE_STEPS
 from smspark.jobs.steps import names_arg
 
 NO_INPUT = "no input features under the data root"
+#: Feature steps built every night: ``profiles`` also writes ``silver/user_profiles``, which the analytics release.
+ALWAYS_FEATURES = ("profiles",)
+
+
+def feature_models(ctx: JobContext, to_train: list[str], retrain: bool) -> tuple[list[str], dict[str, str]]:
+    """The feature steps tonight needs, in :data:`FEATURE_STEPS` order, among those whose silver input exists: the
+    inputs of every model in ``to_train`` that will train (no champion, or ``retrain``) and :data:`ALWAYS_FEATURES`.
+    Returns ``(steps to run, {skipped step: reason})``."""
+    present = [m for m, (table, _) in FEATURE_STEPS.items() if storage.exists(storage.join(ctx.layout.silver, table))]
+    needed = set(ALWAYS_FEATURES)
+    for model in to_train:
+        if retrain or not train.has_champion(ctx, model):
+            needed.add(train.TRAIN_INPUTS.get(model, model))
+    run = [m for m in present if m in needed]
+    reason = "no model trained tonight reads them (a model with a champion retrains only with --retrain)"
+    return run, {f"features.{m}": reason for m in present if m not in needed}
 
 
 def run(
@@ -29,8 +49,12 @@ def run(
         purge.run(ctx)
     ingest.run(ctx)
     etl.run(ctx)
-    features.run(ctx)
-    for model in to_train if to_train is not None else ctx.cfg.nightly.train:
+    trainable = to_train if to_train is not None else ctx.cfg.nightly.train
+    needed, skipped = feature_models(ctx, trainable, retrain)
+    ctx.manifest.data.setdefault("skipped", {}).update(skipped)
+    if needed:
+        features.run(ctx, needed)
+    for model in trainable:
         if not train.has_input(ctx, model):
             ctx.manifest.data["models"][model] = {"trained": False, "reason": NO_INPUT}
         elif retrain or not train.has_champion(ctx, model):
