@@ -7,6 +7,9 @@ Tabular Data using Conditional GAN", NeurIPS 2019).
   ``alpha = (x - mu_k) / (4 sigma_k)`` clipped to [-0.99, 0.99]: ``[alpha, one-hot(k)]``. Categorical columns are
   one-hot. On the way back, values are clipped to the training column's range and integer-valued columns are
   rounded (SDV's ``enforce_min_max_values`` and ``enforce_rounding``, on by default in its CTGAN synthesizer).
+  Two additions for per-user aggregates (:class:`DataTransformer`): values held by many training rows (shares of
+  exactly 0 or 1) are point-mass modes decoded to exactly that value, and heavily right-skewed non-negative
+  columns (counts) are modelled as ``log1p``.
 - Conditional vector and training-by-sampling (section 4.3): per batch row a discrete column is drawn uniformly and
   a category with probability proportional to ``log(1 + frequency)``; the real row is drawn among rows with that
   category; the generator pays a cross-entropy for not producing the asked category.
@@ -265,7 +268,8 @@ def activate(logits: Any, transformer: DataTransformer, tau: float = 0.2) -> Any
 
 @dataclass
 class CtganConfig:
-    """Training settings (CTGAN's defaults except ``epochs``/``batch_size`` for small tables)."""
+    """Training settings (CTGAN's defaults except ``epochs``/``batch_size`` for small tables); ``atom_share`` and
+    ``log_skew`` are the :class:`DataTransformer`'s (None turns either off)."""
 
     epochs: int = 30
     batch_size: int = 100
