@@ -61,11 +61,12 @@ class DataTransformer:
     """Mode-specific normalisation of continuous columns and one-hot discrete columns (CTGAN section 4.2), with two
     additions for tables of per-user aggregates (both off with ``atom_share=None, log_skew=None``):
 
-    - Point masses (``atom_share``): a value held by at least that share of the training rows (a share of exactly
-      0 or 1, a single active day, zero entropy) becomes a mode of its own with zero spread, decoded to exactly that
-      value. A Gaussian mode fitted to it has the mixture's minimum variance, so half of the decoded values land
-      just beside it and the column's cumulative distribution (what KSComplement compares) misses the jump.
-      The Gaussian mixture models the remaining values.
+    - Point masses (``atom_share``): a value held by at least that share of the training rows and by two rows at
+      least (a share of exactly 0 or 1, a single active day, zero entropy) becomes a mode of its own with zero
+      spread, decoded to exactly that value. A Gaussian mode fitted to it has the mixture's minimum variance, so
+      half of the decoded values land just beside it and the column's cumulative distribution (what KSComplement
+      compares) misses the jump. The Gaussian mixture models the remaining values; when fewer than two distinct
+      values remain, every value of the column is an atom.
     - Heavy right tails (``log_skew``): a non-negative column whose sample skewness exceeds ``log_skew`` (rating
       counts, events per day: a few users with thousands of events) is modelled as ``log1p(x)`` and decoded with
       ``expm1``, so the mixture's modes cover the bulk of the users rather than the handful of extreme ones.
@@ -95,14 +96,16 @@ class DataTransformer:
         from sklearn.mixture import BayesianGaussianMixture
 
         values, counts = np.unique(x, return_counts=True)
-        atoms = values[counts >= self.atom_share * len(x)] if self.atom_share else values[:0]
+        atoms = values[counts >= max(2, self.atom_share * len(x))] if self.atom_share else values[:0]
         skew = float(pd.Series(x).skew()) if len(values) > 2 else 0.0
         log = self.log_skew is not None and x.min() >= 0 and skew > self.log_skew
         rest = x[~np.isin(x, atoms)]
+        if len(np.unique(rest)) < 2:  # too few other values for a mixture: every value is an atom
+            atoms, rest = values, x[:0]
         rest = np.log1p(rest) if log else rest
         info = ColumnInfo(name, "continuous", 1, atoms=atoms, log=log)
         means, stds = [atoms.astype(float)], [np.zeros(len(atoms))]
-        if len(np.unique(rest)) >= 2 or len(atoms) == 0:
+        if len(rest):
             gmm = BayesianGaussianMixture(
                 n_components=max(1, min(self.max_modes, len(np.unique(rest)))),
                 weight_concentration_prior_type="dirichlet_process",
