@@ -377,7 +377,11 @@ class ProfilesConfig(_Strict):
     of ``pac``, the PacGAN group size), raised so that every worker runs at least ``min_train_steps`` steps;
     ``learning_rate`` for both Adam optimizers; ``max_modes`` Gaussian modes at most per continuous column;
     ``ema_decay``: the exported generator is an exponential moving average of the trained one's weights (Yazici et
-    al. 2019; None exports the trained generator). ``eval_rows`` caps the real and synthetic rows compared per split
+    al. 2019; None exports the trained generator). ``atom_share``: a value held by at least this share of the
+    training rows is a point-mass mode of its own (shares of exactly 0 or 1, a single active day); ``log_skew``:
+    non-negative columns skewed beyond it (rating counts) are modelled as ``log1p``
+    (:class:`smspark.synthetic.ctgan.DataTransformer`; None turns either off). ``eval_rows`` caps the real and
+    synthetic rows compared per split
     (0: all). CTGAN's own defaults (pac 10, batch 500) are made for tables of thousands of rows; a few hundred users
     give a pac-10 critic a handful of packs per batch, and pac 1 measured better here (docs/RESULTS.md).
     """
@@ -392,6 +396,8 @@ class ProfilesConfig(_Strict):
     noise_dim: int = Field(128, ge=1)
     learning_rate: float = Field(2e-4, gt=0.0)
     max_modes: int = Field(10, ge=1)
+    atom_share: float | None = Field(0.05, gt=0.0, le=1.0)
+    log_skew: float | None = Field(2.0, ge=0.0)
     eval_rows: int = Field(0, ge=0)
 
 

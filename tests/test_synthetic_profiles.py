@@ -9,6 +9,7 @@ import pytest
 import smspark  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 from smspark.synthetic.ctgan import ConditionalSampler, CtganConfig, DataTransformer, fit
 from smspark.synthetic.metrics import copula_sample, score
+from tests.conftest import require_landing
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,32 @@ def test_mode_specific_normalisation_round_trip(table):
     back = tr.inverse(enc)
     np.testing.assert_allclose(back.a, table.a, atol=1e-4)
     assert (back.c == table.c).all()
+
+
+@pytest.fixture(scope="module")
+def movielens_users() -> pd.DataFrame:
+    """Per-user rating count and night/evening shares of the MovieLens sample ratings (pandas, one row per user)."""
+    ratings = pd.read_csv(require_landing("movielens", "ratings.csv"), usecols=["userId", "timestamp"])
+    hour = pd.to_datetime(ratings.timestamp, unit="s", utc=True).dt.hour
+    per_user = ratings.assign(night=hour < 6, evening=hour >= 18).groupby("userId")
+    return pd.DataFrame({"n_events": per_user.size().astype(float), "night": per_user.night.mean()}).assign(
+        evening=per_user.evening.mean()
+    )
+
+
+def test_point_masses_and_heavy_tails_of_user_aggregates(movielens_users):
+    users = movielens_users.reset_index(drop=True)
+    tr = DataTransformer(seed=0).fit(users)
+    n_events, night, _ = tr.columns
+    assert n_events.log and not night.log  # rating counts are heavy-tailed, shares are not
+    assert {0.0, 1.0} <= set(night.atoms.tolist())  # users who never / only rate at night
+    back = tr.inverse(tr.transform(users, np.random.default_rng(1)))
+    assert ((back.night == 0) == (users.night == 0)).all() and ((back.night == 1) == (users.night == 1)).all()
+    np.testing.assert_allclose(back.night, users.night, atol=1e-4)
+    assert (back.n_events == users.n_events).mean() > 0.99  # integers back, but a value beyond 4 sigma is clipped
+    plain = DataTransformer(seed=0, atom_share=None, log_skew=None).fit(users)
+    decoded = plain.inverse(plain.transform(users, np.random.default_rng(1)))
+    assert (decoded.night == 0).mean() < (users.night == 0).mean()  # a Gaussian mode smears the point mass
 
 
 def test_training_by_sampling_draws_rows_of_the_asked_category(table):

@@ -7,6 +7,9 @@ Tabular Data using Conditional GAN", NeurIPS 2019).
   ``alpha = (x - mu_k) / (4 sigma_k)`` clipped to [-0.99, 0.99]: ``[alpha, one-hot(k)]``. Categorical columns are
   one-hot. On the way back, values are clipped to the training column's range and integer-valued columns are
   rounded (SDV's ``enforce_min_max_values`` and ``enforce_rounding``, on by default in its CTGAN synthesizer).
+  Two additions for per-user aggregates (:class:`DataTransformer`): values held by many training rows (shares of
+  exactly 0 or 1) are point-mass modes decoded to exactly that value, and heavily right-skewed non-negative
+  columns (counts) are modelled as ``log1p``.
 - Conditional vector and training-by-sampling (section 4.3): per batch row a discrete column is drawn uniformly and
   a category with probability proportional to ``log(1 + frequency)``; the real row is drawn among rows with that
   category; the generator pays a cross-entropy for not producing the asked category.
@@ -34,8 +37,10 @@ import pandas as pd
 
 @dataclass
 class ColumnInfo:
-    """One column's encoding: ``kind`` ``continuous`` (``means``/``stds`` of the kept modes) or ``discrete``
-    (``categories``); ``width`` = encoded width (1 + modes, or categories)."""
+    """One column's encoding: ``kind`` ``continuous`` or ``discrete`` (``categories``); ``width`` = encoded width
+    (1 + modes, or categories). A continuous column's modes are its ``atoms`` first (point masses: ``means`` = the
+    value, ``stds`` = 0), then the kept Gaussian modes of ``gmm`` (``keep`` masks its components); ``log``: the
+    mixture models ``log1p`` of the value; ``low``/``high``: the training range; ``integer``: integer-valued."""
 
     name: str
     kind: str
@@ -48,28 +53,61 @@ class ColumnInfo:
     low: float | None = None
     high: float | None = None
     integer: bool = False
+    atoms: np.ndarray | None = None
+    log: bool = False
 
 
 class DataTransformer:
-    """Mode-specific normalisation of continuous columns and one-hot discrete columns (CTGAN section 4.2)."""
+    """Mode-specific normalisation of continuous columns and one-hot discrete columns (CTGAN section 4.2), with two
+    additions for tables of per-user aggregates (both off with ``atom_share=None, log_skew=None``):
 
-    def __init__(self, max_modes: int = 10, seed: int = 0) -> None:
-        self.max_modes, self.seed = max_modes, seed
+    - Point masses (``atom_share``): a value held by at least that share of the training rows and by two rows at
+      least (a share of exactly 0 or 1, a single active day, zero entropy) becomes a mode of its own with zero
+      spread, decoded to exactly that value. A Gaussian mode fitted to it has the mixture's minimum variance, so
+      half of the decoded values land just beside it and the column's cumulative distribution (what KSComplement
+      compares) misses the jump. The Gaussian mixture models the remaining values; when fewer than two distinct
+      values remain, every value of the column is an atom.
+    - Heavy right tails (``log_skew``): a non-negative column whose sample skewness exceeds ``log_skew`` (rating
+      counts, events per day: a few users with thousands of events) is modelled as ``log1p(x)`` and decoded with
+      ``expm1``, so the mixture's modes cover the bulk of the users rather than the handful of extreme ones.
+
+    Decoded values are clipped to the training range and integer-valued columns rounded either way.
+    """
+
+    def __init__(
+        self, max_modes: int = 10, seed: int = 0, atom_share: float | None = 0.05, log_skew: float | None = 2.0
+    ) -> None:
+        self.max_modes, self.seed, self.atom_share, self.log_skew = max_modes, seed, atom_share, log_skew
         self.columns: list[ColumnInfo] = []
 
     def fit(self, df: pd.DataFrame, discrete: Sequence[str] = ()) -> DataTransformer:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.mixture import BayesianGaussianMixture
-
+        """Fit every column of ``df`` (numeric columns continuous unless named in ``discrete``); returns ``self``."""
         self.columns = []
         for name in df.columns:
             if name in discrete:
                 cats = sorted(df[name].astype(str).unique().tolist())
                 self.columns.append(ColumnInfo(name, "discrete", len(cats), categories=cats))
-                continue
-            x = df[name].to_numpy(float).reshape(-1, 1)
+            else:
+                self.columns.append(self._fit_continuous(name, df[name].to_numpy(float)))
+        return self
+
+    def _fit_continuous(self, name: str, x: np.ndarray) -> ColumnInfo:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.mixture import BayesianGaussianMixture
+
+        values, counts = np.unique(x, return_counts=True)
+        atoms = values[counts >= max(2, self.atom_share * len(x))] if self.atom_share else values[:0]
+        skew = float(pd.Series(x).skew()) if len(values) > 2 else 0.0
+        log = self.log_skew is not None and x.min() >= 0 and skew > self.log_skew
+        rest = x[~np.isin(x, atoms)]
+        if len(np.unique(rest)) < 2:  # too few other values for a mixture: every value is an atom
+            atoms, rest = values, x[:0]
+        rest = np.log1p(rest) if log else rest
+        info = ColumnInfo(name, "continuous", 1, atoms=atoms, log=log)
+        means, stds = [atoms.astype(float)], [np.zeros(len(atoms))]
+        if len(rest):
             gmm = BayesianGaussianMixture(
-                n_components=min(self.max_modes, len(np.unique(x))),
+                n_components=max(1, min(self.max_modes, len(np.unique(rest)))),
                 weight_concentration_prior_type="dirichlet_process",
                 weight_concentration_prior=0.001,
                 max_iter=100,
@@ -77,15 +115,15 @@ class DataTransformer:
             )
             with warnings.catch_warnings():  # a mixture that stops at max_iter is still a usable normalisation
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                gmm.fit(x)
-            keep = gmm.weights_ > 0.005
-            means = gmm.means_.reshape(-1)[keep]
-            stds = np.sqrt(gmm.covariances_.reshape(-1))[keep]
-            info = ColumnInfo(name, "continuous", 1 + int(keep.sum()), means, stds, gmm=gmm, keep=keep)
-            info.low, info.high = float(x.min()), float(x.max())
-            info.integer = bool(np.all(np.mod(x, 1) == 0))
-            self.columns.append(info)
-        return self
+                gmm.fit(rest.reshape(-1, 1))
+            info.gmm, info.keep = gmm, gmm.weights_ > 0.005
+            means.append(gmm.means_.reshape(-1)[info.keep])
+            stds.append(np.sqrt(gmm.covariances_.reshape(-1))[info.keep])
+        info.means, info.stds = np.concatenate(means), np.concatenate(stds)
+        info.width = 1 + len(info.means)
+        info.low, info.high = float(x.min()), float(x.max())
+        info.integer = bool(np.all(np.mod(x, 1) == 0))
+        return info
 
     @property
     def width(self) -> int:
@@ -95,36 +133,51 @@ class DataTransformer:
         return [c for c in self.columns if c.kind == "discrete"]
 
     def transform(self, df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-        """``(rows, width)`` float32: per continuous column ``[alpha, one-hot mode]``, per discrete one-hot."""
+        """``(rows, width)`` float32: per continuous column ``[alpha, one-hot mode]`` (an atom's rows: its mode and
+        alpha 0; other rows: a Gaussian mode drawn from the posterior), per discrete column a one-hot."""
         parts = []
         for c in self.columns:
             if c.kind == "discrete":
                 idx = np.array([c.categories.index(v) for v in df[c.name].astype(str)])
                 parts.append(np.eye(c.width, dtype=np.float32)[idx])
                 continue
-            x = df[c.name].to_numpy(float).reshape(-1, 1)
-            probs = c.gmm.predict_proba(x)[:, c.keep] + 1e-6
-            probs /= probs.sum(axis=1, keepdims=True)
-            mode = (probs.cumsum(axis=1) > rng.random((len(x), 1))).argmax(axis=1)
-            alpha = np.clip((x[:, 0] - c.means[mode]) / (4 * c.stds[mode]), -0.99, 0.99)
+            x = df[c.name].to_numpy(float)
+            atoms = c.atoms if c.atoms is not None else x[:0]
+            mode = np.zeros(len(x), dtype=np.int64)
+            alpha = np.zeros(len(x))
+            at = np.isin(x, atoms)
+            mode[at] = np.searchsorted(atoms, x[at])
+            if c.gmm is not None and (~at).any():
+                y = np.log1p(x[~at]) if c.log else x[~at]
+                probs = c.gmm.predict_proba(y.reshape(-1, 1))[:, c.keep] + 1e-6
+                probs /= probs.sum(axis=1, keepdims=True)
+                k = len(atoms) + (probs.cumsum(axis=1) > rng.random((len(y), 1))).argmax(axis=1)
+                mode[~at] = k
+                alpha[~at] = np.clip((y - c.means[k]) / (4 * c.stds[k]), -0.99, 0.99)
+            elif (~at).any():  # every training value was an atom: the nearest one
+                mode[~at] = np.abs(x[~at, None] - atoms[None, :]).argmin(axis=1)
             parts.append(np.column_stack([alpha, np.eye(c.width - 1)[mode]]).astype(np.float32))
         return np.concatenate(parts, axis=1)
 
     def inverse(self, data: np.ndarray) -> pd.DataFrame:
-        """Rows of the original columns from encoded rows (argmax of each one-hot block); continuous values clipped
-        to the training range, integer-valued columns rounded."""
+        """Rows of the original columns from encoded rows (argmax of each one-hot block); an atom's mode decodes to
+        its value, a Gaussian mode to ``mean + 4 std alpha`` (``expm1`` of it for a ``log`` column); continuous
+        values clipped to the training range, integer-valued columns rounded."""
         out, pos = {}, 0
         for c in self.columns:
             block = data[:, pos : pos + c.width]
             pos += c.width
             if c.kind == "discrete":
                 out[c.name] = np.array(c.categories, dtype=object)[block.argmax(axis=1)]
-            else:
-                mode = block[:, 1:].argmax(axis=1)
-                x = np.clip(block[:, 0], -1, 1) * 4 * c.stds[mode] + c.means[mode]
-                if c.low is not None and c.high is not None:
-                    x = np.clip(x, c.low, c.high)
-                out[c.name] = np.rint(x) if c.integer else x
+                continue
+            mode = block[:, 1:].argmax(axis=1)
+            x = np.clip(block[:, 0], -1, 1) * 4 * c.stds[mode] + c.means[mode]
+            n_atoms = 0 if c.atoms is None else len(c.atoms)
+            if c.log:
+                x = np.where(mode < n_atoms, x, np.expm1(np.minimum(x, 700.0)))
+            if c.low is not None and c.high is not None:
+                x = np.clip(x, c.low, c.high)
+            out[c.name] = np.rint(x) if c.integer else x
         return pd.DataFrame(out)
 
 
@@ -218,7 +271,8 @@ def activate(logits: Any, transformer: DataTransformer, tau: float = 0.2) -> Any
 
 @dataclass
 class CtganConfig:
-    """Training settings (CTGAN's defaults except ``epochs``/``batch_size`` for small tables)."""
+    """Training settings (CTGAN's defaults except ``epochs``/``batch_size`` for small tables); ``atom_share`` and
+    ``log_skew`` are the :class:`DataTransformer`'s (None turns either off)."""
 
     epochs: int = 30
     batch_size: int = 100
@@ -229,6 +283,8 @@ class CtganConfig:
     max_modes: int = 10
     seed: int = 0
     ema_decay: float | None = None
+    atom_share: float | None = 0.05
+    log_skew: float | None = 2.0
 
 
 class Ctgan:
@@ -282,7 +338,8 @@ def fit(
         raise ValueError(f"{len(df)} rows: CTGAN needs at least one batch of {batch}")
     rng = np.random.default_rng(cfg.seed + (hvd.rank() if hvd else 0))
     tf.random.set_seed(cfg.seed)
-    transformer = transformer or DataTransformer(cfg.max_modes, cfg.seed).fit(df, discrete)
+    if transformer is None:
+        transformer = DataTransformer(cfg.max_modes, cfg.seed, cfg.atom_share, cfg.log_skew).fit(df, discrete)
     data = transformer.transform(df, rng)
     sampler = ConditionalSampler(transformer, data)
     gen = build_generator(cfg.noise_dim, sampler.width, transformer)

@@ -74,6 +74,8 @@ def ctgan_config(cfg: ProfilesConfig, seed: int) -> Any:
         lr=cfg.learning_rate,
         max_modes=cfg.max_modes,
         seed=seed,
+        atom_share=cfg.atom_share,
+        log_skew=cfg.log_skew,
         ema_decay=cfg.ema_decay,
     )
 
@@ -182,7 +184,7 @@ class ProfilesAdapter(ModelAdapter):
 
         ctx, seed = self.ctx, self.cfg.train.seed
         train = self.split_data("train")
-        transformer = DataTransformer(self.mcfg.max_modes, seed).fit(train)
+        transformer = DataTransformer(self.mcfg.max_modes, seed, self.mcfg.atom_share, self.mcfg.log_skew).fit(train)
         spec = ProfilesTrainSpec(
             cfg=self.mcfg,
             columns=self.columns,
