@@ -170,3 +170,49 @@ def test_evaluate_bots_without_class_folders_is_one_line(tmp_path: Path, capsys)
     assert evaluate.main(["bots", "--input", str(tmp_path / "empty"), "--output", str(out)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error:") and "no class folder with a users.csv" in last and not out.exists()
+
+
+def write_twibot_slice(path: Path, accounts: int = 12) -> dict[str, int]:
+    """A TwiBot-20-style JSON array at ``path`` from the first ``accounts`` accounts of :func:`trump_accounts` (label
+    by the same client rule; profile fields as text with TwiBot's trailing space) and one record without a label,
+    as in TwiBot's ``support.json``. Returns ``{"records", "labelled", "tweets", "bots"}``."""
+    items = list(trump_accounts().items())
+    picked = [i for i in items if i[0][0] in AUTOMATED_CLIENTS][: accounts // 2]
+    picked += [i for i in items if i[0][0] not in AUTOMATED_CLIENTS][: accounts - len(picked)]
+    records = []
+    for uid, ((client, quarter), posts) in enumerate(picked, start=5000):
+        profile = {"id": f"{uid} ", "screen_name": f"{quarter} ", "statuses_count": f"{len(posts)} "}
+        profile["created_at"] = _twitter_time(posts[0]["_t"]) + " "
+        label = "1" if client in AUTOMATED_CLIENTS else "0"
+        tweets = [p["text"] for p in posts]
+        records.append({"ID": str(uid), "profile": profile, "tweet": tweets, "neighbor": None, "label": label})
+    records.append({"ID": "9999", "profile": None, "tweet": None, "neighbor": None, "domain": ["Politics"]})
+    path.write_text(json.dumps(records))
+    return {
+        "records": len(records),
+        "labelled": len(picked),
+        "tweets": sum(len(p) for _, p in picked),
+        "bots": sum(1 for (c, _), _ in picked if c in AUTOMATED_CLIENTS),
+    }
+
+
+def test_twibot_json_is_read_and_counted_format_test(spark, make_cfg, tmp_path: Path):
+    """FORMAT test of the TwiBot-style reader (labels by the client rule of the module text): every record is
+    counted, the unlabelled one with its reason, and the cadence features are null (TwiBot has no tweet times)."""
+    from smspark.jobs.evaluation.bots import prepare
+    from tests.test_media_ingest import make_context
+
+    folder = tmp_path / "twibot"
+    folder.mkdir()
+    written = write_twibot_slice(folder / "train.json")
+    cfg = make_cfg("models.bots.near_duplicates=false")
+    accounts, counts = prepare(make_context(cfg, spark), folder)
+    assert counts["layout"] == "twibot"
+    users = counts["users"]
+    assert users["rows_in"] == written["records"] and users["rows_out"] == written["labelled"] == len(accounts)
+    assert users["reasons"] == {"label not 0 or 1": 1}
+    assert counts["tweets"]["rows_in"] == counts["tweets"]["rows_out"] == written["tweets"]
+    assert int(accounts["label"].sum()) == written["bots"]
+    assert accounts["hour_entropy"].isna().all() and accounts["log_interval_mean_s"].isna().all()
+    assert accounts["log_posts"].notna().all() and accounts["log_statuses"].notna().all()
+    assert set(accounts["split"]) == {"train", "val", "test"}

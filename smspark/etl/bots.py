@@ -183,17 +183,24 @@ def twibot_frames(records: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     label = F.trim(F.col("label").cast("string")) if "label" in records.columns else F.lit(None).cast("string")
     profile_fields = records.schema["profile"].dataType.fieldNames() if "profile" in records.columns else []
     cls = F.when(label == "0", F.lit(HUMAN_CLASS)).when(label == "1", F.lit("bots"))
-    r = records.select(F.trim(F.col("ID").cast("string")).alias("id"), cls.alias("class"), "*")
-    labelled = r.where(F.col("class").isNotNull())
+    no_tweets = F.array().cast("array<string>")
     profile = [
         F.col(f"profile.{c}").cast("string").alias(c) if c in profile_fields else F.lit(None).cast("string").alias(c)
         for c in (*PROFILE_COUNTS, "default_profile", "verified")
     ]
-    users = labelled.select("id", "class", *profile)
-    tweet = F.col("tweet") if "tweet" in records.columns else F.array().cast("array<string>")
-    tweets = labelled.select(
-        "class", F.col("id").alias("user_id"), F.posexplode(F.coalesce(tweet, F.array().cast("array<string>")))
-    ).select(F.col("pos").cast("string").alias("id"), "user_id", F.col("col").alias("text"), "class")
+    tweet = F.col("tweet").cast("array<string>") if "tweet" in records.columns else no_tweets
+    # the JSON's own keys are not carried along: Spark resolves names case-insensitively, so "ID" would clash with "id"
+    r = records.select(
+        F.trim(F.col("ID").cast("string")).alias("id"),
+        cls.alias("class"),
+        F.struct(*profile).alias("_profile"),
+        F.coalesce(tweet, no_tweets).alias("_tweets"),
+    )
+    labelled = r.where(F.col("class").isNotNull())
+    users = labelled.select("id", "class", "_profile.*")
+    tweets = labelled.select("class", F.col("id").alias("user_id"), F.posexplode("_tweets")).select(
+        F.col("pos").cast("string").alias("id"), "user_id", F.col("col").alias("text"), "class"
+    )
     unlabelled = r.where(F.col("class").isNull()).select(
         F.lit("users").alias("table"),
         F.lit(None).cast("string").alias("class"),
