@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from smspark.etl.jsonlines import CORRUPT, first_reason
 from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
@@ -181,7 +182,8 @@ def twibot_frames(records: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
         0/1 label (``label not 0 or 1``), e.g. TwiBot's ``support.json``.
     """
     label = F.trim(F.col("label").cast("string")) if "label" in records.columns else F.lit(None).cast("string")
-    profile_fields = records.schema["profile"].dataType.fieldNames() if "profile" in records.columns else []
+    ptype = records.schema["profile"].dataType if "profile" in records.columns else None
+    profile_fields = ptype.fieldNames() if isinstance(ptype, StructType) else []  # all-null profiles: no struct
     cls = F.when(label == "0", F.lit(HUMAN_CLASS)).when(label == "1", F.lit("bots"))
     no_tweets = F.array().cast("array<string>")
     profile = [
