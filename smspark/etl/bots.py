@@ -70,18 +70,6 @@ def _flag(col: Column) -> Column:
     return F.when(F.lower(F.trim(col)).isin("1", "true", "t", "yes"), 1.0).otherwise(0.0)
 
 
-#: Columns of the rows :func:`rejected` returns.
-REJECTED_COLUMNS = ("table", "class", "reason", "raw")
-
-
-def rejected(tagged: DataFrame, table: str) -> DataFrame:
-    """The rejected rows of a tagged frame (:func:`account_profiles`, :func:`account_posts`) as ``(table, class,
-    reason, raw)`` (``raw``: a JSON of the row's ids)."""
-    return tagged.where(F.col("reason").isNotNull()).select(
-        F.lit(table).alias("table"), "class", "reason", F.col("_raw").alias("raw")
-    )
-
-
 def account_profiles(users: DataFrame, key: bytes) -> DataFrame:
     """``users.csv`` rows (every column text, plus ``class``) -> profile rows tagged with a rejection reason.
 
@@ -96,7 +84,7 @@ def account_profiles(users: DataFrame, key: bytes) -> DataFrame:
         :data:`PROFILE_COUNTS` (double, null when empty or not a number), ``default_profile`` and ``verified`` (0/1
         double), ``_raw`` (JSON of the id) and ``reason``: null for a kept profile (one per account), else ``wrong
         number of fields``, ``missing id`` or ``duplicate id`` (a user id seen again: the first class folder by
-        name keeps it). Keep ``reason IS NULL`` rows; :func:`rejected` gives the others.
+        name keeps it). Keep ``reason IS NULL`` rows.
     """
     uid = F.trim(_text_col(users, "id"))
     corrupt = F.col(CORRUPT).isNotNull() if CORRUPT in users.columns else F.lit(False)

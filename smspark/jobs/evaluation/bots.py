@@ -38,7 +38,6 @@ from smspark.etl.bots import (
     account_posts,
     account_profiles,
     class_name,
-    rejected,
     twibot_frames,
 )
 from smspark.features.bots import FEATURES, account_split_col, bot_features
@@ -149,9 +148,10 @@ def read_inputs(ctx: JobContext, input_dir: Path) -> tuple[DataFrame, DataFrame,
     return users, tweets, unlabelled, timestamps, layout
 
 
-def _reasons(rejected: DataFrame) -> dict[str, int]:
-    """``{reason: rows}`` of rejected rows."""
-    return {r["reason"]: int(r["count"]) for r in rejected.groupBy("reason").count().collect()}
+def _tally(tagged: DataFrame) -> tuple[int, dict[str, int]]:
+    """``(kept rows, {reason: rejected rows})`` of a frame tagged with ``reason`` (null = kept), in one Spark job."""
+    by_reason = {r["reason"]: int(r["count"]) for r in tagged.groupBy("reason").count().collect()}
+    return by_reason.pop(None, 0), by_reason
 
 
 def prepare(ctx: JobContext, input_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -165,25 +165,23 @@ def prepare(ctx: JobContext, input_dir: Path) -> tuple[pd.DataFrame, dict[str, A
     users, tweets, unlabelled, timestamps, layout = read_inputs(ctx, input_dir)
     with ctx.manifest.stage("etl.bots.users") as rec:
         tagged = account_profiles(users, key).cache()
-        reasons = _reasons(rejected(tagged, "users"))
+        kept, reasons = _tally(tagged)
+        rows_in = users.count()
         if unlabelled is not None:
-            reasons.update(_reasons(unlabelled))
+            rows_in += unlabelled.count()
+            reasons.update(_tally(unlabelled)[1])
         n_dup = reasons.pop("duplicate id", 0)
-        profiles = tagged.where(F.col("reason").isNull()).drop("reason", "_raw").cache()
-        rows_in = tagged.count() + (unlabelled.count() if unlabelled is not None else 0)
-        users_counts = {
-            **reconcile(rows_in, profiles.count(), sum(reasons.values()), n_dup),
-            "reasons": reasons,
-        }
+        profiles = tagged.where(F.col("reason").isNull()).drop("reason", "_raw")
+        users_counts = {**reconcile(rows_in, kept, sum(reasons.values()), n_dup), "reasons": reasons}
         rec["counts"] = users_counts
         rec["inputs"] = {"input": str(input_dir), "layout": layout}
     with ctx.manifest.stage("etl.bots.tweets") as rec:
         tagged_posts = account_posts(tweets, profiles, key, timestamps).cache()
-        reasons = _reasons(rejected(tagged_posts, "tweets"))
+        kept, reasons = _tally(tagged_posts)
         posts = tagged_posts.where(F.col("reason").isNull()).select(
             "post_id", "author_id", "created_at", "text", "client"
         )
-        tweets_counts = {**reconcile(tweets.count(), posts.count(), sum(reasons.values())), "reasons": reasons}
+        tweets_counts = {**reconcile(tweets.count(), kept, sum(reasons.values())), "reasons": reasons}
         rec["counts"] = tweets_counts
     with ctx.manifest.stage("features.bots") as rec:
         feats = bot_features(posts, profiles, timestamps, mcfg.near_duplicates)
