@@ -48,7 +48,7 @@ TWEETS_COLUMNS = [
 ]  # fmt: skip
 FAST = [
     "models.bots.epochs=20",
-    "models.bots.gbt_max_iter=10",
+    "models.bots.gbt_max_iter=5",
     "models.bots.near_duplicates=false",
     "spark.conf.spark.sql.shuffle.partitions=2",
 ]
@@ -160,6 +160,7 @@ def test_evaluate_bots_reads_a_cresci_layout_format_test(tmp_path: Path, capsys)
     assert "log_followers" in counts["features_missing"] and "hour_entropy" in counts["features"]
     manifest = json.loads((out.parent / "metrics.manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["stages"]["etl.bots.tweets"]["counts"]["reconciled"]
+    assert manifest["metrics"]["evaluate"] == metrics and manifest["metrics"]["bots_mlflow_run"]
     printed = capsys.readouterr().out
     assert "mlp" in printed and "gbt" in printed
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -292,10 +293,16 @@ def evaluate(ctx: JobContext, input_dir: Path) -> dict[str, Any]:
     used, xs, ys = design(accounts)
     counts.update({"features": used, "features_missing": [c for c in FEATURES if c not in used]})
     with ctx.manifest.stage("train.bots") as rec:
+        start = time.perf_counter()
         (p_val, p_test), losses = fit_predict(mcfg, ctx.cfg.train.seed, xs["train"], ys["train"], xs["val"], xs["test"])
+        mlp_seconds = time.perf_counter() - start
         probs = {"mlp": {"val": p_val, "test": p_test}, **mllib_probabilities(ctx, used, xs, ys)}
         rec["counts"] = {s: len(ys[s]) for s in SPLITS}
         rec["final_loss"] = losses[-1]
+        rec["seconds_by_model"] = {
+            "mlp": round(mlp_seconds, 3),
+            "mllib": round(time.perf_counter() - start - mlp_seconds, 3),
+        }
     metrics: dict[str, Any] = {name: _figures(ys["val"], p["val"], ys["test"], p["test"]) for name, p in probs.items()}
     metrics.update({"n_accounts": n_accounts, "counts": counts})
     params = {
