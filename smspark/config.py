@@ -401,6 +401,29 @@ class ProfilesConfig(_Strict):
     eval_rows: int = Field(0, ge=0)
 
 
+class BotsConfig(_Strict):
+    """``smspark evaluate bots``: a labelled bot dataset (cresci-2017 folders or TwiBot-style JSON) -> per-account
+    features -> a dense classifier beside MLlib baselines (:mod:`smspark.jobs.evaluation.bots`).
+
+    Accounts are split by a keyed hash, stratified by class: ``test_fraction`` and ``val_fraction`` of each class's
+    accounts. The MLP has ``hidden_units`` ReLU layers with ``dropout``, trained for ``epochs`` (Adam,
+    ``learning_rate``, ``batch_size`` accounts) on the driver; the GBT baseline ``gbt_max_iter`` trees of depth
+    ``gbt_max_depth``; the LogisticRegression baseline ``logreg_reg_param``. ``near_duplicates``: add each account's
+    near-duplicate share (MinHashLSH, slower on millions of tweets)."""
+
+    val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0.0, lt=0.5)
+    hidden_units: list[int] = Field(default_factory=lambda: [32, 16], min_length=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    epochs: int = Field(60, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(3e-3, gt=0.0)
+    gbt_max_iter: int = Field(30, ge=1)
+    gbt_max_depth: int = Field(3, ge=1)
+    logreg_reg_param: float = Field(0.01, ge=0.0)
+    near_duplicates: bool = True
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
@@ -411,6 +434,7 @@ class ModelsConfig(BaseModel):
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
+    bots: BotsConfig = Field(default_factory=BotsConfig)
 
 
 class ScoringConfig(_Strict):

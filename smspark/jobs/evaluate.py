@@ -17,6 +17,9 @@ targets:
                 (official test set when there is one, else stratified): accuracy, macro-F1
   gan           the same inputs: the image CNN, then the class-conditional DCGAN: Frechet distance on the CNN's
                 penultimate features next to the real-vs-real floor, CNN accuracy on generated images
+  bots          a labelled bot dataset: cresci-2017 class folders (<class>[.csv]/users.csv + tweets.csv, class
+                genuine_accounts = human, any other = bot) or TwiBot-style *.json: a dense classifier, MLlib GBT and
+                LogisticRegression on per-account features, account-level split (precision, recall, F1, AUC)
   profiles      a CSV user table (one row per user): the CTGAN and a Gaussian-copula baseline trained on one half,
                 scored on both halves with SDMetrics (quality_score, detection_score, dcr_overfitting_protection)
 """
@@ -41,6 +44,7 @@ TARGETS: dict[str, str] = {
     "image": "smspark.jobs.evaluation.media:evaluate_image",
     "gan": "smspark.jobs.evaluation.media:evaluate_gan",
     "profiles": "smspark.jobs.evaluation.profiles:evaluate",
+    "bots": "smspark.jobs.evaluation.bots:evaluate",
 }
 
 
@@ -88,7 +92,12 @@ def _body(ctx: JobContext, args: argparse.Namespace) -> None:
     args.output.write_text(json.dumps(metrics, indent=2) + "\n")
     ctx.manifest.data["metrics"]["evaluate"] = metrics
     ctx.output("metrics", args.output.resolve())
-    print(format_table(metrics))
+    print(format_table({name: v for name, v in metrics.items() if not _is_record(v)}))
+
+
+def _is_record(values: Any) -> bool:
+    """A side record of the output (``bots``: ``n_accounts``, ``counts``), not a model's figures."""
+    return not isinstance(values, dict) or any(isinstance(v, dict | list) for v in values.values())
 
 
 def main(argv: list[str] | None = None) -> int:
