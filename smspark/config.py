@@ -177,7 +177,7 @@ class SpamConfig(_Strict):
     baseline_max_iter: int = Field(100, ge=1)
     baseline_ngram_max: int = Field(2, ge=1)
     baseline_min_df: list[float] = Field(default_factory=lambda: [2.0])
-    baseline_reg_params: list[float] = Field(default_factory=lambda: [0.001, 0.01, 0.1])
+    baseline_reg_params: list[float] = Field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0])
 
 
 class ImageConfig(_Strict):

@@ -48,13 +48,16 @@ def test_spam_tokens_are_the_project_tokens_cut_to_seq_len():
     assert spam_tokens(None, 10) == []
 
 
-def test_best_threshold_maximises_spam_f1_over_every_cut():
+def test_best_threshold_maximises_spam_f1_over_every_cut_in_the_middle_of_its_gap():
     y = np.array([0, 0, 1, 0, 1, 1, 0, 1, 1, 0])
     p = np.array([0.1, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.8, 0.85, 0.2])
     threshold, f1 = best_threshold(y, p)
     brute = max(f1_score(y, (p >= t).astype(int)) for t in p)
     assert f1 == pytest.approx(brute) and f1_score(y, (p >= threshold).astype(int)) == pytest.approx(f1)
-    assert threshold in p
+    # the best cut flags 0.4 and up; the threshold sits between 0.35 and 0.4, at the middle in log-odds
+    logit = np.log(p / (1 - p))
+    assert 0.35 < threshold < 0.4 and np.log(threshold / (1 - threshold)) == pytest.approx((logit[1] + logit[2]) / 2)
+    assert best_threshold(np.array([1, 1]), np.array([0.7, 0.9]))[0] == 0.7  # nothing below: the lowest score
     assert best_threshold(np.zeros(4, dtype=int), p[:4]) == (0.5, 0.0)
 
 
