@@ -80,6 +80,22 @@ def test_spam_pyfunc_flags_at_its_own_threshold():
     assert out["is_spam"].tolist() == [False, True, True]
 
 
+def test_spam_cnn_reads_ids_past_its_own_vocabulary_as_oov():
+    from smspark.config import SpamConfig
+    from smspark.models.spam import OOV_ID, build_model
+
+    model = build_model(SpamConfig(cnn_vocab_size=50, seq_len=8, num_filters=4, embed_dim=4), vocab_size=200)
+    assert model.get_layer("kim_cnn").get_layer("embedding").input_dim == 50
+    rare = np.array([[7, 50, 199, 3, 0, 0, 0, 0]], dtype=np.int32)
+    as_oov = np.where(rare >= 50, OOV_ID, rare).astype(np.int32)
+    kept = np.array([[7, 49, 2, 3, 0, 0, 0, 0]], dtype=np.int32)
+    p = [model.predict(x, verbose=0) for x in (rare, as_oov, kept)]
+    assert p[0].shape == (1, 2) and np.allclose(p[0].sum(), 1.0)
+    assert np.allclose(p[0], p[1]) and not np.allclose(p[0], p[2])
+    small = build_model(SpamConfig(cnn_vocab_size=50, seq_len=8, num_filters=4, embed_dim=4), vocab_size=30)
+    assert small.get_layer("kim_cnn").get_layer("embedding").input_dim == 30  # a smaller vocabulary: all of it
+
+
 # --- end to end on a real slice ------------------------------------------------------------------------------------
 
 

@@ -54,12 +54,12 @@ class SpamAdapter(ModelAdapter):
 
     def train(self) -> Candidate:
         from smspark.models.packaging import SpamPyfunc
-        from smspark.models.sentiment import build_model
+        from smspark.models.spam import build_model
 
         mcfg = self.cfg.models.spam
         run = self.train_keras(
             "cnn",
-            functools.partial(build_model, mcfg, len(self.meta["vocab"]), len(MESSAGE_LABELS)),
+            functools.partial(build_model, mcfg, len(self.meta["vocab"])),
             ["token_ids"],
             "label",
             mcfg,
