@@ -38,23 +38,39 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
 def best_threshold(y_true: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     """The decision threshold with the highest F1 of the positive class, and that F1.
 
+    The best F1 is reached on an interval: every cut between the lowest score it flags and the next lower score
+    flags the same rows. Taking the interval's top end (the lowest flagged score itself, as scikit-learn's
+    ``precision_recall_curve`` lists it) puts the cut right on a validation example, so an unseen positive that
+    scores a little lower is missed; the threshold returned is the interval's middle in log-odds (the scale of the
+    logistic/softmax output layer's linear score), the cut with the widest margin to both sides. The F1 on ``p``
+    is the same for every cut of the interval.
+
     Args:
         y_true: 0/1 labels ``[n]``.
         p: positive-class probabilities ``[n]``; a row is positive when ``p >= threshold``.
 
     Returns:
-        ``(threshold, f1)``: the threshold is one of the scores (scikit-learn ``precision_recall_curve``), the lowest
-        of equally good ones; ``(0.5, 0.0)`` when ``y_true`` holds no positive.
+        ``(threshold, f1)``: the lowest of equally good cuts, moved to the middle of its interval (the flagged
+        score itself when no score lies below it); ``(0.5, 0.0)`` when ``y_true`` holds no positive.
     """
     y_true = np.asarray(y_true)
     if not (y_true == 1).any():
         return 0.5, 0.0
-    precision, recall, thresholds = precision_recall_curve(y_true, np.asarray(p, dtype=np.float64))
+    p = np.asarray(p, dtype=np.float64)
+    precision, recall, thresholds = precision_recall_curve(y_true, p)
     precision, recall = precision[:-1], recall[:-1]  # the last point (recall 0) has no threshold
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
     best = int(np.argmax(f1))
-    return float(thresholds[best]), float(f1[best])
+    top = float(thresholds[best])
+    below = p[p < top]
+    if not below.size:
+        return top, float(f1[best])
+    lo = float(below.max())
+    eps = 1e-12
+    logit = np.log(np.clip([lo, top], eps, 1 - eps)) - np.log1p(-np.clip([lo, top], eps, 1 - eps))
+    mid = float(1.0 / (1.0 + np.exp(-logit.mean())))
+    return (mid if lo < mid <= top else top), float(f1[best])
 
 
 def binary_report(y_true: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:

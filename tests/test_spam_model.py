@@ -48,13 +48,16 @@ def test_spam_tokens_are_the_project_tokens_cut_to_seq_len():
     assert spam_tokens(None, 10) == []
 
 
-def test_best_threshold_maximises_spam_f1_over_every_cut():
+def test_best_threshold_maximises_spam_f1_over_every_cut_in_the_middle_of_its_gap():
     y = np.array([0, 0, 1, 0, 1, 1, 0, 1, 1, 0])
     p = np.array([0.1, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.8, 0.85, 0.2])
     threshold, f1 = best_threshold(y, p)
     brute = max(f1_score(y, (p >= t).astype(int)) for t in p)
     assert f1 == pytest.approx(brute) and f1_score(y, (p >= threshold).astype(int)) == pytest.approx(f1)
-    assert threshold in p
+    # the best cut flags 0.4 and up; the threshold sits between 0.35 and 0.4, at the middle in log-odds
+    logit = np.log(p / (1 - p))
+    assert 0.35 < threshold < 0.4 and np.log(threshold / (1 - threshold)) == pytest.approx((logit[1] + logit[2]) / 2)
+    assert best_threshold(np.array([1, 1]), np.array([0.7, 0.9]))[0] == 0.7  # nothing below: the lowest score
     assert best_threshold(np.zeros(4, dtype=int), p[:4]) == (0.5, 0.0)
 
 
@@ -75,6 +78,22 @@ def test_spam_pyfunc_flags_at_its_own_threshold():
     out = model.to_frame(np.array([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8]], dtype=np.float32))
     assert list(out.columns) == ["spam_prob", "is_spam"] and out["spam_prob"].dtype == np.float32
     assert out["is_spam"].tolist() == [False, True, True]
+
+
+def test_spam_cnn_reads_ids_past_its_own_vocabulary_as_oov():
+    from smspark.config import SpamConfig
+    from smspark.models.spam import OOV_ID, build_model
+
+    model = build_model(SpamConfig(cnn_vocab_size=50, seq_len=8, num_filters=4, embed_dim=4), vocab_size=200)
+    assert model.get_layer("kim_cnn").get_layer("embedding").input_dim == 50
+    rare = np.array([[7, 50, 199, 3, 0, 0, 0, 0]], dtype=np.int32)
+    as_oov = np.where(rare >= 50, OOV_ID, rare).astype(np.int32)
+    kept = np.array([[7, 49, 2, 3, 0, 0, 0, 0]], dtype=np.int32)
+    p = [model.predict(x, verbose=0) for x in (rare, as_oov, kept)]
+    assert p[0].shape == (1, 2) and np.allclose(p[0].sum(), 1.0)
+    assert np.allclose(p[0], p[1]) and not np.allclose(p[0], p[2])
+    small = build_model(SpamConfig(cnn_vocab_size=50, seq_len=8, num_filters=4, embed_dim=4), vocab_size=30)
+    assert small.get_layer("kim_cnn").get_layer("embedding").input_dim == 30  # a smaller vocabulary: all of it
 
 
 # --- end to end on a real slice ------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The spam model in the lifecycle: a Kim (2014) CNN next to MLlib TF-IDF + LogisticRegression, on labelled mail.
 
 Reads ``features/spam/{train,val,test}`` (``message_id``, ``source``, ``token_ids`` int32 ``[seq_len]``, ``label`` 0
-ham / 1 spam) and ``vocab.json``. The CNN is the sentiment model's builder
-(:func:`smspark.models.sentiment.build_model`) with 2 softmax outputs, trained by Horovod workers through Petastorm;
-the baseline reads word 1-2-grams of the same token ids. The spam class is about 28% of the mail, so neither model
-gets class weights: each gets the decision threshold with the highest spam F1 on validation
+ham / 1 spam) and ``vocab.json``. The CNN is the sentiment model's builder with 2 softmax outputs, embedding the
+``cnn_vocab_size`` most frequent tokens (:func:`smspark.models.spam.build_model`), trained by Horovod workers through
+Petastorm; the baseline reads word 1-2-grams of the same token ids (the whole vocabulary). The spam class is about
+28% of the mail, so neither model gets class weights: each gets the decision threshold with the highest spam F1 on
+validation, in the middle (log-odds) of the gap between the validation scores it separates
 (:func:`smspark.metrics.best_threshold`), kept with the model (``meta.threshold`` of
 :class:`smspark.models.packaging.SpamPyfunc`) and applied to the test split and to scoring.
 
@@ -54,12 +55,12 @@ class SpamAdapter(ModelAdapter):
 
     def train(self) -> Candidate:
         from smspark.models.packaging import SpamPyfunc
-        from smspark.models.sentiment import build_model
+        from smspark.models.spam import build_model
 
         mcfg = self.cfg.models.spam
         run = self.train_keras(
             "cnn",
-            functools.partial(build_model, mcfg, len(self.meta["vocab"]), len(MESSAGE_LABELS)),
+            functools.partial(build_model, mcfg, len(self.meta["vocab"])),
             ["token_ids"],
             "label",
             mcfg,
