@@ -19,6 +19,7 @@ FEATURE_STEPS: dict[str, tuple[str, str]] = {
     "image": ("media", "smspark.jobs.steps.media:features_image"),
     "topics": ("posts", "smspark.jobs.steps.topics:features"),
     "profiles": ("interactions", "smspark.jobs.steps.profiles:build"),
+    "accounts": ("posts", "smspark.jobs.steps.accounts:features"),
 }
 
 
