@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from smspark import storage
 from smspark.features.accounts import RISK_COLUMNS, account_risk_rows, encode_risk, fit_risk_stats
@@ -67,21 +67,27 @@ def account_rows(ctx: JobContext, window: str) -> tuple[DataFrame, dict[str, Any
     posts = read_table(ctx.spark, silver, what="run `smspark etl` first")
     posts = posts.select("post_id", "author_id", "created_at", "text", "client")
     spam, spam_record = post_spam_input(ctx)
-    authored = posts.where(F.col("author_id").isNotNull())
-    n_no_author = posts.count() - authored.count()
-    authors_in = authored.select("author_id").distinct().count()
+    src = posts.agg(
+        F.count(F.lit(1)).alias("posts"),
+        F.count("author_id").alias("authored"),
+        F.countDistinct("author_id").alias("authors"),
+    ).first()
     rows = account_risk_rows(posts, spam, window, mcfg.near_duplicate_distance, ctx.cfg.train.seed).persist()
-    n_accounts = rows.count()
-    if n_accounts == 0:
+    out = rows.agg(
+        F.count(F.lit(1)).alias("accounts"),
+        F.countDistinct("author_id").alias("authors"),
+        F.count(F.when(F.col("spam_share").isNull(), 1)).alias("spam_share_null"),
+        F.count(F.when(F.col("interval_mean_s").isNull(), 1)).alias("interval_null"),
+    ).first()
+    if out["accounts"] == 0:
         raise UserError(f"no post with an author and a timestamp in {silver}: there are no accounts to score")
-    authors_out = rows.select("author_id").distinct().count()
-    dropped = authors_in - authors_out
+    dropped = src["authors"] - out["authors"]
     counts = {
-        "authors": {**reconcile(authors_in, authors_out + dropped), "authors_without_timestamp": dropped},
-        "posts_without_author": n_no_author,
-        "accounts": n_accounts,
-        "spam_share_null": rows.where(F.col("spam_share").isNull()).count(),
-        "interval_null": rows.where(F.col("interval_mean_s").isNull()).count(),
+        "authors": {**reconcile(src["authors"], out["authors"] + dropped), "authors_without_timestamp": dropped},
+        "posts_without_author": src["posts"] - src["authored"],
+        "accounts": out["accounts"],
+        "spam_share_null": out["spam_share_null"],
+        "interval_null": out["interval_null"],
     }
     return rows, {"silver": silver, "post_spam": spam_record, "window": window}, counts
 
@@ -206,7 +212,7 @@ def score_accounts(
             *rows.schema.fields,
             StructField("ae_score", DoubleType()),
             StructField("kmeans_score", DoubleType()),
-            StructField("top_features", ArrayType(StringType())),
+            GOLD_ACCOUNT_RISK["top_features"],
         ]
     )
 
