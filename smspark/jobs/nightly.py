@@ -29,15 +29,16 @@ def run(
         purge.run(ctx)
     ingest.run(ctx)
     etl.run(ctx)
-    features.run(ctx)
-    for model in to_train if to_train is not None else ctx.cfg.nightly.train:
+    trained = to_train if to_train is not None else ctx.cfg.nightly.train
+    scorers = to_score if to_score is not None else ctx.cfg.nightly.score
+    features.run(ctx, wanted=[*trained, *scorers])
+    for model in trained:
         if not train.has_input(ctx, model):
             ctx.manifest.data["models"][model] = {"trained": False, "reason": NO_INPUT}
         elif retrain or not train.has_champion(ctx, model):
             train.run(ctx, model)
         else:
             ctx.manifest.data["models"][model] = {"trained": False, "reason": "a champion exists (use --retrain)"}
-    scorers = to_score if to_score is not None else ctx.cfg.nightly.score
     present = [
         s
         for s in scorers

@@ -16,6 +16,7 @@ and ``accounts computed = rows written``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,8 @@ from smspark.jobs.io import read_parquet, read_table, write_json, write_partitio
 from smspark.jobs.steps.interactions import write_splits
 from smspark.manifest import reconcile
 from smspark.schemas import ACCOUNT_FEATURES, GOLD_ACCOUNT_RISK
+
+log = logging.getLogger(__name__)
 
 FEATURES = "accounts"
 TABLE = "account_risk"
@@ -57,10 +60,11 @@ def post_spam_input(ctx: JobContext) -> tuple[DataFrame | None, dict[str, Any]]:
 
 
 def account_rows(ctx: JobContext, window: str) -> tuple[DataFrame, dict[str, Any], dict[str, Any]]:
-    """The accounts of ``silver/posts`` (persisted), the inputs record and the author counts (reconciled).
+    """The accounts of ``silver/posts`` (persisted; none when no post has an author and a timestamp), the inputs
+    record and the author counts (reconciled).
 
     Raises:
-        UserError: no ``silver/posts``, or no post with an author and a timestamp.
+        UserError: no ``silver/posts``.
     """
     mcfg = ctx.cfg.models.account_risk
     silver = storage.join(ctx.layout.silver, "posts")
@@ -79,8 +83,6 @@ def account_rows(ctx: JobContext, window: str) -> tuple[DataFrame, dict[str, Any
         F.count(F.when(F.col("spam_share").isNull(), 1)).alias("spam_share_null"),
         F.count(F.when(F.col("interval_mean_s").isNull(), 1)).alias("interval_null"),
     ).first()
-    if out["accounts"] == 0:
-        raise UserError(f"no post with an author and a timestamp in {silver}: there are no accounts to score")
     dropped = src["authors"] - out["authors"]
     counts = {
         "authors": {**reconcile(src["authors"], out["authors"] + dropped), "authors_without_timestamp": dropped},
@@ -99,8 +101,11 @@ def features(ctx: JobContext) -> dict[str, Any]:
     halved into val and test. Imputation and standardisation statistics come from the training split only
     (:func:`smspark.features.accounts.fit_risk_stats`).
 
+    A corpus with fewer accounts in a split than Horovod workers (e.g. one without authors) gets no features: the
+    step logs why and records it as ``skipped`` (a nightly goes on; training then reports no input).
+
     Raises:
-        UserError: no silver posts, or fewer accounts in a split than Horovod workers (say what to change).
+        UserError: no silver posts.
     """
     mcfg = ctx.cfg.models.account_risk
     rows, inputs, counts = account_rows(ctx, mcfg.window)
@@ -111,10 +116,14 @@ def features(ctx: JobContext) -> dict[str, Any]:
     workers = ctx.cfg.train.num_proc
     short = {s: by_split.get(s, 0) for s in SPLITS if by_split.get(s, 0) < workers}
     if short:
-        raise UserError(
+        rows.unpersist()
+        reason = (
             f"too few accounts for {workers} Horovod workers: {counts['accounts']} accounts, by split {by_split} "
-            f"(window={mcfg.window}); use models.account_risk.window=month for a corpus of few authors"
+            f"(window={mcfg.window}); no features written (models.account_risk.window=month suits a corpus of few "
+            "authors)"
         )
+        log.warning("features.accounts: %s", reason)
+        return {"inputs": inputs, "outputs": {}, "counts": counts, "skipped": reason}
     stats = fit_risk_stats(rows.where(F.col("split") == "train").select(*RISK_COLUMNS).toPandas())
     columns = [f.name for f in ACCOUNT_FEATURES.fields]
     encoded = rows.select(*columns[:-1], "split").mapInPandas(
@@ -178,6 +187,9 @@ def score(ctx: JobContext) -> dict[str, Any]:
     window = str(model.meta["window"])
     start = time.perf_counter()
     rows, inputs, counts = account_rows(ctx, window)
+    if counts["accounts"] == 0:
+        rows.unpersist()
+        return {"inputs": inputs, "outputs": {}, "counts": counts, "skipped": "no post with an author and a timestamp"}
     gold = score_accounts(rows, champ.uri, tracking, registry, champ.name, champ.version, ctx.run_date)
     out = storage.join(ctx.layout.gold, TABLE)
     write_partitions(gold, out, "dt")
