@@ -596,9 +596,9 @@ GOLD_SYNTHETIC_PROFILES = StructType(
 
 
 # --- account risk ----------------------------------------------------------------------------------------------------
-#: The account behaviour columns of ``features/accounts`` and ``gold/account_risk`` (raw values, nullable; see
-#: :mod:`smspark.features.accounts`): ``n_posts`` long, the rest double.
-_ACCOUNT_COLUMNS = [
+#: The account behaviour columns of ``features/accounts`` and ``gold/account_risk``, the account-risk model's input
+#: in this order (raw values, nullable; see :mod:`smspark.features.accounts`): ``n_posts`` long, the rest double.
+ACCOUNT_COLUMNS = [
     StructField("n_posts", LongType()),
     *[
         StructField(c, DoubleType())
@@ -624,7 +624,7 @@ ACCOUNT_FEATURES = StructType(
         StructField("account_key", StringType(), False),
         StructField("author_id", StringType(), False),
         StructField("window_start", DateType()),
-        *_ACCOUNT_COLUMNS,
+        *ACCOUNT_COLUMNS,
         StructField("x", ArrayType(FloatType(), False), False),
     ]
 )
@@ -638,7 +638,7 @@ GOLD_ACCOUNT_RISK = StructType(
     [
         StructField("author_id", StringType(), False),
         StructField("window_start", DateType()),
-        *_ACCOUNT_COLUMNS,
+        *ACCOUNT_COLUMNS,
         StructField("ae_score", DoubleType(), False),
         StructField("kmeans_score", DoubleType(), False),
         StructField("risk_rank", LongType(), False),

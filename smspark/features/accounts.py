@@ -24,6 +24,8 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from smspark.schemas import ACCOUNT_COLUMNS
+
 _PSEUDONYM = r"@u_[0-9a-f]{16}"
 _URL = r"<url>"
 
@@ -152,20 +154,10 @@ def spam_share(posts: DataFrame, post_spam: DataFrame | None, threshold: float =
 
 # --- the account-risk model's rows ----------------------------------------------------------------------------------
 
-#: The account-risk model's input columns, in order: raw values as in ``gold/account_risk``; the model takes
-#: ``log1p`` of :data:`RISK_LOG_COLUMNS`, imputes nulls and standardises (:func:`encode_risk`).
-RISK_COLUMNS: tuple[str, ...] = (
-    "n_posts",
-    "interval_mean_s",
-    "interval_cv",
-    "hour_entropy",
-    "duplicate_share",
-    "near_duplicate_share",
-    "links_per_post",
-    "mentions_per_post",
-    "client_diversity",
-    "spam_share",
-)
+#: The account-risk model's input columns (:data:`smspark.schemas.ACCOUNT_COLUMNS`), in order: raw values as in
+#: ``gold/account_risk``; the model takes ``log1p`` of :data:`RISK_LOG_COLUMNS`, imputes nulls and standardises
+#: (:func:`encode_risk`).
+RISK_COLUMNS: tuple[str, ...] = tuple(f.name for f in ACCOUNT_COLUMNS)
 #: Heavy-tailed counts and durations the model reads as ``log1p``.
 RISK_LOG_COLUMNS: tuple[str, ...] = ("n_posts", "interval_mean_s")
 
