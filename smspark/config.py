@@ -408,7 +408,9 @@ class AccountRiskConfig(_Strict):
     ``early_stopping_patience`` epochs, best weights kept); ``learning_rate`` per worker. KMeans: ``k`` picked on
     validation by silhouette among ``kmeans_k`` (values of at least the training accounts are skipped).
     ``near_duplicate_distance``: MinHash Jaccard distance of near-duplicate posts; ``top_features``: driving features
-    kept per account; ``top_share``: the share of accounts compared as the top of both rankings (overlap figure).
+    kept per account; ``top_share``: the share of accounts compared as the top of both rankings (overlap figure);
+    ``std_floor``: the smallest standard deviation a feature is divided by (standardisation of a nearly constant
+    share would otherwise blow a tiny difference up).
     """
 
     window: Literal["all", "month"] = "month"
@@ -424,6 +426,7 @@ class AccountRiskConfig(_Strict):
     near_duplicate_distance: float = Field(0.3, gt=0.0, lt=1.0)
     top_features: int = Field(3, ge=1)
     top_share: float = Field(0.01, gt=0.0, le=1.0)
+    std_floor: float = Field(0.05, ge=0.0)
 
 
 class ModelsConfig(BaseModel):

@@ -40,6 +40,8 @@ def test_imputation_uses_training_medians_and_standardises():
     assert (x[:, i("spam_share")] == 0.0).all()  # a constant column: std taken as 1
     # the null hour_entropy took the median 2.0: (2 - 2) / std = 0
     assert x[3, i("hour_entropy")] == pytest.approx(0.0, abs=1e-6)
+    floored = fit_risk_stats(train, std_floor=5.0)  # the floor replaces every smaller std (hour_entropy's is 0.71)
+    assert floored["std"][i("hour_entropy")] == 5.0 and stats["std"][i("hour_entropy")] == pytest.approx(0.5**0.5)
 
 
 def test_ranking_agreement_by_hand():

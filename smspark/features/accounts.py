@@ -228,12 +228,14 @@ def account_risk_rows(
     )
 
 
-def fit_risk_stats(train: pd.DataFrame) -> dict[str, Any]:
+def fit_risk_stats(train: pd.DataFrame, std_floor: float = 0.0) -> dict[str, Any]:
     """Imputation and standardisation statistics from the training accounts (pandas, :data:`RISK_COLUMNS`).
 
     Rule: after ``log1p`` of :data:`RISK_LOG_COLUMNS`, a null takes the column's training median (0 when the
     training column is all null, e.g. ``spam_share`` without ``gold/post_spam``); then each column is centred on its
-    training mean and divided by its training standard deviation (1 when it is 0).
+    training mean and divided by its training standard deviation, at least ``std_floor`` (1 when both are 0). The
+    floor keeps a nearly constant column (a share that is 0 for almost every account) from turning a difference of
+    a fraction of a percentage point into many standard deviations.
 
     Returns:
         ``{"columns", "log1p", "median", "mean", "std", "null_share"}`` (lists in column order; JSON-ready).
@@ -241,7 +243,7 @@ def fit_risk_stats(train: pd.DataFrame) -> dict[str, Any]:
     raw = _log_frame(train)
     median = raw.median(skipna=True).fillna(0.0)
     filled = raw.fillna(median)
-    std = filled.std(ddof=0).replace(0.0, 1.0).fillna(1.0)
+    std = filled.std(ddof=0).fillna(0.0).clip(lower=std_floor).replace(0.0, 1.0)
     return {
         "columns": list(RISK_COLUMNS),
         "log1p": list(RISK_LOG_COLUMNS),

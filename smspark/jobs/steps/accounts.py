@@ -124,7 +124,7 @@ def features(ctx: JobContext) -> dict[str, Any]:
         )
         log.warning("features.accounts: %s", reason)
         return {"inputs": inputs, "outputs": {}, "counts": counts, "skipped": reason}
-    stats = fit_risk_stats(rows.where(F.col("split") == "train").select(*RISK_COLUMNS).toPandas())
+    stats = fit_risk_stats(rows.where(F.col("split") == "train").select(*RISK_COLUMNS).toPandas(), mcfg.std_floor)
     columns = [f.name for f in ACCOUNT_FEATURES.fields]
     encoded = rows.select(*columns[:-1], "split").mapInPandas(
         _encoder(stats),
@@ -142,8 +142,8 @@ def features(ctx: JobContext) -> dict[str, Any]:
         "split_key": f"xxhash64 of (train.seed, account_key) (seed {ctx.cfg.train.seed}), "
         f"{mcfg.train_share:.0%} train, the rest halved into val and test",
         "imputation": "after log1p of n_posts and interval_mean_s, a null takes the training median (0 when the "
-        "training column is all null), then (value - training mean) / training std (1 when 0); interval_* are null "
-        "only for one-post accounts (n_posts says so), spam_share when no post of the account is scored",
+        "training column is all null), then (value - training mean) / max(training std, std_floor); interval_* are "
+        "null only for one-post accounts (n_posts says so), spam_share when no post of the account is scored",
         "run_date": ctx.run_date.isoformat(),
     }
     write_json(storage.join(out, "meta.json"), meta)
