@@ -62,19 +62,21 @@ class AccountRiskPyfunc(KerasPyfunc):
 
         return encode_risk(frame, self.meta["stats"])
 
-    def errors(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Per-feature squared reconstruction error of standardised rows, float64 ``[n, d]``."""
+    def reconstruct(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """The autoencoder's reconstruction of standardised rows, float64 ``[n, d]``."""
         if not len(x):
             return np.zeros((0, len(self.meta["columns"])))
-        recon = self.keras_model.predict(x, batch_size=batch_size, verbose=0)
-        return (recon.astype(np.float64) - x.astype(np.float64)) ** 2
+        return self.keras_model.predict(x, batch_size=batch_size, verbose=0).astype(np.float64)
 
     def scores(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """``{"x": standardised [n, d], "errors": [n, d], "ae_score": [n], "kmeans_score": [n]}``."""
+        """``{"x": standardised [n, d], "recon": its reconstruction [n, d], "errors": squared errors [n, d],
+        "ae_score": [n], "kmeans_score": [n]}`` (all in the model's own standardised space)."""
         x = self.encode(frame)
-        err = self.errors(x)
+        recon = self.reconstruct(x)
+        err = (recon - x.astype(np.float64)) ** 2
         return {
             "x": x,
+            "recon": recon,
             "errors": err,
             "ae_score": err.mean(axis=1) if len(err) else np.zeros(0),
             "kmeans_score": nearest_centroid_distance(x, np.asarray(self.meta["centroids"], dtype=np.float64)),

@@ -157,11 +157,21 @@ class AccountRiskAdapter(ModelAdapter):
         return self._kmeans
 
     def evaluate(self, model: Any, split: str) -> dict[str, Any]:
+        """Figures of any version on a split. The reconstruction error is measured in the current features'
+        standardised space (a version with other training statistics has its reconstruction mapped back through its
+        own statistics and standardised again with the current ones), so versions are compared on one scale."""
+        from smspark.features.accounts import encode_risk
+
         frame = self.split_data(split)
         s = model.scores(frame)
-        x, d = s["x"].astype(np.float64), s["x"].shape[1]
+        d = s["x"].shape[1]
+        own, cur = model.meta["stats"], self.meta["stats"]
+        x = encode_risk(frame, cur).astype(np.float64)
+        recon = (s["recon"] * np.asarray(own["std"]) + np.asarray(own["mean"]) - np.asarray(cur["mean"])) / np.asarray(
+            cur["std"]
+        )
         agree = ranking_agreement(s["ae_score"], s["kmeans_score"], self.mcfg.top_share)
-        mse = float(s["ae_score"].mean())
+        mse = float(((recon - x) ** 2).mean()) if len(x) else float("nan")
         ref = float((x**2).mean())
         return {
             "mse": mse,
