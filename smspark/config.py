@@ -435,6 +435,40 @@ class BotsConfig(_Strict):
     near_duplicates: bool = True
 
 
+class AccountRiskConfig(_Strict):
+    """Account risk (bot-like accounts): a dense autoencoder over per-account behaviour features
+    (:mod:`smspark.features.accounts`) trained with Horovod, scored by reconstruction error, next to MLlib KMeans
+    (distance to the nearest centroid).
+
+    ``window``: ``all`` makes an account of each author's whole history (one row per author); ``month`` one of each
+    author-month (the sample corpus has a single identified author, so its model learns from author-months).
+    Accounts are split by a keyed hash of the account key: ``train_share`` train, the rest halved into val and test.
+    Network ``d -> hidden -> code -> hidden -> d``; ``batch_size`` rows per worker and step, at most ``epochs``
+    (raised to reach ``min_train_steps`` steps per worker; early stopping on validation loss after
+    ``early_stopping_patience`` epochs, best weights kept); ``learning_rate`` per worker. KMeans: ``k`` picked on
+    validation by silhouette among ``kmeans_k`` (values of at least the training accounts are skipped).
+    ``near_duplicate_distance``: MinHash Jaccard distance of near-duplicate posts; ``top_features``: driving features
+    kept per account; ``top_share``: the share of accounts compared as the top of both rankings (overlap figure);
+    ``std_floor``: the smallest standard deviation a feature is divided by (standardisation of a nearly constant
+    share would otherwise blow a tiny difference up).
+    """
+
+    window: Literal["all", "month"] = "month"
+    train_share: float = Field(0.7, gt=0.0, lt=1.0)
+    hidden: int = Field(8, ge=1)
+    code: int = Field(4, ge=1)
+    batch_size: int = Field(16, ge=1)
+    epochs: int = Field(300, ge=1)
+    min_train_steps: int = Field(0, ge=0)
+    early_stopping_patience: int | None = Field(30, ge=1)
+    learning_rate: float = Field(0.003, gt=0.0)
+    kmeans_k: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 8], min_length=1)
+    near_duplicate_distance: float = Field(0.3, gt=0.0, lt=1.0)
+    top_features: int = Field(3, ge=1)
+    top_share: float = Field(0.01, gt=0.0, le=1.0)
+    std_floor: float = Field(0.05, ge=0.0)
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     sentiment: SentimentConfig = Field(default_factory=SentimentConfig)
@@ -446,6 +480,7 @@ class ModelsConfig(BaseModel):
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
     bots: BotsConfig = Field(default_factory=BotsConfig)
+    account_risk: AccountRiskConfig = Field(default_factory=AccountRiskConfig)
 
 
 class ScoringConfig(_Strict):

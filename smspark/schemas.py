@@ -593,3 +593,59 @@ GOLD_SYNTHETIC_PROFILES = StructType(
         StructField("dt", DateType(), False),
     ]
 )
+
+
+# --- account risk ----------------------------------------------------------------------------------------------------
+#: The account behaviour columns of ``features/accounts`` and ``gold/account_risk``, the account-risk model's input
+#: in this order (raw values, nullable; see :mod:`smspark.features.accounts`): ``n_posts`` long, the rest double.
+ACCOUNT_COLUMNS = [
+    StructField("n_posts", LongType()),
+    *[
+        StructField(c, DoubleType())
+        for c in (
+            "interval_mean_s",
+            "interval_cv",
+            "hour_entropy",
+            "duplicate_share",
+            "near_duplicate_share",
+            "links_per_post",
+            "mentions_per_post",
+            "client_diversity",
+            "spam_share",
+        )
+    ],
+]
+
+#: Account-risk model input (``features/accounts/{train,val,test}``): one row per account (``account_key``: the
+#: author, or ``<author_id>|<yyyy-MM>`` for author-months), the raw columns, and ``x`` the model's input (float32,
+#: one value per raw column: log1p of counts and durations, nulls imputed, standardised with training statistics).
+ACCOUNT_FEATURES = StructType(
+    [
+        StructField("account_key", StringType(), False),
+        StructField("author_id", StringType(), False),
+        StructField("window_start", DateType()),
+        *ACCOUNT_COLUMNS,
+        StructField("x", ArrayType(FloatType(), False), False),
+    ]
+)
+
+#: One row per account of silver posts per scoring date: the raw features, the autoencoder's reconstruction error
+#: (``ae_score``), the KMeans baseline's distance to the nearest centroid (``kmeans_score``), ``risk_rank`` (1 = the
+#: highest ``ae_score`` of the date), ``top_features`` (the feature columns with the largest reconstruction error,
+#: largest first). ``window_start`` is null when the account is the author's whole history (``models.account_risk
+#: .window = all``), else the first day of the author-month.
+GOLD_ACCOUNT_RISK = StructType(
+    [
+        StructField("author_id", StringType(), False),
+        StructField("window_start", DateType()),
+        *ACCOUNT_COLUMNS,
+        StructField("ae_score", DoubleType(), False),
+        StructField("kmeans_score", DoubleType(), False),
+        StructField("risk_rank", LongType(), False),
+        StructField("top_features", ArrayType(StringType(), False), False),
+        StructField("model_name", StringType(), False),
+        StructField("model_version", StringType(), False),
+        StructField("scored_at", TimestampType(), False),
+        StructField("dt", DateType(), False),
+    ]
+)

@@ -17,8 +17,14 @@ Posts without ``author_id`` or ``created_at`` take no part (the caller counts th
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+
+from smspark.schemas import ACCOUNT_COLUMNS
 
 _PSEUDONYM = r"@u_[0-9a-f]{16}"
 _URL = r"<url>"
@@ -144,3 +150,120 @@ def spam_share(posts: DataFrame, post_spam: DataFrame | None, threshold: float =
     scored = p.join(post_spam.select("post_id", "spam_probability"), "post_id", "left")
     is_spam = F.when(F.col("spam_probability").isNotNull(), (F.col("spam_probability") >= threshold).cast("double"))
     return scored.groupBy("author_id").agg(F.mean(is_spam).alias("spam_share"))
+
+
+# --- the account-risk model's rows ----------------------------------------------------------------------------------
+
+#: The account-risk model's input columns (:data:`smspark.schemas.ACCOUNT_COLUMNS`), in order: raw values as in
+#: ``gold/account_risk``; the model takes ``log1p`` of :data:`RISK_LOG_COLUMNS`, imputes nulls and standardises
+#: (:func:`encode_risk`).
+RISK_COLUMNS: tuple[str, ...] = tuple(f.name for f in ACCOUNT_COLUMNS)
+#: Heavy-tailed counts and durations the model reads as ``log1p``.
+RISK_LOG_COLUMNS: tuple[str, ...] = ("n_posts", "interval_mean_s")
+
+
+def account_key_col(window: str) -> tuple[Column, Column]:
+    """``(account_key, window_start)`` of a post with ``author_id`` and ``created_at``.
+
+    ``window="all"``: the account is the author (``account_key = author_id``, ``window_start`` null);
+    ``"month"``: the account-month (``account_key = "<author_id>|<yyyy-MM>"``, ``window_start`` the first day of
+    the UTC month of ``created_at``).
+
+    Raises:
+        ValueError: another window.
+    """
+    if window == "all":
+        return F.col("author_id"), F.lit(None).cast("date")
+    if window == "month":
+        start = F.trunc(F.to_date("created_at"), "month")
+        return F.concat_ws("|", F.col("author_id"), F.date_format(start, "yyyy-MM")), start
+    raise ValueError(f"unknown account window {window!r}: all or month")
+
+
+def account_risk_rows(
+    posts: DataFrame,
+    post_spam: DataFrame | None,
+    window: str = "all",
+    max_jaccard_distance: float = 0.3,
+    seed: int = 7,
+) -> DataFrame:
+    """One row per account (author, or author-month: :func:`account_key_col`) with :data:`RISK_COLUMNS`.
+
+    The features are :func:`account_features`, :func:`near_duplicate_share` and :func:`spam_share` computed per
+    account key, so an author-month's cadence, duplicates and spam share are those of its posts in that month.
+    ``interval_cv`` of an account whose posts all share one timestamp (mean gap 0) is 0 (no variation), not null;
+    it stays null, like ``interval_mean_s``, for an account with one post. ``spam_share`` is null when
+    ``post_spam`` is None or none of the account's posts is scored.
+
+    Args:
+        posts: silver posts (``post_id``, ``author_id``, ``created_at``, ``text``, ``client``); posts without
+            ``author_id`` or ``created_at`` take no part (the caller counts them).
+        post_spam: ``gold/post_spam`` rows of one scoring date (``post_id``, ``is_spam`` at the spam model's own
+            threshold), or None.
+        window: ``all`` or ``month``.
+
+    Returns:
+        ``account_key`` string, ``author_id`` string, ``window_start`` date (null for ``all``), ``n_posts`` long, the
+        other :data:`RISK_COLUMNS` double (nullable as above).
+    """
+    key, start = account_key_col(window)
+    p = posts.where(F.col("author_id").isNotNull() & F.col("created_at").isNotNull())
+    p = p.withColumn("window_start", start).withColumn("account_key", key)
+    keys = p.select("account_key", "author_id", "window_start").distinct()
+    as_author = p.drop("author_id").withColumnRenamed("account_key", "author_id")  # the functions group by author_id
+    spam = (
+        None
+        if post_spam is None
+        else post_spam.select("post_id", F.col("is_spam").cast("double").alias("spam_probability"))
+    )
+    feats = (
+        account_features(as_author)
+        .join(near_duplicate_share(as_author, max_jaccard_distance, seed), "author_id")
+        .join(spam_share(as_author, spam, 0.5), "author_id")
+        .withColumnRenamed("author_id", "account_key")
+        .withColumn("interval_cv", F.when(F.col("n_posts") >= 2, F.coalesce("interval_cv", F.lit(0.0))))
+    )
+    return keys.join(feats, "account_key").select(
+        "account_key", "author_id", "window_start", *(F.col(c) for c in RISK_COLUMNS)
+    )
+
+
+def fit_risk_stats(train: pd.DataFrame, std_floor: float = 0.0) -> dict[str, Any]:
+    """Imputation and standardisation statistics from the training accounts (pandas, :data:`RISK_COLUMNS`).
+
+    Rule: after ``log1p`` of :data:`RISK_LOG_COLUMNS`, a null takes the column's training median (0 when the
+    training column is all null, e.g. ``spam_share`` without ``gold/post_spam``); then each column is centred on its
+    training mean and divided by its training standard deviation, at least ``std_floor`` (1 when both are 0). The
+    floor keeps a nearly constant column (a share that is 0 for almost every account) from turning a difference of
+    a fraction of a percentage point into many standard deviations.
+
+    Returns:
+        ``{"columns", "log1p", "median", "mean", "std", "null_share"}`` (lists in column order; JSON-ready).
+    """
+    raw = _log_frame(train)
+    median = raw.median(skipna=True).fillna(0.0)
+    filled = raw.fillna(median)
+    std = filled.std(ddof=0).fillna(0.0).clip(lower=std_floor).replace(0.0, 1.0)
+    return {
+        "columns": list(RISK_COLUMNS),
+        "log1p": list(RISK_LOG_COLUMNS),
+        "median": [float(median[c]) for c in RISK_COLUMNS],
+        "mean": [float(filled[c].mean()) if len(filled) else 0.0 for c in RISK_COLUMNS],
+        "std": [float(std[c]) for c in RISK_COLUMNS],
+        "null_share": [float(raw[c].isna().mean()) if len(raw) else 0.0 for c in RISK_COLUMNS],
+    }
+
+
+def _log_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    raw = frame[list(RISK_COLUMNS)].astype("float64")
+    for c in RISK_LOG_COLUMNS:
+        raw[c] = np.log1p(raw[c])
+    return raw
+
+
+def encode_risk(frame: pd.DataFrame, stats: dict[str, Any]) -> np.ndarray:
+    """Accounts (pandas with :data:`RISK_COLUMNS`, nullable) -> the model's input, float32 ``[n, len(columns)]``:
+    ``log1p``, nulls imputed and standardised with ``stats`` (:func:`fit_risk_stats`, fitted on train)."""
+    raw = _log_frame(frame)
+    filled = raw.fillna(pd.Series(stats["median"], index=list(RISK_COLUMNS)))
+    return ((filled.to_numpy() - np.asarray(stats["mean"])) / np.asarray(stats["std"])).astype(np.float32)

@@ -18,6 +18,7 @@ SCORERS: dict[str, tuple[str, str]] = {
     "recommendations": ("interactions", "smspark.jobs.steps.interactions:score"),
     "media": ("media", "smspark.jobs.steps.media:score"),
     "topics": ("posts", "smspark.jobs.steps.topics:score"),
+    "account_risk": ("posts", "smspark.jobs.steps.accounts:score"),
 }
 
 

@@ -11,7 +11,8 @@ mail, spam F1 at a threshold chosen on validation), recommender (NeuMF vs ALS an
 (GRU engagement model vs LogisticRegression), image (CNN vs pixel LogisticRegression), gan (conditional DCGAN vs a
 class-conditional PCA Gaussian, measured with the image champion), topics (MLlib online LDA on pooled posts, k
 chosen by NPMI coherence; no baseline), profiles (CTGAN synthetic user profiles vs a Gaussian copula, SDMetrics
-quality on validation).
+quality on validation), account_risk (dense autoencoder reconstruction error vs KMeans distance on account features;
+no labels, validation reconstruction MSE).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ TRAINERS: dict[str, str] = {
     "gan": "smspark.train.gan:GanAdapter",
     "topics": "smspark.train.topics:TopicsAdapter",
     "profiles": "smspark.train.profiles:ProfilesAdapter",
+    "account_risk": "smspark.train.account_risk:AccountRiskAdapter",
 }
 
 
@@ -49,6 +51,7 @@ TRAIN_INPUTS: dict[str, str] = {
     "gan": "image",
     "topics": "topics",
     "profiles": "profiles",
+    "account_risk": "accounts",
 }
 
 

@@ -142,7 +142,8 @@ def _mlflow_epoch_logger(spec: KerasTrainSpec):  # -> tf_keras.callbacks.Callbac
 
 
 def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
-    """Train on this rank's shard; returns ``{"rank", "size", "history", "seconds"}`` (history on every rank)."""
+    """Train on this rank's shard; returns ``{"rank", "size", "history", "seconds", "weight_checksum"}`` (history on
+    every rank; ``weight_checksum`` the sum of the absolute values of the final weights)."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.update(spec.env)
     import horovod.tensorflow as hvd
@@ -221,4 +222,6 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
             {"history": history, "size": size, "steps_per_epoch": steps, "seconds": seconds},
         )
         shutil.rmtree(local_dir, ignore_errors=True)
-    return {"rank": rank, "size": size, "history": history, "seconds": seconds}
+    # equal on every rank when the initial broadcast and the gradient averaging worked
+    checksum = float(sum(abs(w).sum() for w in model.get_weights()))
+    return {"rank": rank, "size": size, "history": history, "seconds": seconds, "weight_checksum": checksum}
