@@ -27,7 +27,6 @@ STAGES = [
     "ingest.posts",
     "etl.posts",
     "features.sentiment",
-    "features.topics",
     "train.sentiment",
     "score.sentiment",
     "analytics.keywords",
