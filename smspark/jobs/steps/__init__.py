@@ -105,6 +105,28 @@ def ingest_json_lines(
     }
 
 
+def write_scores(ctx: Any, gold: DataFrame, table: str, model: str, champ: Any) -> tuple[str, int, float]:
+    """Write a scorer's rows to ``gold/<table>`` partitioned by ``dt`` (the run date's partition replaced, the others
+    kept), name that partition among the run's outputs and ``champ`` (a registry champion: ``name``, ``version``) as
+    ``models.<model>.scored_with`` in the manifest.
+
+    Returns:
+        ``(table URI, rows committed for the run date counted from the written table, time.perf_counter() at the
+        commit)``: a caller times its scoring up to the commit, without the read-back count.
+    """
+    import time
+
+    from smspark.jobs.io import read_parquet, write_partitions
+
+    out = storage.join(ctx.layout.gold, table)
+    write_partitions(gold, out, "dt")
+    committed = time.perf_counter()
+    n_out = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date)).count()
+    ctx.output(f"gold/{table}", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
+    ctx.manifest.data["models"].setdefault(model, {})["scored_with"] = {"name": champ.name, "version": champ.version}
+    return out, n_out, committed
+
+
 def score_posts_step(
     ctx: Any, model: str, table: str, score_fn: Callable[..., DataFrame], batch_rows: int | None = None
 ) -> dict[str, Any]:
@@ -128,7 +150,7 @@ def score_posts_step(
     """
     import time
 
-    from smspark.jobs.io import read_parquet, read_table, write_partitions
+    from smspark.jobs.io import read_table
     from smspark.manifest import reconcile
     from smspark.train.registry import NoChampionError, configure, get_champion
 
@@ -143,14 +165,10 @@ def score_posts_step(
     posts = posts.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
     n_in = posts.count()
     gold = score_fn(posts, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, batch)
-    out = storage.join(ctx.layout.gold, table)
     start = time.perf_counter()
-    write_partitions(gold, out, "dt")
-    seconds = time.perf_counter() - start
+    out, n_out, committed = write_scores(ctx, gold, table, model, champ)
+    seconds = committed - start
     posts.unpersist()
-    n_out = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date)).count()
-    ctx.output(f"gold/{table}", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
-    ctx.manifest.data["models"].setdefault(model, {})["scored_with"] = {"name": champ.name, "version": champ.version}
     return {
         "inputs": {"silver": silver, "model": champ.uri},
         "outputs": {"gold": out, "dt": ctx.run_date.isoformat()},

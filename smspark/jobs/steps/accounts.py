@@ -29,7 +29,8 @@ from smspark import storage
 from smspark.features.accounts import RISK_COLUMNS, account_risk_rows, encode_risk, fit_risk_stats
 from smspark.features.text import SPLITS
 from smspark.jobs.common import JobContext, UserError
-from smspark.jobs.io import read_parquet, read_table, write_json, write_partitions
+from smspark.jobs.io import read_parquet, read_table, write_json
+from smspark.jobs.steps import write_scores
 from smspark.jobs.steps.interactions import write_splits
 from smspark.manifest import reconcile
 from smspark.schemas import ACCOUNT_FEATURES, GOLD_ACCOUNT_RISK
@@ -191,13 +192,9 @@ def score(ctx: JobContext) -> dict[str, Any]:
         rows.unpersist()
         return {"inputs": inputs, "outputs": {}, "counts": counts, "skipped": "no post with an author and a timestamp"}
     gold = score_accounts(rows, champ.uri, tracking, registry, champ.name, champ.version, ctx.run_date)
-    out = storage.join(ctx.layout.gold, TABLE)
-    write_partitions(gold, out, "dt")
-    seconds = time.perf_counter() - start
+    out, n_out, committed = write_scores(ctx, gold, TABLE, TABLE, champ)
+    seconds = committed - start
     rows.unpersist()
-    n_out = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date)).count()
-    ctx.output(f"gold/{TABLE}", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
-    ctx.manifest.data["models"].setdefault(TABLE, {})["scored_with"] = {"name": champ.name, "version": champ.version}
     return {
         "inputs": {**inputs, "model": champ.uri},
         "outputs": {"gold": out, "dt": ctx.run_date.isoformat()},
