@@ -28,15 +28,12 @@ NO_INPUT = "no input features under the data root"
 ALWAYS_FEATURES = ("profiles",)
 
 
-def feature_models(ctx: JobContext, to_train: list[str], retrain: bool) -> tuple[list[str], dict[str, str]]:
+def feature_models(ctx: JobContext, training: list[str]) -> tuple[list[str], dict[str, str]]:
     """The feature steps tonight needs, in :data:`FEATURE_STEPS` order, among those whose silver input exists: the
-    inputs of every model in ``to_train`` that will train (no champion, or ``retrain``) and :data:`ALWAYS_FEATURES`.
+    inputs of every model in ``training`` (those that train tonight) and :data:`ALWAYS_FEATURES`.
     Returns ``(steps to run, {skipped step: reason})``."""
     present = [m for m, (table, _) in FEATURE_STEPS.items() if storage.exists(storage.join(ctx.layout.silver, table))]
-    needed = set(ALWAYS_FEATURES)
-    for model in to_train:
-        if retrain or not train.has_champion(ctx, model):
-            needed.add(train.TRAIN_INPUTS.get(model, model))
+    needed = set(ALWAYS_FEATURES) | {train.TRAIN_INPUTS.get(model, model) for model in training}
     run = [m for m in present if m in needed]
     reason = "no model trained tonight reads them (a model with a champion retrains only with --retrain)"
     return run, {f"features.{m}": reason for m in present if m not in needed}
@@ -50,14 +47,15 @@ def run(
     ingest.run(ctx)
     etl.run(ctx)
     trainable = to_train if to_train is not None else ctx.cfg.nightly.train
-    needed, skipped = feature_models(ctx, trainable, retrain)
+    training = [m for m in trainable if retrain or not train.has_champion(ctx, m)]
+    needed, skipped = feature_models(ctx, training)
     ctx.manifest.data.setdefault("skipped", {}).update(skipped)
     if needed:
         features.run(ctx, needed)
     for model in trainable:
         if not train.has_input(ctx, model):
             ctx.manifest.data["models"][model] = {"trained": False, "reason": NO_INPUT}
-        elif retrain or not train.has_champion(ctx, model):
+        elif model in training:
             train.run(ctx, model)
         else:
             ctx.manifest.data["models"][model] = {"trained": False, "reason": "a champion exists (use --retrain)"}
