@@ -92,6 +92,11 @@ def input_state(uri: str, df: DataFrame, columns: Sequence[str], partition: str 
     }
 
 
+#: The input state of a table that does not exist (yet): compared like any other, so its later appearance is a change
+#: of that input.
+ABSENT: dict[str, Any] = {"partitions": None, "rows": 0, "digest": "0"}
+
+
 def fingerprint(champions: Sequence[Any], inputs: Mapping[str, dict[str, Any]], config: Mapping[str, Any]) -> dict:
     """Today's fingerprint of a scorer: its champions, input states (:func:`input_state`) and output config, as
     JSON values (compared after a JSON round trip, so tuples and lists, dates and strings compare alike)."""

@@ -196,7 +196,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     start = time.perf_counter()
     silver, posts = posts_input(ctx)
     spam, spam_record = post_spam_input(ctx)
-    states = {"silver/posts": reuse.input_state(silver, posts, posts.columns)}
+    states = {"silver/posts": reuse.input_state(silver, posts, posts.columns), "gold/post_spam": reuse.ABSENT}
     if spam is not None:
         part = f"dt={spam_record['dt']}"
         states["gold/post_spam"] = reuse.input_state(spam_record["uri"], spam, ["post_id", "is_spam"], part)
@@ -205,7 +205,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     uri = storage.join(ctx.layout.gold, TABLE)
     decision = reuse.decide(ctx, [uri], [champ], states, config)
     if decision.source:
-        counts, inputs = decision.extra["counts"], decision.extra["inputs"]
+        counts, inputs = decision.extra["counts"], {**decision.extra["inputs"], "post_spam": spam_record}
         gold, rows = reuse.copy_rows(ctx, uri, decision.source), None
     else:
         model = load_python_model(champ.uri, tracking, registry)

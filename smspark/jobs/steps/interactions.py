@@ -390,6 +390,7 @@ def score(ctx: JobContext) -> dict[str, Any]:
     n_silver_users = events.select("user_id").distinct().count()
     seg_uri = storage.join(ctx.layout.gold, "user_segments")
     earlier = read_parquet(ctx.spark, seg_uri) if tables.exists(seg_uri) else None
+    inputs["gold/user_segments"] = reuse.ABSENT
     if earlier is not None:
         # the fallback's segments: users the champion does not know are listed only by other champions' segments
         others = earlier.where(F.col("model_version") != F.lit(str(rec.version)))
