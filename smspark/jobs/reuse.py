@@ -7,7 +7,8 @@ Every scorer writes one ``dt`` partition of its gold table(s) per run date. With
 - ``models``: each champion used (``name``, ``version``, ``run_id``, ``uri``);
 - ``inputs``: for each table read, its committed ``partitions`` map (partition path -> version directory), its
   ``rows`` and a ``digest`` of the columns the scorer reads (the sum of their ``xxhash64`` per row, which does not
-  depend on row order or partitioning);
+  depend on row order or partitioning; a change detector, not a cryptographic hash: a changed input goes unnoticed
+  only if the 64-bit sums coincide);
 - ``config``: the settings that change the output (``recommend_k``, ``neighbours``, ...).
 
 On a later date the scorer builds today's fingerprint and compares it with the one of the latest earlier date of its
@@ -16,7 +17,8 @@ partitions map (every write makes new version directories, so equal maps mean eq
 digest (an etl that rewrote a table with the same content: ``silver/posts`` keeps a re-delivered post's newest
 ingest date, so a night that re-ingests the same landing files rewrites every month with the same ``post_id`` and
 ``text``). Then the earlier partition's rows are copied to the run date with ``dt`` replaced (:func:`copy_rows`: a
-read and a write, no model loaded), and the stage records ``reused_from``. Anything else - another champion, changed
+read and a write, no model loaded; ``scored_at`` still says when they were scored), and the stage records
+``reused_from``. Anything else - another champion, changed
 input, changed config, no earlier date, no fingerprint recorded for it, ``scoring.reuse`` off (``--rescore``) -
 scores in full. Only earlier dates are candidates: a date is never copied onto itself.
 """
