@@ -484,7 +484,13 @@ class ModelsConfig(BaseModel):
 
 
 class ScoringConfig(_Strict):
+    """How the scorers run: ``batch_size`` rows per Arrow batch of a scoring UDF; ``reuse``: a run date whose
+    champions, scored input columns and output settings equal those of the latest earlier scored date copies that
+    date's gold rows instead of running the models (:mod:`smspark.jobs.reuse`; ``smspark score|nightly --rescore``
+    turns it off for a run)."""
+
     batch_size: int = Field(1024, ge=1)
+    reuse: bool = True
 
 
 class KeywordsConfig(_Strict):

@@ -116,3 +116,13 @@ def test_account_risk_end_to_end(risk_run, spark):
     assert set(pdf["author_id"]) == {r[0] for r in timed.select("author_id").distinct().collect()}
     assert pdf["n_posts"].sum() == timed.count()  # each authored, timed post in exactly one author-month
     assert (local(cfg.layout.features) / "accounts" / "meta.json").exists()
+
+    # the next date, same champion and posts: the scores are copied with the counts of the date they come from
+    nxt = DAY + dt.timedelta(days=1)
+    ctx2 = JobContext(
+        cfg=cfg, run_date=nxt, manifest=RunManifest("test", cfg.layout.runs, nxt, cfg.profile), _spark=spark
+    )
+    score.run(ctx2, ["account_risk"])
+    again = ctx2.manifest.data["stages"]["score.account_risk"]["counts"]
+    assert again["reused_from"] == DAY.isoformat() and again["rows"]["reconciled"]
+    assert again["accounts"] == sc["accounts"] and again["authors"] == sc["authors"]

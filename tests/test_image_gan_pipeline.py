@@ -153,6 +153,12 @@ def test_nightly_scoring_labels_embeds_and_finds_neighbours(spark, trained):
     assert similar.count() == n * cfg.models.image.neighbours and similar.where(F.col("source") == "emoji").count() == 0
     assert similar.where(F.col("media_id") == F.col("neighbour_id")).count() == 0
     assert similar.groupBy("media_id").agg(F.max("rank").alias("k")).where(F.col("k") != 5).count() == 0
+    # the next date, same champion and images: both tables are copied, no model loaded
+    nxt = make_context(cfg, spark, DAY + dt.timedelta(days=1))
+    again = steps.score(nxt)
+    assert again["counts"]["reused_from"] == DAY.isoformat() and again["counts"]["reconciled"]
+    assert again["counts"]["scored"] == n and again["counts"]["neighbour_rows"] == similar.count()
+    assert nxt.manifest.data["models"]["image"]["scored_with"]["dataset"] == "fashion_mnist"
     res = bench.run(ctx, "media", 200, 1)  # the scoring benchmark on the same rows through both sides
     assert res["rows"] == 200 and res["spark_udf_rows_per_second"] > 0 and res["plain_predict_rows_per_second"] > 0
 

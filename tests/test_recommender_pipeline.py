@@ -13,10 +13,12 @@ from pyspark.sql import functions as F
 
 from smspark import tables
 from smspark.jobs import bench, generate, nightly, train
+from smspark.jobs import score as score_job
 from tests.conftest import require_landing
 
 DAY = "2026-11-21"
 DAY2 = "2026-11-22"
+DAY3 = "2026-11-23"
 USERS = 60
 NEW_USERS = 4
 K = 20
@@ -135,6 +137,18 @@ def test_nightly_recommendations_end_to_end(spark, tmp_path: Path):
     per_new = fallback.groupBy("user_id").agg(F.countDistinct("item_id").alias("d"), F.max("rank").alias("hi"))
     assert per_new.count() == NEW_USERS and per_new.where((F.col("d") != K) | (F.col("hi") != K)).count() == 0
     assert gold2.join(silver2, ["user_id", "item_id"], "left_semi").count() == 0  # nothing already rated
+    assert manifest2["stages"]["score.recommendations"]["reuse"] == f"silver/interactions changed since {DAY}"
+
+    # a date with the same champions and interactions copies DAY2's recommendations and segments, no model run
+    assert score_job.main(["--model", "recommendations", "--date", DAY3, *_sets([f"data.root={root}", *FAST])]) == 0
+    manifest3 = json.loads(max((root / "runs").glob("*-score-*/manifest.json")).read_text())
+    score3 = manifest3["stages"]["score.recommendations"]["counts"]
+    assert score3["reused_from"] == DAY2 and score3["reconciled"] and score3["rows"] == K * (USERS + NEW_USERS)
+    assert manifest3["metrics"]["user_segments"] == manifest2["metrics"]["user_segments"]
+    for name in ("user_recommendations", "user_segments"):
+        rows = tables.read(spark, str(root / "gold" / name))
+        by_day = [sorted(map(tuple, rows.where(F.col("dt") == d).drop("dt").collect())) for d in (DAY2, DAY3)]
+        assert by_day[0] == by_day[1] and by_day[0], name
 
     # the scoring benchmark: Spark and one plain process recommend the same items to the same users
     assert bench.main(["recommendations", "--rows", "20", "--repeat", "2", "--set", f"data.root={root}"]) == 0

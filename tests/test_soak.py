@@ -5,7 +5,9 @@ Run 1 is the session's posts pipeline (:mod:`tests.pipeline_roots`: it trains th
 post). Runs 2 and 3 go on a copy of that root, so the other tests keep reading run 1's outputs. The copy's model
 registry still points at run 1's model artifacts, which nothing here writes. Repeating D must leave every table
 identical, silver to gold, with no duplicates; D+1 must add only that date's scores and keep no more than the current
-and one previous version of any table, with no staging left behind.
+and one previous version of any table, with no staging left behind. D+1 changes neither the champion nor the scored
+posts (the same landing files are ingested again: silver/posts is rewritten with the same ``post_id`` and ``text``),
+so its sentiment scores are a copy of D's (:mod:`smspark.jobs.reuse`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from smspark import tables
-from smspark.jobs import nightly
+from smspark.config import Settings
+from smspark.jobs import nightly, reuse
+from smspark.train.registry import Champion
 from tests.pipeline_roots import DAY
 from tests.table_snapshots import VOLATILE, assert_versions_bounded, layer_bytes, snapshot
 
@@ -87,3 +91,52 @@ def test_the_next_date_adds_its_scores_and_keeps_disk_bounded(soaked):
     for layer in ("silver", "features", "quarantine"):
         assert grown[layer] <= 2.5 * first_bytes[layer], (layer, grown[layer], first_bytes[layer])
     assert grown["gold"] <= 3.5 * first_bytes["gold"]  # one more date of scores, plus D's previous version
+
+
+def _scores(root: Path, day: str) -> list[str]:
+    t = tables.read_arrow(f"file://{root}/gold/post_sentiment")
+    return sorted(repr({k: v for k, v in r.items() if k != "dt"}) for r in t.to_pylist() if str(r["dt"]) == day)
+
+
+def test_the_next_date_copies_the_scores_when_nothing_changed(soaked):
+    root, _, _, _ = soaked
+    repeat, following = _manifest(root, DAY)["stages"]["score.sentiment"], _manifest(root, NEXT_DAY)["stages"]
+    assert "reused_from" not in repeat["counts"] and repeat["reuse"] == "no earlier date scored"
+    sentiment = following["score.sentiment"]
+    assert sentiment["counts"]["reused_from"] == DAY, sentiment.get("reuse")
+    assert sentiment["counts"]["reconciled"] and sentiment["counts"]["rows_out"] == sentiment["counts"]["rows_in"]
+    assert _manifest(root, NEXT_DAY)["models"]["sentiment"]["scored_with"]["version"] == "1"
+    assert _scores(root, NEXT_DAY) == _scores(root, DAY)  # the same rows (scored_at included), dt aside
+    # silver/posts was rewritten (a re-delivered post keeps its newest ingest) with the same scored columns
+    recorded = tables.current(f"file://{root}/gold/post_sentiment").meta[reuse.META_KEY]
+    before, after = (recorded[d]["fingerprint"]["inputs"]["silver/posts"] for d in (DAY, NEXT_DAY))
+    assert before["partitions"] != after["partitions"] and before["digest"] == after["digest"]
+
+
+def test_a_changed_fingerprint_scores_again(soaked):
+    """The decision of the date after D+1 on the soak's gold/post_sentiment, against D+1's recorded fingerprint."""
+    root, _, _, _ = soaked
+    uri = f"file://{root}/gold/post_sentiment"
+    recorded = tables.current(uri).meta[reuse.META_KEY][NEXT_DAY]["fingerprint"]
+    champ = Champion(**{k: recorded["models"][0][k] for k in ("name", "version", "uri", "run_id")})
+    posts = recorded["inputs"]["silver/posts"]
+    later = dt.date.fromisoformat(NEXT_DAY) + dt.timedelta(days=1)
+
+    def decide(champion=champ, state=posts, reuse_on=True, day=later):
+        cfg = Settings()
+        cfg.scoring.reuse = reuse_on
+        ctx = type("Ctx", (), {"cfg": cfg, "run_date": day})()
+        return reuse.decide(ctx, [uri], [champion], {"silver/posts": state}, {})
+
+    assert decide().source == NEXT_DAY
+    rewritten = {**posts, "partitions": {p: ".v-other" for p in posts["partitions"]}}
+    assert decide(state=rewritten).source == NEXT_DAY  # rewritten with the same content
+    changed = {**rewritten, "digest": str(int(posts["digest"]) + 1)}
+    assert (decide(state=changed).source, decide(state=changed).reason) == (
+        None,
+        f"silver/posts changed since {NEXT_DAY}",
+    )
+    newer = Champion(champ.name, str(int(champ.version) + 1), f"models:/{champ.name}/2", None)
+    assert decide(champion=newer).reason == f"champions changed since {NEXT_DAY}"
+    assert decide(reuse_on=False).source is None  # --rescore
+    assert decide(day=dt.date.fromisoformat(DAY)).reason == "no earlier date scored"

@@ -40,7 +40,11 @@ def feature_models(ctx: JobContext, training: list[str]) -> tuple[list[str], dic
 
 
 def run(
-    ctx: JobContext, retrain: bool = False, to_train: list[str] | None = None, to_score: list[str] | None = None
+    ctx: JobContext,
+    retrain: bool = False,
+    to_train: list[str] | None = None,
+    to_score: list[str] | None = None,
+    rescore: bool = False,
 ) -> None:
     if ctx.cfg.retention.raw_days is not None:
         purge.run(ctx)
@@ -72,7 +76,7 @@ def run(
             present.remove(s)
             ctx.manifest.data.setdefault("skipped", {})[f"score.{s}"] = f"no champion: {NO_INPUT} to train one"
     if present:
-        score.run(ctx, present)
+        score.run(ctx, present, rescore)
     analytics.run(ctx)
     report.run(ctx)
 
@@ -83,10 +87,11 @@ def add_args(p: argparse.ArgumentParser) -> None:
         "--train", type=names_arg, default=None, help="comma-separated models to train (default: nightly.train)"
     )
     p.add_argument("--score", type=names_arg, default=None, help="comma-separated scorers (default: nightly.score)")
+    score.add_rescore(p)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_job("nightly", argv, __doc__, lambda ctx, a: run(ctx, a.retrain, a.train, a.score), add_args)
+    return run_job("nightly", argv, __doc__, lambda ctx, a: run(ctx, a.retrain, a.train, a.score, a.rescore), add_args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Job ``score``: apply champion models to the whole corpus with pandas UDFs, into gold.
 
 Each output is partitioned by ``dt`` = ``--date``: re-running a date replaces that date, never duplicates it.
-Each step reconciles ``rows in = rows scored``.
+Each step reconciles ``rows in = rows scored``. A date whose champions, scored input columns and scoring settings
+equal those of the latest earlier scored date copies that date's rows (``reused_from`` in the stage counts);
+``--rescore`` (or ``scoring.reuse=false``) runs the models anyway.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ SCORERS: dict[str, tuple[str, str]] = {
 }
 
 
-def run(ctx: JobContext, models: list[str] | None = None) -> list[str]:
+def run(ctx: JobContext, models: list[str] | None = None, rescore: bool = False) -> list[str]:
+    """Run the scorers of ``models`` (default: every one whose silver input exists); ``rescore``: run the models
+    even when a date's scores could be copied from the latest earlier date (``scoring.reuse`` off). Returns the
+    scorers run."""
+    if rescore:
+        ctx.cfg.scoring.reuse = False
     return run_steps(ctx, "score", SCORERS, models, ctx.layout.silver)
 
 
@@ -35,10 +42,21 @@ def add_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"comma-separated models ({', '.join(SCORERS)}); default: all whose input exists",
     )
+    add_rescore(p)
+
+
+def add_rescore(p: argparse.ArgumentParser) -> None:
+    """``--rescore``: run the models even when nothing changed since the last scored date (``scoring.reuse=false``)."""
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score with the models even when champions, inputs and settings equal the last scored date's "
+        "(default: copy that date's scores)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_job("score", argv, __doc__, lambda ctx, a: run(ctx, a.models), add_args)
+    return run_job("score", argv, __doc__, lambda ctx, a: run(ctx, a.models, a.rescore), add_args)
 
 
 if __name__ == "__main__":

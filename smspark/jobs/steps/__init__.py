@@ -105,10 +105,19 @@ def ingest_json_lines(
     }
 
 
-def write_scores(ctx: Any, gold: DataFrame, table: str, model: str, champ: Any) -> tuple[str, int, float]:
+def write_scores(
+    ctx: Any,
+    gold: DataFrame,
+    table: str,
+    model: str,
+    champ: Any,
+    decision: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, int, float]:
     """Write a scorer's rows to ``gold/<table>`` partitioned by ``dt`` (the run date's partition replaced, the others
     kept), name that partition among the run's outputs and ``champ`` (a registry champion: ``name``, ``version``) as
-    ``models.<model>.scored_with`` in the manifest.
+    ``models.<model>.scored_with`` in the manifest. With ``decision`` (a :class:`smspark.jobs.reuse.Decision`) the
+    commit also records the date's fingerprint and ``extra`` (:func:`smspark.jobs.reuse.table_meta`).
 
     Returns:
         ``(table URI, rows committed for the run date counted from the written table, time.perf_counter() at the
@@ -117,9 +126,11 @@ def write_scores(ctx: Any, gold: DataFrame, table: str, model: str, champ: Any) 
     import time
 
     from smspark.jobs.io import read_parquet, write_partitions
+    from smspark.jobs.reuse import table_meta
 
     out = storage.join(ctx.layout.gold, table)
-    write_partitions(gold, out, "dt")
+    meta = table_meta(ctx, out, decision, extra) if decision is not None else None
+    write_partitions(gold, out, "dt", meta=meta)
     committed = time.perf_counter()
     n_out = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date)).count()
     ctx.output(f"gold/{table}", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
@@ -127,11 +138,35 @@ def write_scores(ctx: Any, gold: DataFrame, table: str, model: str, champ: Any) 
     return out, n_out, committed
 
 
+def champion(ctx: Any, model: str) -> Any:
+    """The registry champion of ``model`` (:class:`smspark.train.registry.Champion`).
+
+    Raises:
+        UserError: the model has no champion.
+    """
+    from smspark.train.registry import NoChampionError, configure, get_champion
+
+    try:
+        return get_champion(configure(ctx.cfg), model)
+    except NoChampionError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def merge_record(record: dict[str, Any], decision: Any) -> dict[str, Any]:
+    """A stage record with the reuse decision's fields (:meth:`smspark.jobs.reuse.Decision.record`) merged in."""
+    fields = decision.record()
+    record["counts"] = {**record.get("counts", {}), **fields.pop("counts", {})}
+    return {**record, **fields}
+
+
 def score_posts_step(
     ctx: Any, model: str, table: str, score_fn: Callable[..., DataFrame], batch_rows: int | None = None
 ) -> dict[str, Any]:
     """Score every ``silver/posts`` row with ``model``'s champion into ``gold/<table>`` (partition ``dt`` = the run
     date, replaced on a re-run); reconciles ``posts = rows written for the date``.
+
+    When the champion and the scored columns of ``silver/posts`` (``post_id``, ``text``) are those of the latest
+    earlier date, that date's rows are copied instead (:mod:`smspark.jobs.reuse`; ``counts.reused_from``).
 
     Args:
         ctx: the job context.
@@ -142,40 +177,54 @@ def score_posts_step(
         batch_rows: Arrow batch rows per UDF call (default ``scoring.batch_size``).
 
     Returns:
-        The stage record (``inputs``, ``outputs``, ``counts`` with ``score_seconds`` and ``rows_per_second``); the
-        manifest's ``models.<model>.scored_with`` names the version used.
+        The stage record (``inputs``, ``outputs``, ``reuse``, ``counts`` with ``score_seconds`` and
+        ``rows_per_second``, and ``reused_from`` on a copy); the manifest's ``models.<model>.scored_with`` names the
+        version used.
 
     Raises:
         UserError: the model has no champion, or there is no ``silver/posts``.
     """
     import time
 
+    from smspark.jobs import reuse
     from smspark.jobs.io import read_table
     from smspark.manifest import reconcile
-    from smspark.train.registry import NoChampionError, configure, get_champion
 
-    try:
-        champ = get_champion(configure(ctx.cfg), model)
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
+    champ = champion(ctx, model)
     batch = batch_rows or ctx.cfg.scoring.batch_size
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
     silver = storage.join(ctx.layout.silver, "posts")
     posts = read_table(ctx.spark, silver, what="run `smspark etl` first").select("post_id", "text")
     posts = posts.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
-    n_in = posts.count()
-    gold = score_fn(posts, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, batch)
+    state = reuse.input_state(silver, posts, ["post_id", "text"])
+    n_in = state["rows"]
+    uri = storage.join(ctx.layout.gold, table)
+    decision = reuse.decide(ctx, [uri], [champ], {"silver/posts": state}, {})
+    if decision.source:
+        gold = reuse.copy_rows(ctx, uri, decision.source)
+    else:
+        gold = score_fn(posts, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, batch)
     start = time.perf_counter()
-    out, n_out, committed = write_scores(ctx, gold, table, model, champ)
+    out, n_out, committed = write_scores(ctx, gold, table, model, champ, decision)
     seconds = committed - start
     posts.unpersist()
-    return {
+    record = {
         "inputs": {"silver": silver, "model": champ.uri},
         "outputs": {"gold": out, "dt": ctx.run_date.isoformat()},
         "counts": {
             **reconcile(n_in, n_out),
             "scored": n_out,
             "score_seconds": round(seconds, 2),
-            "rows_per_second": round(n_out / seconds, 1) if seconds > 0 else None,
+            "rows_per_second": round(n_out / seconds, 1) if seconds > 0 and not decision.source else None,
         },
     }
+    return merge_record(record, decision)
+
+
+def score_counts(ctx: Any, result: dict[str, Any], column: str) -> dict[str, int]:
+    """Rows of the run date's partition of the gold table ``result["outputs"]["gold"]`` per value of ``column``
+    (as strings: a JSON object's keys)."""
+    from smspark.jobs.io import read_parquet
+
+    written = read_parquet(ctx.spark, result["outputs"]["gold"]).where(F.col("dt") == F.lit(ctx.run_date))
+    return {str(r[column]).lower(): r["count"] for r in written.groupBy(column).count().collect()}

@@ -28,9 +28,9 @@ from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 from smspark import storage
 from smspark.features.accounts import RISK_COLUMNS, account_risk_rows, encode_risk, fit_risk_stats
 from smspark.features.text import SPLITS
-from smspark.jobs.common import JobContext, UserError
+from smspark.jobs.common import JobContext
 from smspark.jobs.io import read_parquet, read_table, write_json
-from smspark.jobs.steps import write_scores
+from smspark.jobs.steps import champion, merge_record, write_scores
 from smspark.jobs.steps.interactions import write_splits
 from smspark.manifest import reconcile
 from smspark.schemas import ACCOUNT_FEATURES, GOLD_ACCOUNT_RISK
@@ -60,18 +60,30 @@ def post_spam_input(ctx: JobContext) -> tuple[DataFrame | None, dict[str, Any]]:
     return spam.where(F.col("dt") == F.lit(day)).select("post_id", "is_spam"), record
 
 
-def account_rows(ctx: JobContext, window: str) -> tuple[DataFrame, dict[str, Any], dict[str, Any]]:
+def posts_input(ctx: JobContext) -> tuple[str, DataFrame]:
+    """``silver/posts`` (its URI and the columns the account rows read).
+
+    Raises:
+        UserError: no ``silver/posts``.
+    """
+    silver = storage.join(ctx.layout.silver, "posts")
+    posts = read_table(ctx.spark, silver, what="run `smspark etl` first")
+    return silver, posts.select("post_id", "author_id", "created_at", "text", "client")
+
+
+def account_rows(
+    ctx: JobContext, window: str, inputs: tuple[DataFrame, DataFrame | None, dict[str, Any]] | None = None
+) -> tuple[DataFrame, dict[str, Any], dict[str, Any]]:
     """The accounts of ``silver/posts`` (persisted; none when no post has an author and a timestamp), the inputs
-    record and the author counts (reconciled).
+    record and the author counts (reconciled). ``inputs``: ``(posts, spam, spam record)`` already read
+    (:func:`posts_input`, :func:`post_spam_input`).
 
     Raises:
         UserError: no ``silver/posts``.
     """
     mcfg = ctx.cfg.models.account_risk
     silver = storage.join(ctx.layout.silver, "posts")
-    posts = read_table(ctx.spark, silver, what="run `smspark etl` first")
-    posts = posts.select("post_id", "author_id", "created_at", "text", "client")
-    spam, spam_record = post_spam_input(ctx)
+    posts, spam, spam_record = inputs if inputs is not None else (posts_input(ctx)[1], *post_spam_input(ctx))
     src = posts.agg(
         F.count(F.lit(1)).alias("posts"),
         F.count("author_id").alias("authored"),
@@ -176,30 +188,44 @@ def score(ctx: JobContext) -> dict[str, Any]:
     """
     import time
 
+    from smspark.jobs import reuse
     from smspark.scoring.udfs import load_python_model
-    from smspark.train.registry import NoChampionError, configure, get_champion
 
-    try:
-        champ = get_champion(configure(ctx.cfg), TABLE)
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
+    champ = champion(ctx, TABLE)
     tracking, registry = ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri
-    model = load_python_model(champ.uri, tracking, registry)
-    window = str(model.meta["window"])
     start = time.perf_counter()
-    rows, inputs, counts = account_rows(ctx, window)
-    if counts["accounts"] == 0:
-        rows.unpersist()
-        return {"inputs": inputs, "outputs": {}, "counts": counts, "skipped": "no post with an author and a timestamp"}
-    gold = score_accounts(rows, champ.uri, tracking, registry, champ.name, champ.version, ctx.run_date)
-    out, n_out, committed = write_scores(ctx, gold, TABLE, TABLE, champ)
+    silver, posts = posts_input(ctx)
+    spam, spam_record = post_spam_input(ctx)
+    states = {"silver/posts": reuse.input_state(silver, posts, posts.columns), "gold/post_spam": reuse.ABSENT}
+    if spam is not None:
+        part = f"dt={spam_record['dt']}"
+        states["gold/post_spam"] = reuse.input_state(spam_record["uri"], spam, ["post_id", "is_spam"], part)
+    mcfg = ctx.cfg.models.account_risk
+    config = {"near_duplicate_distance": mcfg.near_duplicate_distance, "seed": ctx.cfg.train.seed}
+    uri = storage.join(ctx.layout.gold, TABLE)
+    decision = reuse.decide(ctx, [uri], [champ], states, config)
+    if decision.source:
+        counts, inputs = decision.extra["counts"], {**decision.extra["inputs"], "post_spam": spam_record}
+        gold, rows = reuse.copy_rows(ctx, uri, decision.source), None
+    else:
+        model = load_python_model(champ.uri, tracking, registry)
+        rows, inputs, counts = account_rows(ctx, str(model.meta["window"]), (posts, spam, spam_record))
+        if counts["accounts"] == 0:
+            rows.unpersist()
+            skipped = "no post with an author and a timestamp"
+            return {"inputs": inputs, "outputs": {}, "counts": counts, "skipped": skipped}
+        gold = score_accounts(rows, champ.uri, tracking, registry, champ.name, champ.version, ctx.run_date)
+    extra = {"counts": counts, "inputs": inputs}
+    out, n_out, committed = write_scores(ctx, gold, TABLE, TABLE, champ, decision, extra)
     seconds = committed - start
-    rows.unpersist()
-    return {
+    if rows is not None:
+        rows.unpersist()
+    record = {
         "inputs": {**inputs, "model": champ.uri},
         "outputs": {"gold": out, "dt": ctx.run_date.isoformat()},
         "counts": {**counts, "rows": reconcile(counts["accounts"], n_out), "score_seconds": round(seconds, 2)},
     }
+    return merge_record(record, decision)
 
 
 def score_accounts(

@@ -375,40 +375,60 @@ def score(ctx: JobContext) -> dict[str, Any]:
         ReconciliationError: a served user does not have exactly ``recommend_k`` distinct items, or the counts do
             not balance.
     """
+    from smspark.jobs import reuse
+    from smspark.jobs.steps import champion, merge_record, write_scores
     from smspark.scoring.recommendations import STRATEGIES, recommend, user_segments
-    from smspark.train.registry import NoChampionError, configure, get_champion
 
     mcfg = ctx.cfg.models.recommender
     if mcfg.candidate_pool < mcfg.recommend_k:
         raise UserError("models.recommender.candidate_pool must be >= models.recommender.recommend_k")
-    client = configure(ctx.cfg)
-    try:
-        rec, beh = get_champion(client, "recommender"), get_champion(client, "behaviour")
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
-    events = read_table(ctx.spark, storage.join(ctx.layout.silver, "interactions"), what="run `smspark etl` first")
+    rec, beh = champion(ctx, "recommender"), champion(ctx, "behaviour")
+    silver = storage.join(ctx.layout.silver, "interactions")
+    events = read_table(ctx.spark, silver, what="run `smspark etl` first")
     events = events.select("user_id", "item_id", "rating", "event_time").persist()
+    inputs = {"silver/interactions": reuse.input_state(silver, events, events.columns)}
     n_silver_users = events.select("user_id").distinct().count()
     seg_uri = storage.join(ctx.layout.gold, "user_segments")
-    earlier = read_parquet(ctx.spark, seg_uri).select("user_id", "segment", "dt") if tables.exists(seg_uri) else None
-    start = time.perf_counter()
-    states = user_states(events, history_len_of(ctx, beh)).persist()
-    result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events, earlier)
+    earlier = read_parquet(ctx.spark, seg_uri) if tables.exists(seg_uri) else None
+    inputs["gold/user_segments"] = reuse.ABSENT
+    if earlier is not None:
+        # the fallback's segments: users the champion does not know are listed only by other champions' segments
+        others = earlier.where(F.col("model_version") != F.lit(str(rec.version)))
+        inputs["gold/user_segments"] = reuse.input_state(seg_uri, others, ["user_id", "segment", "dt"])
+        earlier = earlier.select("user_id", "segment", "dt")
+    config = {
+        "recommend_k": mcfg.recommend_k,
+        "candidate_pool": mcfg.candidate_pool,
+        "segment_k": [mcfg.segment_k_min, mcfg.segment_k_max],
+        "seed": ctx.cfg.train.seed,
+    }
     k = mcfg.recommend_k
     out = storage.join(ctx.layout.gold, "user_recommendations")
-    write_partitions(result.gold, out, "dt")
-    seconds = time.perf_counter() - start
-    short = result.short.select(
-        F.lit("user_recommendations").alias("table"),
-        F.lit("score").alias("stage"),
-        F.lit(None).cast("string").alias("source_file"),
-        F.lit(f"fewer than {k} unrated items to recommend").alias("reason"),
-        F.to_json(F.struct("user_id", "rows")).alias("raw"),
-        F.current_timestamp().alias("quarantined_at"),
-        F.lit(ctx.run_date).cast("date").alias("ingest_date"),
-    )
-    n_q = write_quarantine(short, ctx.layout, "user_recommendations", "score", ctx.run_date)
-    states.unpersist()
+    decision = reuse.decide(ctx, [out, seg_uri], [rec, beh], inputs, config)
+    start = time.perf_counter()
+    if decision.source:
+        states, gold = None, reuse.copy_rows(ctx, out, decision.source)
+        short = reuse.copy_quarantine(ctx, "user_recommendations", "score", decision.source)
+    else:
+        states = user_states(events, history_len_of(ctx, beh)).persist()
+        result = recommend(ctx.spark, states, rec, beh, ctx.cfg, ctx.run_date, events, earlier)
+        gold, short = (
+            result.gold,
+            result.short.select(
+                F.lit("user_recommendations").alias("table"),
+                F.lit("score").alias("stage"),
+                F.lit(None).cast("string").alias("source_file"),
+                F.lit(f"fewer than {k} unrated items to recommend").alias("reason"),
+                F.to_json(F.struct("user_id", "rows")).alias("raw"),
+                F.current_timestamp().alias("quarantined_at"),
+                F.lit(ctx.run_date).cast("date").alias("ingest_date"),
+            ),
+        )
+    _, _, committed = write_scores(ctx, gold, "user_recommendations", "recommender", rec, decision)
+    seconds = committed - start
+    n_q = write_quarantine(short, ctx.layout, "user_recommendations", "score", ctx.run_date) if short is not None else 0
+    if states is not None:
+        states.unpersist()
     events.unpersist()
     written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
     per_user = written.groupBy("user_id", "strategy").agg(
@@ -425,24 +445,24 @@ def score(ctx: JobContext) -> dict[str, Any]:
     if n_rows != k * n_served:
         raise ReconciliationError(f"gold has {n_rows} rows for {n_served} users, expected {k} each")
     seg_start = time.perf_counter()
-    segments = user_segments(ctx.spark, rec, ctx.cfg, ctx.run_date)
-    seg_out = storage.join(ctx.layout.gold, "user_segments")
-    write_partitions(segments.gold, seg_out, "dt")
+    if decision.source:
+        segments, summary = reuse.copy_rows(ctx, seg_uri, decision.source), decision.extra["segments"]
+    else:
+        result_segments = user_segments(ctx.spark, rec, ctx.cfg, ctx.run_date)
+        segments, summary = result_segments.gold, result_segments.summary
+    write_scores(ctx, segments, "user_segments", "recommender", rec, decision, {"segments": summary})
     seg_seconds = time.perf_counter() - seg_start
-    ctx.output("gold/user_recommendations", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
-    ctx.output("gold/user_segments", storage.join(seg_out, f"dt={ctx.run_date.isoformat()}"))
     models = ctx.manifest.data["models"]
-    models.setdefault("recommender", {})["scored_with"] = {"name": rec.name, "version": rec.version}
     models.setdefault("behaviour", {})["scored_with"] = {"name": beh.name, "version": beh.version}
-    ctx.manifest.data["metrics"].setdefault("user_segments", {}).update(segments.summary)
-    return {
-        "inputs": {"silver": storage.join(ctx.layout.silver, "interactions"), "models": [rec.uri, beh.uri]},
+    ctx.manifest.data["metrics"].setdefault("user_segments", {}).update(summary)
+    record = {
+        "inputs": {"silver": silver, "models": [rec.uri, beh.uri]},
         "outputs": {
             "gold": out,
-            "segments": seg_out,
+            "segments": seg_uri,
             "dt": ctx.run_date.isoformat(),
-            "segments_k": segments.summary["k"],
-            "segment_sizes": segments.summary["sizes"],
+            "segments_k": summary["k"],
+            "segment_sizes": summary["sizes"],
         },
         "counts": {
             **reconcile(n_silver_users, n_served, quarantined=n_q),
@@ -452,7 +472,8 @@ def score(ctx: JobContext) -> dict[str, Any]:
             "rows_expected": k * n_served,
             "recommend_k": k,
             "score_seconds": round(seconds, 2),
-            "users_per_second": round(n_served / seconds, 1) if seconds else None,
+            "users_per_second": round(n_served / seconds, 1) if seconds and not decision.source else None,
             "segments_seconds": round(seg_seconds, 2),
         },
     }
+    return merge_record(record, decision)

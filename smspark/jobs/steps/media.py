@@ -365,34 +365,33 @@ def score(ctx: JobContext) -> dict[str, Any]:
     ``silver images = labelled + not labelled (other source)`` and ``neighbour rows = sum over the labelled sources
     of n * min(k, n - 1)``.
     """
+    from smspark.jobs import reuse
+    from smspark.jobs.steps import champion, merge_record, write_scores
     from smspark.scoring.media import gold_similar, score_media, similar_media
-    from smspark.train.registry import NoChampionError, configure, get_champion
 
     mcfg = ctx.cfg.models.image
-    try:
-        champ = get_champion(configure(ctx.cfg), "image")
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
-    model_dataset = _champion_dataset(ctx, champ)
+    champ = champion(ctx, "image")
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ctx.cfg.scoring.batch_size))
-    media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
+    silver = storage.join(ctx.layout.silver, "media")
+    media = read_table(ctx.spark, silver, what="run `smspark etl` first")
     media = media.select("media_id", "source", "pixels", "height", "width", "channels")
     media = media.repartition(max(2, ctx.spark.sparkContext.defaultParallelism)).persist()
-    n_in = media.count()
+    state = reuse.input_state(silver, media, media.columns)
+    n_in = state["rows"]
     by_source = {r["source"]: r["count"] for r in media.groupBy("source").count().collect()}
-    gold = score_media(
-        media,
-        champ,
-        ctx.cfg.tracking_uri(),
-        ctx.cfg.mlflow.registry_uri,
-        ctx.run_date,
-        ctx.cfg.scoring.batch_size,
-        model_dataset,
-    )
-    out = storage.join(ctx.layout.gold, "media_labels")
+    out, sim_out = storage.join(ctx.layout.gold, "media_labels"), storage.join(ctx.layout.gold, "media_similar")
+    decision = reuse.decide(ctx, [out, sim_out], [champ], {"silver/media": state}, {"neighbours": mcfg.neighbours})
+    if decision.source:
+        model_dataset = decision.extra.get("model_dataset")
+        gold = reuse.copy_rows(ctx, out, decision.source)
+    else:
+        model_dataset = _champion_dataset(ctx, champ)
+        tracking, registry = ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri
+        gold = score_media(media, champ, tracking, registry, ctx.run_date, ctx.cfg.scoring.batch_size, model_dataset)
+    extra = {"model_dataset": model_dataset}
     start = time.perf_counter()
-    write_partitions(gold, out, "dt")
-    seconds = time.perf_counter() - start
+    _, _, committed = write_scores(ctx, gold, "media_labels", "image", champ, decision, extra)
+    seconds = committed - start
     media.unpersist()
     written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
     kinds = {
@@ -409,32 +408,32 @@ def score(ctx: JobContext) -> dict[str, Any]:
         )
     labelled_by_source = {s: n for (s, labelled), n in kinds.items() if labelled}
 
-    sim_out = storage.join(ctx.layout.gold, "media_similar")
     start = time.perf_counter()
-    neighbours = similar_media(
-        written.where(F.col("embedding").isNotNull()).select("media_id", "source", "embedding"),
-        mcfg.neighbours,
-        mcfg.neighbour_block_rows,
-    )
-    write_partitions(gold_similar(neighbours, champ, ctx.run_date), sim_out, "dt")
-    sim_seconds = time.perf_counter() - start
-    n_sim = read_parquet(ctx.spark, sim_out).where(F.col("dt") == F.lit(ctx.run_date)).count()
+    if decision.source:
+        similar = reuse.copy_rows(ctx, sim_out, decision.source)
+    else:
+        neighbours = similar_media(
+            written.where(F.col("embedding").isNotNull()).select("media_id", "source", "embedding"),
+            mcfg.neighbours,
+            mcfg.neighbour_block_rows,
+        )
+        similar = gold_similar(neighbours, champ, ctx.run_date)
+    _, n_sim, committed = write_scores(ctx, similar, "media_similar", "image", champ, decision, extra)
+    sim_seconds = committed - start
     expected_sim = sum(n * min(mcfg.neighbours, n - 1) for n in labelled_by_source.values())
     if n_sim != expected_sim:
         from smspark.manifest import ReconciliationError
 
         raise ReconciliationError(f"media_similar has {n_sim} rows, expected {expected_sim}")
-    ctx.output("gold/media_labels", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
-    ctx.output("gold/media_similar", storage.join(sim_out, f"dt={ctx.run_date.isoformat()}"))
     ctx.manifest.data["models"].setdefault("image", {})["scored_with"] = {
         "name": champ.name,
         "version": champ.version,
         "dataset": model_dataset,
     }
     n_unlabelled = sum(unlabelled.values())
-    return {
+    record = {
         "inputs": {
-            "silver": storage.join(ctx.layout.silver, "media"),
+            "silver": silver,
             "model": champ.uri,
             "model_dataset": model_dataset,
         },
@@ -446,11 +445,12 @@ def score(ctx: JobContext) -> dict[str, Any]:
             "not_labelled_by_source": unlabelled,
             "by_source": by_source,
             "score_seconds": round(seconds, 2),
-            "images_per_second": round(n_labelled / seconds, 1) if seconds > 0 else None,
+            "images_per_second": round(n_labelled / seconds, 1) if seconds > 0 and not decision.source else None,
             "neighbour_rows": n_sim,
             "neighbour_seconds": round(sim_seconds, 2),
         },
     }
+    return merge_record(record, decision)
 
 
 def _champion_dataset(ctx: JobContext, champ: Any) -> str | None:

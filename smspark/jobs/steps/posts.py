@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import time
 from typing import Any
 
 import numpy as np
@@ -253,42 +252,12 @@ def split_files(ctx: JobContext) -> int:
 
 
 def score(ctx: JobContext) -> dict[str, Any]:
-    """Every ``silver/posts`` row -> ``gold/post_sentiment`` with the champion; reconciles ``posts = scored``."""
+    """Every ``silver/posts`` row -> ``gold/post_sentiment`` with the champion (or a copy of the latest earlier date
+    when neither the champion nor the posts changed: :func:`smspark.jobs.steps.score_posts_step`); reconciles
+    ``posts = scored`` and records the rows per label."""
+    from smspark.jobs.steps import score_counts, score_posts_step
     from smspark.scoring.sentiment import score_posts
-    from smspark.train.registry import NoChampionError, configure, get_champion
 
-    try:
-        champ = get_champion(configure(ctx.cfg), "sentiment")
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
-    ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ctx.cfg.scoring.batch_size))
-    silver = storage.join(ctx.layout.silver, "posts")
-    posts = read_table(ctx.spark, silver, what="run `smspark etl` first").select("post_id", "text")
-    posts = posts.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
-    n_in = posts.count()
-    gold = score_posts(
-        posts, champ, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, ctx.run_date, ctx.cfg.scoring.batch_size
-    )
-    out = storage.join(ctx.layout.gold, "post_sentiment")
-    start = time.perf_counter()
-    write_partitions(gold, out, "dt")
-    seconds = time.perf_counter() - start
-    posts.unpersist()
-    written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
-    n_out = written.count()
-    labels = {r["label"]: r["count"] for r in written.groupBy("label").count().collect()}
-    ctx.output("gold/post_sentiment", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
-    ctx.manifest.data["models"].setdefault("sentiment", {})["scored_with"] = {
-        "name": champ.name,
-        "version": champ.version,
-    }
-    return {
-        "inputs": {"silver": silver, "model": champ.uri},
-        "outputs": {"gold": out, "dt": ctx.run_date.isoformat(), "labels": labels},
-        "counts": {
-            **reconcile(n_in, n_out),
-            "scored": n_out,
-            "score_seconds": round(seconds, 2),
-            "rows_per_second": round(n_out / seconds, 1),
-        },
-    }
+    result = score_posts_step(ctx, "sentiment", "post_sentiment", score_posts)
+    result["outputs"]["labels"] = score_counts(ctx, result, "label")
+    return result

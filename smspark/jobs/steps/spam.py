@@ -84,11 +84,9 @@ def score(ctx: JobContext) -> dict[str, Any]:
     Raises:
         UserError: no champion of the spam model, or no ``silver/posts``.
     """
-    from smspark.jobs.steps import score_posts_step
+    from smspark.jobs.steps import score_counts, score_posts_step
     from smspark.scoring.spam import score_posts
 
     result = score_posts_step(ctx, "spam", "post_spam", score_posts)
-    written = read_parquet(ctx.spark, result["outputs"]["gold"]).where(F.col("dt") == F.lit(ctx.run_date))
-    by_flag = written.groupBy("is_spam").count().collect()
-    result["outputs"]["is_spam"] = {str(r["is_spam"]).lower(): r["count"] for r in by_flag}
+    result["outputs"]["is_spam"] = score_counts(ctx, result, "is_spam")
     return result
