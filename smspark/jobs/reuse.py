@@ -155,6 +155,24 @@ def decide(
     return Decision(fp, source, f"same champions, inputs and config as {source}", extra)
 
 
+#: Key of an unpartitioned derived table's commit meta: the fingerprint of what its current version was built from.
+BUILT_FROM = "built_from"
+
+
+def rebuild_reason(ctx: Any, uri: str, fp: Mapping[str, Any]) -> str | None:
+    """Why the unpartitioned table at ``uri`` (a full recompute, e.g. ``gold/keywords``) must be built again for
+    fingerprint ``fp`` (:func:`fingerprint`), or None when its committed version was built from the same inputs and
+    config (recorded under :data:`BUILT_FROM` of its commit meta; compared by :func:`difference`) and
+    ``scoring.reuse`` is on: then the committed table is already today's result and is kept as it is."""
+    if not ctx.cfg.scoring.reuse:
+        return "scoring.reuse is off (--rescore)"
+    commit = tables.current(uri)
+    recorded = commit.meta.get(BUILT_FROM) if commit is not None else None
+    if recorded is None:
+        return "no fingerprint recorded" if commit is not None else "no table yet"
+    return difference(recorded, fp)
+
+
 def copy_rows(ctx: Any, uri: str, source: str) -> DataFrame:
     """The rows of partition ``dt=source`` of the gold table at ``uri`` with ``dt`` = the run date (the other
     columns, ``scored_at`` included, as they were scored)."""

@@ -1,4 +1,5 @@
-"""Corpus analytics steps: keywords per time window, daily sentiment, trend alerts (all recomputed in full).
+"""Corpus analytics steps: keywords per time window, daily sentiment, trend alerts (each a full recompute; keywords
+kept as committed when neither `silver/posts` nor its settings changed).
 
 - keywords: ``silver/posts`` -> ``gold/keywords`` (TF-IDF across windows and YAKE within them, per day and week)
 - sentiment_daily: ``silver/posts`` + one scoring date of ``gold/post_sentiment`` (and ``gold/post_topics``) ->
@@ -34,14 +35,32 @@ def gold_partition(spark: SparkSession, uri: str, day: dt.date) -> DataFrame:
 
 
 def keywords(ctx: JobContext) -> dict[str, Any]:
-    """``silver/posts`` -> ``gold/keywords``: per corpus and window kind, TF-IDF and YAKE top terms."""
+    """``silver/posts`` -> ``gold/keywords``: per corpus and window kind, TF-IDF and YAKE top terms.
+
+    A full recompute, skipped when the committed table was built from the same rows of ``silver/posts`` (a digest of
+    the columns read) and the same settings (:func:`smspark.jobs.reuse.rebuild_reason`): the table is kept and the
+    record says ``reuse``. ``--rescore`` (``scoring.reuse`` off) rebuilds it."""
     from smspark.analytics.keywords import tfidf_keywords, window_documents, yake_keywords
     from smspark.features.topics import post_terms
+    from smspark.jobs import reuse
 
     k = ctx.cfg.analytics.keywords
     extra = ctx.cfg.models.topics.extra_stop_words
     silver = storage.join(ctx.layout.silver, "posts")
     posts = read_table(ctx.spark, silver, what="run `smspark etl` first")
+    out = storage.join(ctx.layout.gold, "keywords")
+    state = reuse.input_state(silver, posts, ["post_id", "corpus", "dt", "created_at", "text"])
+    fp = reuse.fingerprint([], {"silver/posts": state}, {"keywords": k.model_dump(), "extra_stop_words": extra})
+    why = reuse.rebuild_reason(ctx, out, fp)
+    if why is None:
+        commit = tables.current(out)
+        ctx.output("gold/keywords", out)
+        return {
+            "inputs": {"silver": silver, "posts": state["rows"]},
+            "outputs": {"gold": out},
+            "reuse": f"kept version {commit.version}: silver/posts and settings unchanged",
+            "counts": {"rows_out": sum(commit.rows.values()), "kept_version": commit.version},
+        }
     terms = post_terms(posts, extra).select("post_id", "terms")
     posts = posts.select("post_id", "corpus", "dt", "created_at", "text").join(terms, "post_id").persist()
     n_posts = posts.count()
@@ -51,11 +70,10 @@ def keywords(ctx: JobContext) -> dict[str, Any]:
         windows[window] = docs.count()
         parts.append(tfidf_keywords(docs, k.top_n, k.vocab_size, k.min_df))
         parts.append(yake_keywords(docs, k.top_n, k.yake_ngram, k.yake_max_chars))
-    out = storage.join(ctx.layout.gold, "keywords")
     result = parts[0]
     for p in parts[1:]:
         result = result.unionByName(p)
-    write_table(result.coalesce(4), out)
+    write_table(result.coalesce(4), out, meta={reuse.BUILT_FROM: fp})
     written = read_parquet(ctx.spark, out)
     by_method = {
         f"{r['window']}/{r['method']}": r["count"] for r in written.groupBy("window", "method").count().collect()
@@ -65,6 +83,7 @@ def keywords(ctx: JobContext) -> dict[str, Any]:
     return {
         "inputs": {"silver": silver, "posts": n_posts},
         "outputs": {"gold": out, "windows": windows, "rows": by_method},
+        "reuse": why,
         "counts": {"rows_out": sum(by_method.values()), "windows": windows},
     }
 
