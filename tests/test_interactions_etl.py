@@ -15,7 +15,16 @@ from pyspark.testing import assertDataFrameEqual
 
 from smspark import storage, tables
 from smspark.config import load_config
-from smspark.etl.interactions import DUPLICATE, IN_SILVER, drop_header, parse_items, parse_ratings
+from smspark.etl.interactions import (
+    DUPLICATE,
+    IN_SILVER,
+    clean_interactions,
+    drop_header,
+    merge_interactions,
+    parse_items,
+    parse_ratings,
+    pseudonymise_interactions,
+)
 from smspark.etl.pseudonymise import pseudonym
 from smspark.jobs import etl as etl_job
 from smspark.jobs import ingest as ingest_job
@@ -381,3 +390,24 @@ def test_incremental_etl_equals_full_rebuild_and_nothing_new_rewrites_nothing(sp
     assert tables.current(silver_uri).partitions == after and _files(root / "silver") == files
     assert sorted(tables.current(silver_uri).meta[MERGED]) == [d.isoformat() for d in (DAY1, DAY2, DAY3)]
     assert _table_rows(root, "silver", "interactions") == incremental  # a full rebuild keeps the first ingest too
+
+
+def test_merge_flags_a_redelivered_rating_whose_value_changed(spark):
+    """A re-delivered rating with another value is ``changed`` (the etl then rebuilds in full); the same value is a
+    duplicate of silver, and the full rule keeps the first ingest of the kept rating."""
+    rows, _ = real_slice({1})
+    lines = [",".join(r) for r in rows[:40]]
+    edited = rows[0][:2] + ["5.0" if rows[0][2] != "5.0" else "1.0"] + rows[0][3:]
+
+    def bronze(values: list[str], day: dt.date):
+        df = spark.createDataFrame([(v, f"{day}.csv") for v in values], "value string, source_file string")
+        return pseudonymise_interactions(parse_ratings(df, ML_LATEST, day)[0], b"k" * 32)
+
+    day1, day2 = bronze(lines, DAY1), bronze([",".join(edited), *lines[1:]], DAY2)
+    silver = clean_interactions(day1)[0]
+    merge = merge_interactions(silver, day2)
+    assert merge.changed.count() == 1 and merge.added.count() == 0
+    assert {r["reason"]: r["count"] for r in merge.duplicates.groupBy("reason").count().collect()} == {IN_SILVER: 39}
+    both = clean_interactions(day1.unionByName(day2))[0]
+    by_date = {r["ingest_date"]: r["count"] for r in both.groupBy("ingest_date").count().collect()}
+    assert by_date == {DAY1: 39, DAY2: 1}  # unchanged ratings keep their first ingest, the changed one is new

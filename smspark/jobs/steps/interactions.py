@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from smspark import storage, tables
 from smspark.etl.interactions import (
     DUPLICATE,
+    KEY,
     clean_interactions,
     clean_items,
     decode_latin1,
@@ -174,23 +175,24 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     return _etl_full(ctx, src, out, {MERGED: bronze_parts, ITEMS_MERGED: items_parts}, reason)
 
 
-def _catalogue(ctx: JobContext) -> tuple[DataFrame | None, dict[str, Any]]:
-    """``(silver items from all of bronze/items, persisted, or None without a catalogue; the counts to reconcile)``."""
-    items_src = storage.join(ctx.layout.bronze, "items")
-    bronze_items = read_table(ctx.spark, items_src, BRONZE_ITEMS) if storage.exists(items_src) else None
-    n_items_in = bronze_items.count() if bronze_items is not None else 0
-    if not n_items_in:
-        return None, {}
+def _catalogue(ctx: JobContext, items_parts: dict[str, str]) -> tuple[DataFrame | None, DataFrame | None]:
+    """``(silver items from all of bronze/items, persisted; the bronze rows they dropped as duplicates)``, or
+    ``(None, None)`` without a catalogue (no committed ``bronze/items`` partition: ``items_parts`` empty)."""
+    if not items_parts:
+        return None, None
+    bronze_items = read_table(ctx.spark, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS)
     silver_items, item_dups = clean_items(bronze_items)
-    return silver_items.persist(), {"rows_in": n_items_in, "duplicates": item_dups.count()}
+    return silver_items.persist(), item_dups
 
 
-def _write_items(ctx: JobContext, items: DataFrame, counts: dict[str, Any]) -> dict[str, Any]:
-    """Write the catalogue to ``silver/items`` (one file) and reconcile it with its bronze rows."""
+def _write_items(ctx: JobContext, items: DataFrame, dups: DataFrame) -> dict[str, Any]:
+    """Write the catalogue to ``silver/items`` (one file) and reconcile it with its bronze rows (all of bronze/items:
+    ``bronze = silver + duplicates``)."""
     items_out = storage.join(ctx.layout.silver, "items")
     write_table(items.coalesce(1), items_out)
+    n_items_in = read_table(ctx.spark, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS).count()
     n_items_out = read_parquet(ctx.spark, items_out).count()
-    return {**reconcile(counts["rows_in"], n_items_out, duplicates_dropped=counts["duplicates"]), "rewritten": True}
+    return {**reconcile(n_items_in, n_items_out, duplicates_dropped=dups.count()), "rewritten": True}
 
 
 def _derived_items(ctx: JobContext, out: str) -> dict[str, Any]:
@@ -216,9 +218,9 @@ def _etl_full(ctx: JobContext, src: str, out: str, meta: dict[str, Any], reason:
     ingest); ``meta`` (the merge state) is committed with the interactions."""
     bronze = read_table(ctx.spark, src, BRONZE_INTERACTIONS)
     n_in = bronze.count()
-    silver_items, item_counts = _catalogue(ctx)
+    silver_items, item_dups = _catalogue(ctx, meta[ITEMS_MERGED])
     if silver_items is not None:  # before the interactions: their commit records the catalogue they were built with
-        items_counts = _write_items(ctx, silver_items, item_counts)
+        items_counts = _write_items(ctx, silver_items, item_dups)
     pseudonymised = pseudonymise_interactions(bronze, ctx.cfg.pseudonym_key()).persist()
     silver, quarantine, dups = clean_interactions(pseudonymised, silver_items)
     write_table(silver.repartition(F.col("dt")), out, "dt", meta=meta)
@@ -248,12 +250,18 @@ def _etl_full(ctx: JobContext, src: str, out: str, meta: dict[str, Any], reason:
     }
 
 
-def _catalogue_change(ctx: JobContext, out: str, items: DataFrame | None) -> str | None:
-    """Why silver built with the previous catalogue would differ from a rebuild with ``items`` (None: no
-    catalogue, every item known): silver rates items ``items`` lacks, or ratings quarantined as unknown items are
-    of items it has. None when a merge stays exact."""
+def _unpersist(*frames: DataFrame | None) -> None:
+    for df in frames:
+        if df is not None:
+            df.unpersist()
+
+
+def _catalogue_change(ctx: JobContext, silver: DataFrame, items: DataFrame | None) -> str | None:
+    """Why ``silver`` (with ``item_id``), built with the previous catalogue, would differ from a rebuild with
+    ``items`` (None: no catalogue, every item known): silver rates items ``items`` lacks, or ratings quarantined as
+    unknown items are of items it has. None when a merge stays exact."""
     if items is not None:
-        rated = read_parquet(ctx.spark, out).select("item_id").distinct()
+        rated = silver.select("item_id").distinct()
         if rated.join(items, "item_id", "left_anti").limit(1).count():
             return "the item catalogue lost items that silver ratings have"
     q_uri = quarantine_path(ctx.layout, "interactions")
@@ -290,12 +298,13 @@ def _etl_merge(
     ctx.output("silver/items", items_out)
     if not new and not items_changed:
         return {**record, "counts": {**reconcile(0, 0), "duplicates_by_reason": {}, "items": {"rewritten": False}}}
-    catalogue, item_counts = _catalogue(ctx) if items_changed else (None, {})
+    silver = read_parquet(ctx.spark, out)  # listed once: a day partition each
+    held = silver.select(*KEY, "rating").persist()  # what the merge reads of silver, scanned once
+    catalogue, item_dups = _catalogue(ctx, items_parts) if items_changed else (None, None)
     if items_changed:
-        reason = _catalogue_change(ctx, out, catalogue)
+        reason = _catalogue_change(ctx, held, catalogue)
         if reason is not None:
-            if catalogue is not None:
-                catalogue.unpersist()
+            _unpersist(held, catalogue)
             return {"full_reason": reason}
     elif items_parts:
         catalogue = read_parquet(ctx.spark, items_out).select("item_id")
@@ -303,17 +312,14 @@ def _etl_merge(
     bronze = read_table(ctx.spark, src, BRONZE_INTERACTIONS).where(F.col("ingest_date").isin(*days))
     pseudonymised = pseudonymise_interactions(bronze, ctx.cfg.pseudonym_key()).persist()  # the UDF runs once
     n_in = pseudonymised.count()
-    silver = read_parquet(ctx.spark, out)
-    merge = merge_interactions(silver, pseudonymised, catalogue)
+    merge = merge_interactions(held, pseudonymised, catalogue)
     if n_in and merge.changed.limit(1).count():
-        pseudonymised.unpersist()
-        if catalogue is not None:
-            catalogue.unpersist()
+        _unpersist(held, catalogue, pseudonymised)
         return {"full_reason": "re-delivered ratings changed their value"}
     items_counts: dict[str, Any] = {"rewritten": False}
     if items_changed and catalogue is not None:  # before the interactions commit, which records bronze/items
         if not (tables.exists(items_out) and _same_rows(catalogue, read_parquet(ctx.spark, items_out))):
-            items_counts = _write_items(ctx, catalogue, item_counts)
+            items_counts = _write_items(ctx, catalogue, item_dups)
         catalogue.unpersist()
     added = merge.added.persist()
     n_added = added.count()
@@ -328,8 +334,7 @@ def _etl_merge(
         items_counts = _derived_items(ctx, out)
     n_q = etl_quarantine(ctx, "interactions", merge.quarantine, days) if days else 0
     dup_counts = {r["reason"]: r["count"] for r in merge.duplicates.groupBy("reason").count().collect()}
-    added.unpersist()
-    pseudonymised.unpersist()
+    _unpersist(added, pseudonymised, held)
     record["outputs"]["dt_written"] = len(dts)
     return {
         **record,
