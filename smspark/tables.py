@@ -351,7 +351,8 @@ def write(
 def commit_meta(uri: str, meta: Mapping[str, Any], keep_versions: int = 1) -> Commit:
     """Commit a new version of the table at ``uri`` with the same data and new :attr:`Commit.meta`: what a writer
     records when it has no rows to change (an incremental etl whose new bronze rows are all in silver already).
-    No data directory is written, moved or removed.
+    No data directory is written or moved; version directories no commit within ``keep_versions`` references any
+    more are removed (:func:`vacuum`), as after a write.
 
     Raises:
         TableNotFound: the table has no commit.
@@ -371,6 +372,7 @@ def commit_meta(uri: str, meta: Mapping[str, Any], keep_versions: int = 1) -> Co
         meta=dict(meta),
     )
     storage.write_json(commit_uri(uri), commit.to_json())
+    vacuum(uri, keep_versions)
     return commit
 
 
