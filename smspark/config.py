@@ -563,7 +563,8 @@ class IngestConfig(_Strict):
 class EtlConfig(_Strict):
     """How etl writes silver. ``full``: recompute every table from all of bronze (``smspark etl --full``) instead of
     merging only the bronze partitions not merged yet. ``rows_per_file``: rows per Parquet file at most in a
-    month partition of ``silver/posts`` (about 100 bytes a post row compressed: 1 M rows ~ 100 MB files)."""
+    month partition of ``silver/posts`` (about 100 bytes a post row compressed: 1 M rows ~ 100 MB files). The
+    incremental tables: ``silver/posts``, ``silver/interactions`` (and ``silver/items`` with it)."""
 
     full: bool = False
     rows_per_file: int = Field(1_000_000, ge=1000)

@@ -348,6 +348,34 @@ def write(
     return commit
 
 
+def commit_meta(uri: str, meta: Mapping[str, Any], keep_versions: int = 1) -> Commit:
+    """Commit a new version of the table at ``uri`` with the same data and new :attr:`Commit.meta`: what a writer
+    records when it has no rows to change (an incremental etl whose new bronze rows are all in silver already).
+    No data directory is written or moved; version directories no commit within ``keep_versions`` references any
+    more are removed (:func:`vacuum`), as after a write.
+
+    Raises:
+        TableNotFound: the table has no commit.
+    """
+    before = current(uri)
+    if before is None:
+        raise TableNotFound(f"no committed table at {uri}")
+    txn = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    commit = Commit(
+        version=before.version + 1,
+        txn=txn,
+        partition_by=before.partition_by,
+        partitions=dict(before.partitions),
+        schema=before.schema,
+        previous=([before.partitions] + before.previous)[:keep_versions],
+        committed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        meta=dict(meta),
+    )
+    storage.write_json(commit_uri(uri), commit.to_json())
+    vacuum(uri, keep_versions)
+    return commit
+
+
 def vacuum(uri: str, keep_versions: int = 1) -> list[str]:
     """Remove what no reader can need: staging of writes that did not commit, and version directories referenced
     neither by the current commit nor by the ``keep_versions`` commits before it. Returns the removed URIs.

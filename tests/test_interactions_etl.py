@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,22 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from smspark import storage, tables
-from smspark.etl.interactions import drop_header, parse_items, parse_ratings
+from smspark.config import load_config
+from smspark.etl.interactions import (
+    DUPLICATE,
+    IN_SILVER,
+    clean_interactions,
+    drop_header,
+    merge_interactions,
+    parse_items,
+    parse_ratings,
+    pseudonymise_interactions,
+)
 from smspark.etl.pseudonymise import pseudonym
+from smspark.jobs import etl as etl_job
+from smspark.jobs import ingest as ingest_job
 from smspark.jobs.common import JobContext
+from smspark.jobs.merge_state import MERGED
 from smspark.jobs.steps import interactions as steps
 from smspark.manifest import RunManifest
 from smspark.sources.movielens import ML100K_GENRES, ML_100K, ML_LATEST, detect_export
@@ -285,3 +299,117 @@ def test_truncated_and_malformed_lines_in_both_formats_are_quarantined_and_count
     assert len(q) == ing["quarantined"] + etl["quarantined"]
     assert set(q.loc[q["stage"] == "etl", "reason"]) == {"unknown item (not in the catalogue)"}
     assert (q.loc[q["stage"] == "ingest", "raw"] == "2\t10").sum() == 1  # the raw line is kept
+
+
+# --- incremental etl ----------------------------------------------------------------------------------------------
+
+#: Real users who rated on one day each (3,614 ratings on 7 days): few ``dt`` partitions, so the writes stay small.
+MERGE_USERS = {213, 232, 605, 19, 268, 242, 17}
+DAY1, DAY2, DAY3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
+
+
+def _day_ctx(spark, root: Path, landing: Path, day: dt.date) -> JobContext:
+    cfg = load_config(None, [f"data.root={root}", f"data.landing={landing}", "spark.master=local[2]"])
+    return JobContext(
+        cfg=cfg, run_date=day, manifest=RunManifest("test", cfg.layout.runs, day, cfg.profile), _spark=spark
+    )
+
+
+def _etl_day(spark, root: Path, landing: Path | None, day: dt.date, full: bool = False) -> dict:
+    """Ingest ``landing`` as ``day`` (unless None), then etl interactions; returns the etl stage record."""
+    ctx = _day_ctx(spark, root, landing or root, day)
+    if landing is not None:
+        ingest_job.run(ctx, ["interactions"])
+    etl_job.run(ctx, ["interactions"], full=full)
+    return ctx.manifest.data["stages"]["etl.interactions"]
+
+
+def _table_rows(root: Path, *path: str, drop: tuple[str, ...] = ()) -> list[dict]:
+    rows = tables.read_arrow(storage.join(storage.resolve_root(str(root)), *path)).to_pylist()
+    rows = [{k: v for k, v in r.items() if k not in drop} for r in rows]
+    return sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items()))
+
+
+def _files(uri: str) -> dict[str, float]:
+    """The committed data files of a table, with their modification times."""
+    return {str(p): p.stat().st_mtime for d in tables.data_uris(uri) for p in local(d).glob("*.parquet")}
+
+
+def test_incremental_etl_equals_full_rebuild_and_nothing_new_rewrites_nothing(spark, tmp_path):
+    """Day 1: the real ratings of four users and half of a fifth's, and an unknown item. Day 2: the other half, two
+    more users, 300 day-1 ratings delivered again, one day-2 rating twice and the unknown item again. The day-2 merge
+    rewrites only the ``dt`` partitions that get ratings and equals ``etl --full`` on a copy; day 3 delivers day 2
+    again: nothing new, so no data file of silver/interactions or silver/items changes."""
+    rows, movies = real_slice(MERGE_USERS)
+    half = [r for r in rows if r[0] == "268"]
+    day1 = [r for r in rows if r[0] in {"213", "232", "605", "19"}] + half[: len(half) // 2]
+    again = day1[::7][:300]
+    day2 = half[len(half) // 2 :] + [r for r in rows if r[0] in {"242", "17"}]
+    unknown = "4,999999,4.0,1260759144"
+    write_ml_latest(tmp_path / "day1" / "movielens", day1, movies, [unknown])
+    write_ml_latest(tmp_path / "day2" / "movielens", day2 + again, movies, [unknown, ",".join(day2[0])])
+    root = tmp_path / "data"
+    silver_uri = storage.join(storage.resolve_root(str(root)), "silver", "interactions")
+
+    first = _etl_day(spark, root, tmp_path / "day1", DAY1)
+    assert first["mode"] == "full" and "no merge state" in first["full_reason"] and first["counts"]["reconciled"]
+    before = tables.current(silver_uri).partitions
+    assert len(before) == 5
+
+    merged = _etl_day(spark, root, tmp_path / "day2", DAY2)
+    c = merged["counts"]
+    assert merged["mode"] == "incremental" and merged["inputs"]["ingest_dates"] == [DAY2.isoformat()]
+    assert _reconciles(c) and c["rows_in"] == len(day2) + len(again) + 2
+    assert c["rows_out"] == len(day2) and c["quarantined"] == 1
+    assert c["duplicates_by_reason"] == {IN_SILVER: len(again), DUPLICATE: 1}
+    assert c["items"]["rewritten"] and c["items"]["reconciled"]  # day 2 rates movies day 1 did not list
+    after = tables.current(silver_uri).partitions
+    assert merged["outputs"]["dt_written"] == 3 and len(after) == 7  # user 268's day, and the two new users' days
+    assert sum(after[p] == before[p] for p in before) == 4  # the four day-1 users' partitions are not rewritten
+    incremental = _table_rows(root, "silver", "interactions")
+    assert len(incremental) == len(day1) + len(day2)
+    q_drop = ("quarantined_at",)
+    q_incremental = _table_rows(root, "quarantine", "interactions", drop=q_drop)
+    assert [r["ingest_date"] for r in q_incremental if r["stage"] == "etl"] == [DAY1.isoformat(), DAY2.isoformat()]
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    full = _etl_day(spark, copy, None, DAY2, full=True)
+    assert full["mode"] == "full" and full["full_reason"] == "--full" and full["counts"]["reconciled"]
+    assert _table_rows(copy, "silver", "interactions") == incremental
+    assert _table_rows(copy, "silver", "items") == _table_rows(root, "silver", "items")
+    assert _table_rows(copy, "quarantine", "interactions", drop=q_drop) == q_incremental
+
+    items_uri = storage.join(storage.resolve_root(str(root)), "silver", "items")
+    items_version = tables.current(items_uri).version
+    files = {**_files(silver_uri), **_files(items_uri)}
+    again_day = _etl_day(spark, root, tmp_path / "day2", DAY3)
+    c = again_day["counts"]
+    assert again_day["mode"] == "incremental" and _reconciles(c) and c["rows_out"] == 0 and c["quarantined"] == 1
+    assert c["duplicates_by_reason"] == {IN_SILVER: len(day2) + len(again), DUPLICATE: 1}
+    assert not c["items"]["rewritten"] and tables.current(items_uri).version == items_version
+    assert tables.current(silver_uri).partitions == after and {**_files(silver_uri), **_files(items_uri)} == files
+    assert sorted(tables.current(silver_uri).meta[MERGED]) == [d.isoformat() for d in (DAY1, DAY2, DAY3)]
+    assert _table_rows(root, "silver", "interactions") == incremental  # a full rebuild keeps the first ingest too
+
+
+def test_merge_flags_a_redelivered_rating_whose_value_changed(spark):
+    """A re-delivered rating with another value is ``changed`` (the etl then rebuilds in full); the same value is a
+    duplicate of silver, and the full rule keeps the first ingest of the kept rating."""
+    rows, _ = real_slice({1})  # user 1's 20 real ratings
+    lines = [",".join(r) for r in rows]
+    edited = rows[0][:2] + ["5.0" if rows[0][2] != "5.0" else "1.0"] + rows[0][3:]
+
+    def bronze(values: list[str], day: dt.date):
+        df = spark.createDataFrame([(v, f"{day}.csv") for v in values], "value string, source_file string")
+        return pseudonymise_interactions(parse_ratings(df, ML_LATEST, day)[0], b"k" * 32)
+
+    day1, day2 = bronze(lines, DAY1), bronze([",".join(edited), *lines[1:]], DAY2)
+    silver = clean_interactions(day1)[0]
+    merge = merge_interactions(silver, day2)
+    assert merge.changed.count() == 1 and merge.added.count() == 0
+    dups = {r["reason"]: r["count"] for r in merge.duplicates.groupBy("reason").count().collect()}
+    assert dups == {IN_SILVER: len(rows) - 1}
+    both = clean_interactions(day1.unionByName(day2))[0]
+    by_date = {r["ingest_date"]: r["count"] for r in both.groupBy("ingest_date").count().collect()}
+    assert by_date == {DAY1: len(rows) - 1, DAY2: 1}  # unchanged ratings keep their first ingest, not the edited one

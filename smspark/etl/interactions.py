@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -23,6 +24,12 @@ from smspark.sources.movielens import ML_100K, ML_LATEST, RATING_RANGE
 NO_GENRES = "(no genres listed)"
 _YEAR_SUFFIX = r"\s*\((\d{4})\)\s*$"
 _CORRUPT = "_corrupt"
+#: The de-duplication key of silver interactions.
+KEY: tuple[str, ...] = ("user_id", "item_id", "event_time")
+#: Reason of a dropped rating whose key another rating of the same bronze rows has.
+DUPLICATE = "duplicate (user, item, time)"
+#: Reason of a dropped new rating whose key silver holds with the same rating.
+IN_SILVER = "duplicate (user, item, time) already in silver"
 
 
 def drop_header(lines: DataFrame, first_column: str) -> DataFrame:
@@ -252,8 +259,10 @@ def clean_interactions(
     """Pseudonymised bronze interactions (:func:`pseudonymise_interactions`) -> silver interactions.
 
     With ``known_items`` (a DataFrame with ``item_id``: the catalogue), ratings of other items are quarantined as
-    ``unknown item``. Duplicates, the same (user, item, event_time) more than once, keep one row: the latest
-    ingest, then the first source file, then the highest rating. ``dt`` = UTC date of ``event_time``.
+    ``unknown item``. Duplicates, the same (user, item, event_time) more than once (:data:`KEY`), keep one rating:
+    that of the latest ingest, then the first source file, then the highest rating. The kept row's ``ingest_date``
+    is the first ingest that delivered that rating for the key, so a re-delivery of the same rating leaves the
+    silver row as it was (what lets :func:`merge_interactions` skip it). ``dt`` = UTC date of ``event_time``.
 
     Returns:
         ``(silver, quarantine, duplicates)``: :data:`SILVER_INTERACTIONS`, :data:`QUARANTINE` (``raw`` is a JSON of
@@ -270,15 +279,65 @@ def clean_interactions(
         df = df.where(F.col("_known").isNotNull()).drop("_known")
     else:
         quarantine = interactions.sparkSession.createDataFrame([], QUARANTINE)
-    w = Window.partitionBy("user_id", "item_id", "event_time").orderBy(
-        F.col("ingest_date").desc(), F.col("source_file"), F.col("rating").desc()
-    )
-    df = df.withColumn("_rank", F.row_number().over(w))
-    dups = df.where(F.col("_rank") > 1).select(
-        "user_id", "item_id", F.lit("duplicate (user, item, time)").alias("reason")
-    )
-    silver = df.where(F.col("_rank") == 1).withColumn("dt", F.to_date("event_time"))
-    return conform(silver, SILVER_INTERACTIONS), quarantine, dups
+    w = Window.partitionBy(*KEY).orderBy(F.col("ingest_date").desc(), F.col("source_file"), F.col("rating").desc())
+    df = df.withColumn("_rank", F.row_number().over(w)).withColumn("_kept", F.first("rating").over(w))
+    same = F.when(F.col("rating") == F.col("_kept"), F.col("ingest_date"))
+    df = df.withColumn("_first", F.min(same).over(Window.partitionBy(*KEY)))
+    dups = df.where(F.col("_rank") > 1).select("user_id", "item_id", F.lit(DUPLICATE).alias("reason"))
+    silver = df.where(F.col("_rank") == 1).withColumn("ingest_date", F.col("_first"))
+    return conform(silver.withColumn("dt", F.to_date("event_time")), SILVER_INTERACTIONS), quarantine, dups
+
+
+@dataclass
+class InteractionsMerge:
+    """What merging new bronze interactions into silver gives (:func:`merge_interactions`).
+
+    Attributes:
+        added: new silver rows (:data:`SILVER_INTERACTIONS`), none with the key of a silver row.
+        quarantine: the new rows' rejects (:data:`QUARANTINE`).
+        duplicates: dropped new rows (``user_id``, ``item_id``, ``reason``): :data:`DUPLICATE` within the new rows,
+            :data:`IN_SILVER` for a rating silver holds already (the silver row is kept as it is).
+        changed: keys (:data:`KEY`) whose kept new rating differs from silver's; a merge is exact only when empty.
+    """
+
+    added: DataFrame
+    quarantine: DataFrame
+    duplicates: DataFrame
+    changed: DataFrame
+
+
+def merge_interactions(silver: DataFrame, new: DataFrame, known_items: DataFrame | None = None) -> InteractionsMerge:
+    """Merge newly ingested interactions into silver with the rules of :func:`clean_interactions`.
+
+    The result equals :func:`clean_interactions` over all the bronze rows behind ``silver`` and ``new`` (with the
+    same ``known_items``) provided every ``new`` row was ingested later than every row behind ``silver`` and
+    ``changed`` is empty: the new rows are cleaned among themselves, then a key silver holds with the same rating
+    keeps its silver row (with the earlier ``ingest_date``) and a key silver lacks is added.
+
+    Args:
+        silver: silver interactions (:data:`SILVER_INTERACTIONS`; :data:`KEY` and ``rating`` are read).
+        new: pseudonymised bronze interactions (:func:`pseudonymise_interactions`) of the new bronze partitions.
+        known_items: the catalogue (``item_id``) or None, as for :func:`clean_interactions`.
+
+    Returns:
+        An :class:`InteractionsMerge`; ``rows(new) == rows(added) + rows(quarantine) + rows(duplicates)`` when
+        ``changed`` is empty.
+    """
+    batch, quarantine, dups = clean_interactions(new, known_items)
+    old = silver.select(*KEY, F.col("rating").alias("_silver_rating"))
+    joined = batch.join(old, list(KEY), "left")
+    added = conform(joined.where(F.col("_silver_rating").isNull()), SILVER_INTERACTIONS)
+    held = joined.where(F.col("_silver_rating") == F.col("rating"))
+    in_silver = held.select("user_id", "item_id", F.lit(IN_SILVER).alias("reason"))
+    changed = joined.where(F.col("_silver_rating") != F.col("rating")).select(*KEY)
+    return InteractionsMerge(added, quarantine, dups.unionByName(in_silver), changed)
+
+
+def quarantined_item_ids(quarantine: DataFrame) -> DataFrame:
+    """``item_id`` (int) of the ratings the etl stage quarantined as ``unknown item`` (read from ``raw``, the JSON
+    of the pseudonymised row): the ratings a larger catalogue would let into silver."""
+    unknown = quarantine.where((F.col("stage") == "etl") & F.col("reason").startswith("unknown item"))
+    return unknown.select(F.get_json_object("raw", "$.item_id").cast("int").alias("item_id")).distinct()
 
 
 def conform(df: DataFrame, schema: StructType) -> DataFrame:
@@ -302,7 +361,9 @@ __all__ = [
     "decode_latin1",
     "drop_header",
     "items_from_interactions",
+    "merge_interactions",
     "parse_items",
     "parse_ratings",
     "pseudonymise_interactions",
+    "quarantined_item_ids",
 ]

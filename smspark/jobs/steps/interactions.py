@@ -2,7 +2,9 @@
 
 - ingest: ``landing/movielens`` (ml-latest ``ratings.csv``/``movies.csv`` or ml-100k ``u.data``/``u.item``/
   ``u.genre``, detected from the files) -> ``bronze/interactions``, ``bronze/items`` (partition ``ingest_date``)
-- etl: bronze -> ``silver/interactions`` (partition ``dt``, user ids pseudonymised) and ``silver/items``
+- etl: bronze -> ``silver/interactions`` (partition ``dt``, user ids pseudonymised, key (user, item, event time)):
+  new bronze partitions merged into the ``dt`` partitions they add ratings to, or a full rebuild (``--full``); and
+  ``silver/items``, rebuilt when ``bronze/items`` changed
 - features: ``features/recommender/{train,val,test}`` and ``features/behaviour/{train,val,test}`` + ``id_maps.npz``
 - (training: NeuMF next to ALS and popularity, :mod:`smspark.train.recommender`; the GRU engagement model next to
   LogisticRegression, :mod:`smspark.train.behaviour`; both through the lifecycle)
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -23,14 +26,18 @@ from pyspark.sql import functions as F
 
 from smspark import storage, tables
 from smspark.etl.interactions import (
+    DUPLICATE,
+    KEY,
     clean_interactions,
     clean_items,
     decode_latin1,
     drop_header,
     items_from_interactions,
+    merge_interactions,
     parse_items,
     parse_ratings,
     pseudonymise_interactions,
+    quarantined_item_ids,
 )
 from smspark.features.interactions import (
     SPLITS,
@@ -47,6 +54,7 @@ from smspark.features.interactions import (
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import (
     local_view,
+    quarantine_path,
     read_parquet,
     read_table,
     write_json,
@@ -54,6 +62,7 @@ from smspark.jobs.io import (
     write_quarantine,
     write_table,
 )
+from smspark.jobs.merge_state import MERGED, bronze_partitions, etl_quarantine, full_rebuild_reason, new_partitions
 from smspark.manifest import ReconciliationError, reconcile
 from smspark.schemas import BRONZE_INTERACTIONS, BRONZE_ITEMS
 from smspark.sources.movielens import ML_100K, ML_LATEST, MovieLensExport, detect_export
@@ -134,49 +143,204 @@ def _ingest_export(ctx: JobContext, export: MovieLensExport, to_uri: Callable[[P
     }
 
 
+#: Key of the commit metadata of ``silver/interactions`` that records the ``bronze/items`` partitions (ingest date ->
+#: version directory) of the catalogue silver was checked against.
+ITEMS_MERGED = "bronze_items_partitions"
+
+
 def etl(ctx: JobContext) -> dict[str, Any]:
-    """``bronze/interactions`` (+ ``bronze/items``) -> ``silver/interactions`` and ``silver/items``, recomputed
-    in full so de-duplication spans every ingest. Reconciles ``bronze = silver + quarantined + duplicates`` for
-    both tables."""
-    key = ctx.cfg.pseudonym_key()
+    """``bronze/interactions`` (+ ``bronze/items``) -> ``silver/interactions`` (partition ``dt``) and ``silver/items``.
+
+    The bronze ``ingest_date`` partitions not merged yet are merged by key (:func:`merge_interactions`), rewriting
+    only the ``dt`` partitions that receive new ratings; when they bring nothing new only a commit recording them is
+    written (no data directory changes). ``silver/items`` is rebuilt when ``bronze/items`` changed and the rebuilt
+    catalogue differs. A full rebuild from all of bronze runs when asked (``--full``), on the first run, or when a
+    merge could differ from it (a merged partition re-ingested, an older date, a re-delivered rating whose value
+    changed, a catalogue that lost items silver rates or gained items of quarantined ratings); the stage records
+    ``mode`` and ``full_reason``. Both reconcile ``bronze rows read = silver rows added + quarantined + duplicates``.
+    """
     src = storage.join(ctx.layout.bronze, "interactions")
-    bronze = read_table(ctx.spark, src, BRONZE_INTERACTIONS, "run `smspark ingest` first")
-    n_in = bronze.count()
-    items_src = storage.join(ctx.layout.bronze, "items")
-    bronze_items = read_table(ctx.spark, items_src, BRONZE_ITEMS) if storage.exists(items_src) else None
-    n_items_in = bronze_items.count() if bronze_items is not None else 0
-    silver_items = item_dups = None
-    if n_items_in:
-        silver_items, item_dups = clean_items(bronze_items)
-        silver_items = silver_items.persist()
-    pseudonymised = pseudonymise_interactions(bronze, key).persist()
-    silver, quarantine, dups = clean_interactions(pseudonymised, silver_items)
     out = storage.join(ctx.layout.silver, "interactions")
-    write_table(silver.repartition(F.col("dt")), out, "dt")
+    read_table(ctx.spark, src, BRONZE_INTERACTIONS, "run `smspark ingest` first")  # a missing bronze is a UserError
+    bronze_parts = bronze_partitions(src)
+    items_parts = bronze_partitions(storage.join(ctx.layout.bronze, "items"))
+    silver = tables.current(out)
+    reason = full_rebuild_reason(ctx.cfg.etl.full, silver, bronze_parts, "silver/interactions", ["dt"])
+    if reason is None:
+        record = _etl_merge(ctx, src, out, silver, bronze_parts, items_parts)
+        if "full_reason" not in record:
+            return record
+        reason = record["full_reason"]
+    log.info("silver/interactions: full rebuild (%s)", reason)
+    return _etl_full(ctx, src, out, {MERGED: bronze_parts, ITEMS_MERGED: items_parts}, reason)
+
+
+def _catalogue(ctx: JobContext, items_parts: dict[str, str]) -> tuple[DataFrame | None, DataFrame | None]:
+    """``(silver items from all of bronze/items, persisted; the bronze rows they dropped as duplicates)``, or
+    ``(None, None)`` without a catalogue (no committed ``bronze/items`` partition: ``items_parts`` empty)."""
+    if not items_parts:
+        return None, None
+    bronze_items = read_table(ctx.spark, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS)
+    silver_items, item_dups = clean_items(bronze_items)
+    return silver_items.persist(), item_dups
+
+
+def _write_items(ctx: JobContext, items: DataFrame, dups: DataFrame) -> dict[str, Any]:
+    """Write the catalogue to ``silver/items`` (one file) and reconcile it with its bronze rows (all of bronze/items:
+    ``bronze = silver + duplicates``)."""
+    items_out = storage.join(ctx.layout.silver, "items")
+    write_table(items.coalesce(1), items_out)
+    n_items_in = read_table(ctx.spark, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS).count()
+    n_items_out = read_parquet(ctx.spark, items_out).count()
+    return {**reconcile(n_items_in, n_items_out, duplicates_dropped=dups.count()), "rewritten": True}
+
+
+def _derived_items(ctx: JobContext, out: str) -> dict[str, Any]:
+    """Without an item catalogue in bronze: ``silver/items`` lists the items of ``silver/interactions`` (no titles or
+    genres), rewritten only when that list changed."""
+    log.warning("no item catalogue in bronze: silver/items lists the rated items without titles or genres")
+    items_out = storage.join(ctx.layout.silver, "items")
+    derived = items_from_interactions(read_parquet(ctx.spark, out))
+    same = tables.exists(items_out) and _same_rows(derived, read_parquet(ctx.spark, items_out))
+    if not same:
+        write_table(derived.coalesce(1), items_out)
+    return {"derived_from_interactions": True, "rewritten": not same}
+
+
+def _same_rows(a: DataFrame, b: DataFrame) -> bool:
+    """Whether two small DataFrames hold the same rows (as multisets)."""
+    b = b.select(*a.columns)
+    return not a.exceptAll(b).limit(1).count() and not b.exceptAll(a).limit(1).count()
+
+
+def _etl_full(ctx: JobContext, src: str, out: str, meta: dict[str, Any], reason: str) -> dict[str, Any]:
+    """Rebuild ``silver/interactions`` and ``silver/items`` from every bronze partition (de-duplication spans every
+    ingest); ``meta`` (the merge state) is committed with the interactions."""
+    bronze = read_table(ctx.spark, src, BRONZE_INTERACTIONS)
+    n_in = bronze.count()
+    silver_items, item_dups = _catalogue(ctx, meta[ITEMS_MERGED])
+    if silver_items is not None:  # before the interactions: their commit records the catalogue they were built with
+        items_counts = _write_items(ctx, silver_items, item_dups)
+    pseudonymised = pseudonymise_interactions(bronze, ctx.cfg.pseudonym_key()).persist()
+    silver, quarantine, dups = clean_interactions(pseudonymised, silver_items)
+    write_table(silver.repartition(F.col("dt")), out, "dt", meta=meta)
     n_q = write_quarantine(quarantine, ctx.layout, "interactions", "etl")
     n_dup = dups.count()
     written = read_parquet(ctx.spark, out)
     n_out = written.count()
-    items_out = storage.join(ctx.layout.silver, "items")
     if silver_items is None:
-        log.warning("no item catalogue in bronze: silver/items lists the rated items without titles or genres")
-        write_table(items_from_interactions(written).coalesce(1), items_out)
-        items_counts = {"derived_from_interactions": True}
+        items_counts = _derived_items(ctx, out)
     else:
-        write_table(silver_items.coalesce(1), items_out)
-        n_items_out = read_parquet(ctx.spark, items_out).count()
-        items_counts = reconcile(n_items_in, n_items_out, duplicates_dropped=item_dups.count())
         silver_items.unpersist()
     users = written.select("user_id").distinct().count()
     pseudonymised.unpersist()
     ctx.output("silver/interactions", out)
-    ctx.output("silver/items", items_out)
+    ctx.output("silver/items", storage.join(ctx.layout.silver, "items"))
     return {
-        "inputs": {"bronze": src, "bronze_items": items_src if n_items_in else None},
-        "outputs": {"silver": out, "silver_items": items_out},
+        "inputs": {"bronze": src, "ingest_dates": sorted(meta[MERGED]), "bronze_items": bool(meta[ITEMS_MERGED])},
+        "outputs": {"silver": out, "silver_items": storage.join(ctx.layout.silver, "items")},
+        "mode": "full",
+        "full_reason": reason,
         "counts": {
             **reconcile(n_in, n_out, n_q, n_dup),
+            "duplicates_by_reason": {DUPLICATE: n_dup} if n_dup else {},
             "users": users,
+            "items": items_counts,
+        },
+    }
+
+
+def _unpersist(*frames: DataFrame | None) -> None:
+    for df in frames:
+        if df is not None:
+            df.unpersist()
+
+
+def _catalogue_change(ctx: JobContext, silver: DataFrame, items: DataFrame | None) -> str | None:
+    """Why ``silver`` (with ``item_id``), built with the previous catalogue, would differ from a rebuild with
+    ``items`` (None: no catalogue, every item known): silver rates items ``items`` lacks, or ratings quarantined as
+    unknown items are of items it has. None when a merge stays exact."""
+    if items is not None:
+        rated = silver.select("item_id").distinct()
+        if rated.join(items, "item_id", "left_anti").limit(1).count():
+            return "the item catalogue lost items that silver ratings have"
+    q_uri = quarantine_path(ctx.layout, "interactions")
+    if not tables.exists(q_uri):
+        return None
+    unknown = quarantined_item_ids(read_parquet(ctx.spark, q_uri))
+    if items is not None:
+        unknown = unknown.join(items, "item_id", "left_semi")
+    if unknown.limit(1).count():
+        return "the item catalogue now has items of ratings quarantined as unknown"
+    return None
+
+
+def _etl_merge(
+    ctx: JobContext,
+    src: str,
+    out: str,
+    before: tables.Commit,
+    bronze_parts: dict[str, str],
+    items_parts: dict[str, str],
+) -> dict[str, Any]:
+    """Merge the bronze partitions not merged yet into ``silver/interactions``, rewriting only the ``dt`` partitions
+    that receive new ratings, and rebuild ``silver/items`` when ``bronze/items`` changed and the catalogue differs.
+    Returns the stage record, or ``{"full_reason": ...}`` when the merge would not equal a full rebuild."""
+    new, state = new_partitions(before, bronze_parts)
+    items_out = storage.join(ctx.layout.silver, "items")
+    items_changed = before.meta.get(ITEMS_MERGED) != items_parts
+    record: dict[str, Any] = {
+        "inputs": {"bronze": src, "ingest_dates": new, "bronze_items": bool(items_parts)},
+        "outputs": {"silver": out, "silver_items": items_out, "dt_written": 0},
+        "mode": "incremental",
+    }
+    ctx.output("silver/interactions", out)
+    ctx.output("silver/items", items_out)
+    if not new and not items_changed:
+        return {**record, "counts": {**reconcile(0, 0), "duplicates_by_reason": {}, "items": {"rewritten": False}}}
+    silver = read_parquet(ctx.spark, out)  # listed once: a day partition each
+    held = silver.select(*KEY, "rating").persist()  # what the merge reads of silver, scanned once
+    catalogue, item_dups = _catalogue(ctx, items_parts) if items_changed else (None, None)
+    if items_changed:
+        reason = _catalogue_change(ctx, held, catalogue)
+        if reason is not None:
+            _unpersist(held, catalogue)
+            return {"full_reason": reason}
+    elif items_parts:
+        catalogue = read_parquet(ctx.spark, items_out).select("item_id")
+    days = [dt.date.fromisoformat(d) for d in new]
+    bronze = read_table(ctx.spark, src, BRONZE_INTERACTIONS).where(F.col("ingest_date").isin(*days))
+    pseudonymised = pseudonymise_interactions(bronze, ctx.cfg.pseudonym_key()).persist()  # the UDF runs once
+    n_in = pseudonymised.count()
+    merge = merge_interactions(held, pseudonymised, catalogue)
+    if n_in and merge.changed.limit(1).count():
+        _unpersist(held, catalogue, pseudonymised)
+        return {"full_reason": "re-delivered ratings changed their value"}
+    items_counts: dict[str, Any] = {"rewritten": False}
+    if items_changed and catalogue is not None:  # before the interactions commit, which records bronze/items
+        if not (tables.exists(items_out) and _same_rows(catalogue, read_parquet(ctx.spark, items_out))):
+            items_counts = _write_items(ctx, catalogue, item_dups)
+        catalogue.unpersist()
+    added = merge.added.persist()
+    n_added = added.count()
+    meta = {MERGED: state, ITEMS_MERGED: items_parts}
+    dts = sorted({r["dt"] for r in added.select("dt").distinct().collect()}) if n_added else []
+    if dts:
+        rewrite = silver.where(F.col("dt").isin(*[F.lit(d) for d in dts])).unionByName(added)
+        write_partitions(rewrite.repartition("dt"), out, "dt", replace=[{"dt": d} for d in dts], meta=meta)
+    else:  # nothing new for silver: the data directories stay, the commit records the merged partitions
+        tables.commit_meta(out, meta)
+    if not items_parts:
+        items_counts = _derived_items(ctx, out)
+    n_q = etl_quarantine(ctx, "interactions", merge.quarantine, days) if days else 0
+    dup_counts = {r["reason"]: r["count"] for r in merge.duplicates.groupBy("reason").count().collect()}
+    _unpersist(added, pseudonymised, held)
+    record["outputs"]["dt_written"] = len(dts)
+    return {
+        **record,
+        "counts": {
+            **reconcile(n_in, n_added, n_q, sum(dup_counts.values())),
+            "duplicates_by_reason": dup_counts,
             "items": items_counts,
         },
     }

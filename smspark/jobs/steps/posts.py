@@ -28,9 +28,9 @@ from smspark.features.text import (
     tokens_col,
     word2vec_embeddings,
 )
+from smspark.jobs import merge_state
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import (
-    quarantine_path,
     read_parquet,
     read_table,
     write_json,
@@ -38,6 +38,7 @@ from smspark.jobs.io import (
     write_quarantine,
     write_table,
 )
+from smspark.jobs.merge_state import MERGED, bronze_partitions
 from smspark.jobs.steps import ingest_json_lines
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_POSTS, SENTIMENT_CLASSES
@@ -52,33 +53,11 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 #: New posts up to which an incremental merge broadcasts their keys to the scan of silver (a day: hundreds).
 BROADCAST_ROWS = 200_000
 
-#: Key of the commit metadata of ``silver/posts`` that records the merged bronze partitions (ingest date -> the
-#: bronze version directory that was merged).
-MERGED = "bronze_partitions"
-
-
-def _bronze_partitions(uri: str) -> dict[str, str]:
-    """The committed ``ingest_date`` partitions of a bronze table: ISO date -> version directory."""
-    commit = tables.current(uri)
-    if commit is None:
-        return {}
-    return {part.split("=", 1)[1]: vdir for part, vdir in commit.partitions.items() if part.startswith("ingest_date=")}
-
 
 def full_rebuild_reason(full: bool, silver: tables.Commit | None, bronze: dict[str, str]) -> str | None:
-    """Why etl must rebuild ``silver/posts`` from all of bronze, or None when merging the new partitions is exact."""
-    if full:
-        return "--full"
-    if silver is None or silver.partition_by != ["month"] or MERGED not in silver.meta:
-        return "silver/posts has no merge state (first run, or written in another layout)"
-    merged: dict[str, str] = silver.meta[MERGED]
-    changed = sorted(d for d, vdir in bronze.items() if d in merged and merged[d] != vdir)
-    if changed:
-        return f"bronze partition ingest_date={changed[0]} was re-ingested after it was merged"
-    new = [d for d in bronze if d not in merged]
-    if new and merged and min(new) <= max(merged):
-        return f"bronze partition ingest_date={min(new)} is not later than the merged ones (up to {max(merged)})"
-    return None
+    """Why etl must rebuild ``silver/posts`` from all of bronze, or None when merging the new partitions is exact
+    (:func:`smspark.jobs.merge_state.full_rebuild_reason`)."""
+    return merge_state.full_rebuild_reason(full, silver, bronze, "silver/posts", ["month"])
 
 
 def etl(ctx: JobContext) -> dict[str, Any]:
@@ -90,7 +69,7 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     src = storage.join(ctx.layout.bronze, "posts")
     out = storage.join(ctx.layout.silver, "posts")
     read_table(ctx.spark, src, BRONZE_POSTS, "run `smspark ingest` first")  # a missing bronze is a UserError
-    bronze_parts = _bronze_partitions(src)
+    bronze_parts = bronze_partitions(src)
     silver = tables.current(out)
     reason = full_rebuild_reason(ctx.cfg.etl.full, silver, bronze_parts)
     if reason is None:
@@ -129,9 +108,7 @@ def _etl_merge(
 ) -> dict[str, Any]:
     """Merge the bronze partitions not merged yet into ``silver/posts``, rewriting only the months they touch.
     Returns the stage record, or ``{"full_reason": ...}`` when the merge would not equal a full rebuild."""
-    merged: dict[str, str] = before.meta[MERGED]
-    new = sorted(d for d in bronze_parts if d not in merged)
-    state = {**merged, **{d: bronze_parts[d] for d in new}}
+    new, state = merge_state.new_partitions(before, bronze_parts)
     record: dict[str, Any] = {"inputs": {"bronze": src, "ingest_dates": new}, "outputs": {"silver": out}}
     ctx.output("silver/posts", out)
     if not new:
@@ -176,13 +153,8 @@ def _etl_merge(
 
 
 def _etl_quarantine(ctx: JobContext, quarantine: Any, days: list[dt.date]) -> int:
-    """Quarantine the merged days' rejects under ``stage=etl/ingest_date=<day>``; nothing to write (and no Spark
-    job) when there are none and those partitions do not exist yet (new days: the usual case)."""
-    uri = quarantine_path(ctx.layout, "posts")
-    existing = tables.partition_values(uri, "ingest_date") if tables.exists(uri) else []
-    if not quarantine.limit(1).count() and not {d.isoformat() for d in days} & set(existing):
-        return 0
-    return write_quarantine(quarantine, ctx.layout, "posts", "etl", ingest_dates=days)
+    """The merged days' rejects -> ``stage=etl/ingest_date=<day>`` (:func:`merge_state.etl_quarantine`)."""
+    return merge_state.etl_quarantine(ctx, "posts", quarantine, days)
 
 
 def features(ctx: JobContext) -> dict[str, Any]:

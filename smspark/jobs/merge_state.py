@@ -1,0 +1,81 @@
+"""The merge state of an incremental etl: which bronze ``ingest_date`` partitions a silver table holds.
+
+A silver table written by an incremental etl (``silver/posts``, ``silver/interactions``) records in its commit
+(:attr:`smspark.tables.Commit.meta`, key :data:`MERGED`) the bronze partitions it has merged: ISO ingest date ->
+the bronze version directory that was merged. The next etl merges only the partitions missing there, or rebuilds
+the table from all of bronze when a merge could differ from a rebuild (:func:`full_rebuild_reason`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from smspark import tables
+from smspark.jobs.common import JobContext
+from smspark.jobs.io import quarantine_path, write_quarantine
+
+#: Key of the commit metadata of an incrementally merged silver table that records the merged bronze partitions
+#: (ingest date -> the bronze version directory that was merged).
+MERGED = "bronze_partitions"
+
+
+def bronze_partitions(uri: str) -> dict[str, str]:
+    """The committed ``ingest_date`` partitions of a bronze table: ISO date -> version directory (``{}`` when the
+    table has no commit)."""
+    commit = tables.current(uri)
+    if commit is None:
+        return {}
+    return {part.split("=", 1)[1]: vdir for part, vdir in commit.partitions.items() if part.startswith("ingest_date=")}
+
+
+def full_rebuild_reason(
+    full: bool, silver: tables.Commit | None, bronze: dict[str, str], table: str, partition_by: Sequence[str]
+) -> str | None:
+    """Why etl must rebuild the silver table ``table`` from all of bronze, or None when merging the bronze
+    partitions missing from its merge state is exact.
+
+    Args:
+        full: a full rebuild was asked for (``--full``).
+        silver: the silver table's current commit (None: never written).
+        bronze: the bronze table's partitions (:func:`bronze_partitions`).
+        table: the silver table's name, for the reason (``silver/posts``).
+        partition_by: the silver table's partition columns in the layout the merge writes.
+
+    Returns:
+        ``--full``; no merge state (first run, or another layout); a merged partition re-ingested since (its version
+        directory changed); a new partition not later than the merged ones (the latest ingest wins: a merge would
+        let an older date win); or None.
+    """
+    if full:
+        return "--full"
+    if silver is None or silver.partition_by != list(partition_by) or MERGED not in silver.meta:
+        return f"{table} has no merge state (first run, or written in another layout)"
+    merged: dict[str, str] = silver.meta[MERGED]
+    changed = sorted(d for d, vdir in bronze.items() if d in merged and merged[d] != vdir)
+    if changed:
+        return f"bronze partition ingest_date={changed[0]} was re-ingested after it was merged"
+    new = [d for d in bronze if d not in merged]
+    if new and merged and min(new) <= max(merged):
+        return f"bronze partition ingest_date={min(new)} is not later than the merged ones (up to {max(merged)})"
+    return None
+
+
+def new_partitions(silver: tables.Commit, bronze: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """``(the bronze ingest dates not merged yet, sorted; the merge state once they are merged)``; a merged date
+    purged from bronze stays in the state."""
+    merged: dict[str, str] = silver.meta[MERGED]
+    new = sorted(d for d in bronze if d not in merged)
+    return new, {**merged, **{d: bronze[d] for d in new}}
+
+
+def etl_quarantine(ctx: JobContext, table: str, quarantine: Any, days: list[dt.date]) -> int:
+    """Quarantine the merged days' rejects of ``table`` under ``stage=etl/ingest_date=<day>`` (a re-run of a day
+    replaces its own rejects only); nothing to write (and no Spark job) when there are none and those partitions do
+    not exist yet (new days: the usual case). Returns the rows quarantined for ``days``."""
+    uri = quarantine_path(ctx.layout, table)
+    existing = tables.partition_values(uri, "ingest_date") if tables.exists(uri) else []
+    if not quarantine.limit(1).count() and not {d.isoformat() for d in days} & set(existing):
+        return 0
+    return write_quarantine(quarantine, ctx.layout, table, "etl", ingest_dates=days)
