@@ -298,6 +298,9 @@ def _etl_merge(
     ctx.output("silver/items", items_out)
     if not new and not items_changed:
         return {**record, "counts": {**reconcile(0, 0), "duplicates_by_reason": {}, "items": {"rewritten": False}}}
+    source = _redelivery_of(ctx, src, before, new, items_parts)
+    if source is not None:
+        return _merge_redelivery(ctx, src, out, record, new[0], source, {MERGED: state, ITEMS_MERGED: items_parts})
     silver = read_parquet(ctx.spark, out)  # listed once: a day partition each
     held = silver.select(*KEY, "rating").persist()  # what the merge reads of silver, scanned once
     catalogue, item_dups = _catalogue(ctx, items_parts) if items_changed else (None, None)
@@ -342,6 +345,83 @@ def _etl_merge(
             **reconcile(n_in, n_added, n_q, sum(dup_counts.values())),
             "duplicates_by_reason": dup_counts,
             "items": items_counts,
+        },
+    }
+
+
+def _digests(ctx: JobContext, uri: str, schema: Any, days: list[str]) -> dict[str, tuple[int, str]]:
+    """``ingest date -> (rows, digest)`` of those partitions of the bronze table at ``uri``, in one scan: the digest
+    is the sum of ``xxhash64`` over every column but ``ingest_date`` (order-free; equal for the same rows)."""
+    cols = [F.col(c) for c in schema.fieldNames() if c != "ingest_date"]
+    dates = [F.lit(dt.date.fromisoformat(d)) for d in days]
+    rows = (
+        read_table(ctx.spark, uri, schema)
+        .where(F.col("ingest_date").isin(*dates))
+        .groupBy("ingest_date")
+        .agg(F.count(F.lit(1)).alias("rows"), F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("digest"))
+        .collect()
+    )
+    return {r["ingest_date"].isoformat(): (int(r["rows"]), str(r["digest"])) for r in rows}
+
+
+def _redelivery_of(
+    ctx: JobContext, src: str, before: tables.Commit, new: list[str], items_parts: dict[str, str]
+) -> str | None:
+    """The merged ingest date whose bronze partitions the one new date delivers again, or None.
+
+    A night that lands the same export again (the nightly re-ingesting an unchanged landing folder) adds nothing to
+    silver: when the one new ``ingest_date`` of ``bronze/interactions`` holds the same rows (count and digest,
+    :func:`_digests`) as the latest merged date, and ``bronze/items`` changed only by a new partition of that date
+    with the same rows as the latest merged date's (or neither date has items), merging it would find every rating
+    in silver or quarantined for the same reasons as then. Checking that costs one scan of the two dates' bronze
+    rows, not the pseudonymisation and the scan of silver a merge does."""
+    merged: dict[str, str] = before.meta[MERGED]
+    if len(new) != 1 or not merged:
+        return None
+    day, last = new[0], max(merged)
+    items_before = before.meta.get(ITEMS_MERGED) or {}
+    if {d: v for d, v in items_parts.items() if d != day} != items_before or (day in items_parts) != (
+        last in items_parts
+    ):
+        return None
+    pair = _digests(ctx, src, BRONZE_INTERACTIONS, [last, day])
+    if len(pair) != 2 or pair[last] != pair[day]:
+        return None
+    if day in items_parts:
+        items = _digests(ctx, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS, [last, day])
+        if len(items) != 2 or items[last] != items[day]:
+            return None
+    return last
+
+
+def _merge_redelivery(
+    ctx: JobContext, src: str, out: str, record: dict[str, Any], day: str, source: str, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge bronze date ``day``, a re-delivery of the merged date ``source`` (:func:`_redelivery_of`): silver and
+    ``silver/items`` keep their data (a commit of the merge state only), ``source``'s etl rejects are quarantined
+    again under ``day`` (as a merge would: the same rows against the same catalogue), and the rest of ``day``'s rows
+    are dropped duplicates."""
+    bronze_day, source_day = dt.date.fromisoformat(day), dt.date.fromisoformat(source)
+    n_in = read_table(ctx.spark, src, BRONZE_INTERACTIONS).where(F.col("ingest_date") == F.lit(bronze_day)).count()
+    rejects = None
+    q_uri = quarantine_path(ctx.layout, "interactions")
+    if tables.exists(q_uri):
+        rejects = read_parquet(ctx.spark, q_uri).where(
+            (F.col("stage") == F.lit("etl")) & (F.col("ingest_date") == F.lit(source_day))
+        )
+        rejects = rejects.drop("stage").withColumn("ingest_date", F.lit(bronze_day))
+        rejects = rejects.withColumn("quarantined_at", F.current_timestamp())
+    n_q = etl_quarantine(ctx, "interactions", rejects, [bronze_day]) if rejects is not None else 0
+    tables.commit_meta(out, meta)  # after the rejects: a run killed in between merges the date again
+    reason = f"re-delivery of ingest_date={source}"
+    log.info("silver/interactions: ingest_date=%s delivers ingest_date=%s again: nothing new", day, source)
+    return {
+        **record,
+        "redelivery_of": source,
+        "counts": {
+            **reconcile(n_in, 0, n_q, n_in - n_q),
+            "duplicates_by_reason": {reason: n_in - n_q},
+            "items": {"rewritten": False},
         },
     }
 
