@@ -11,6 +11,7 @@ import pytest
 from smspark import storage, tables
 from smspark.jobs import nightly, report, train
 from smspark.jobs.common import JobContext
+from smspark.jobs.steps import topics as topics_steps
 from smspark.manifest import RunManifest
 from tests.chromium import blank_fraction, render_page
 from tests.conftest import local, require_landing
@@ -76,6 +77,20 @@ def test_nightly_topics_keywords_and_report(spark, make_cfg, tmp_path):
     kw = tables.read(spark, storage.join(cfg.layout.gold, "keywords"))
     assert {r["method"] for r in kw.select("method").distinct().collect()} == {"tfidf", "yake"}
     assert "analytics.sentiment_daily" in ctx.manifest.data["skipped"]  # no sentiment scored in this run
+
+    # the next date, same champion and posts: both topic tables are copies of DAY's, no model loaded
+    nxt_day = DAY + dt.timedelta(days=1)
+    nxt = JobContext(cfg=cfg, run_date=nxt_day, manifest=RunManifest("score", cfg.layout.runs, nxt_day, cfg.profile))
+    nxt._spark = spark
+    copied = topics_steps.score(nxt)
+    assert copied["counts"]["reused_from"] == DAY.isoformat() and copied["counts"]["reconciled"], copied.get("reuse")
+    after = tables.read(spark, storage.join(cfg.layout.gold, "post_topics"))
+    by_day = {str(r["dt"]): r["count"] for r in after.groupBy("dt").count().collect()}
+    assert by_day == {
+        DAY.isoformat(): copied["counts"]["scored"],
+        nxt_day.isoformat(): copied["counts"]["scored"],
+    }
+    assert copied["counts"]["k"] == len(topics)
 
     # a second training re-measures the champion on today's splits and records the decision
     ctx2 = JobContext(cfg=cfg, run_date=DAY, manifest=RunManifest("train", cfg.layout.runs, DAY, cfg.profile))

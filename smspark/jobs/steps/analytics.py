@@ -59,7 +59,7 @@ def keywords(ctx: JobContext) -> dict[str, Any]:
             "inputs": {"silver": silver, "posts": state["rows"]},
             "outputs": {"gold": out},
             "reuse": f"kept version {commit.version}: silver/posts and settings unchanged",
-            "counts": {"rows_out": sum(commit.rows.values()), "kept_version": commit.version},
+            "counts": {"rows_out": read_parquet(ctx.spark, out).count(), "kept_version": commit.version},
         }
     terms = post_terms(posts, extra).select("post_id", "terms")
     posts = posts.select("post_id", "corpus", "dt", "created_at", "text").join(terms, "post_id").persist()

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from smspark import storage
 from smspark.features.text import SPLITS, split_col
 from smspark.features.topics import pool_documents, post_terms
-from smspark.jobs.common import JobContext, UserError
+from smspark.jobs.common import JobContext
 from smspark.jobs.io import read_parquet, read_table, write_json, write_partitions, write_table
 from smspark.jobs.steps.posts import split_files
 from smspark.manifest import reconcile
@@ -67,62 +67,73 @@ def _pool_counts(docs: Any) -> list[Any]:
 
 def score(ctx: JobContext) -> dict[str, Any]:
     """Every ``silver/posts`` row -> ``gold/post_topics``, the champion's topics -> ``gold/topics``; reconciles
-    ``posts = scored``."""
+    ``posts = scored``. When the champion and the scored columns of ``silver/posts`` (``post_id``, ``corpus``,
+    ``text``) are those of the latest earlier date, that date's rows of both tables are copied instead
+    (:mod:`smspark.jobs.reuse`; ``counts.reused_from``)."""
     from smspark.features.topics import terms_col
+    from smspark.jobs import reuse
+    from smspark.jobs.steps import champion, merge_record
     from smspark.models.topics import TERMS
     from smspark.scoring.udfs import load_python_model
-    from smspark.train.registry import NoChampionError, configure, get_champion
 
-    try:
-        champ = get_champion(configure(ctx.cfg), "topics")
-    except NoChampionError as exc:
-        raise UserError(str(exc)) from exc
-    model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
-    stage = storage.join(ctx.manifest.dir, "score", "topics_pipelines")
+    champ = champion(ctx, "topics")
     silver = storage.join(ctx.layout.silver, "posts")
     posts = read_table(ctx.spark, silver, what="run `smspark etl` first").select("post_id", "corpus", "text")
-    posts = posts.withColumn(TERMS, terms_col(F.col("text"), int(model.meta.get("min_term_len", 2))))
-    n_in = posts.count()
-    scored = model.transform(ctx.spark, posts, stage)
-    gold = scored.select(
-        "post_id",
-        "topic_distribution",
-        "dominant_topic",
-        "dominant_prob",
-        F.lit(champ.name).alias("model_name"),
-        F.lit(champ.version).alias("model_version"),
-        F.current_timestamp().alias("scored_at"),
-        F.lit(ctx.run_date).cast("date").alias("dt"),
-    ).select(*[F.col(f.name).cast(f.dataType) for f in GOLD_POST_TOPICS.fields])
     out = storage.join(ctx.layout.gold, "post_topics")
-    write_partitions(gold, out, "dt")
+    topics_out = storage.join(ctx.layout.gold, "topics")
+    state = reuse.input_state(silver, posts, ["post_id", "corpus", "text"])
+    n_in = state["rows"]
+    decision = reuse.decide(ctx, [out, topics_out], [champ], {"silver/posts": state}, {})
+    if decision.source:
+        gold = reuse.copy_rows(ctx, out, decision.source)
+    else:
+        model = load_python_model(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri)
+        stage = storage.join(ctx.manifest.dir, "score", "topics_pipelines")
+        posts = posts.withColumn(TERMS, terms_col(F.col("text"), int(model.meta.get("min_term_len", 2))))
+        scored = model.transform(ctx.spark, posts, stage)
+        gold = scored.select(
+            "post_id",
+            "topic_distribution",
+            "dominant_topic",
+            "dominant_prob",
+            F.lit(champ.name).alias("model_name"),
+            F.lit(champ.version).alias("model_version"),
+            F.current_timestamp().alias("scored_at"),
+            F.lit(ctx.run_date).cast("date").alias("dt"),
+        ).select(*[F.col(f.name).cast(f.dataType) for f in GOLD_POST_TOPICS.fields])
+    write_partitions(gold, out, "dt", meta=reuse.table_meta(ctx, out, decision))
     written = read_parquet(ctx.spark, out).where(F.col("dt") == F.lit(ctx.run_date))
     n_out = written.count()
     per_topic = {r["dominant_topic"]: r["count"] for r in written.groupBy("dominant_topic").count().collect()}
     no_topic = per_topic.pop(None, 0)
-    rows = [
-        (
-            t["topic_id"],
-            t.get("corpus", "all"),
-            t["label"],
-            t["terms"],
-            [float(w) for w in t["weights"]],
-            t.get("coherence"),
-            int(per_topic.get(t["topic_id"], 0)),
-            float(per_topic.get(t["topic_id"], 0) / max(n_out, 1)),
-            champ.name,
-            champ.version,
-            ctx.run_date,
-        )
-        for t in model.meta["topics"]
-    ]
-    topics_out = storage.join(ctx.layout.gold, "topics")
-    write_partitions(ctx.spark.createDataFrame(rows, GOLD_TOPICS).coalesce(1), topics_out, "dt")
+    if decision.source:
+        topics = reuse.copy_rows(ctx, topics_out, decision.source)
+    else:
+        rows = [
+            (
+                t["topic_id"],
+                t.get("corpus", "all"),
+                t["label"],
+                t["terms"],
+                [float(w) for w in t["weights"]],
+                t.get("coherence"),
+                int(per_topic.get(t["topic_id"], 0)),
+                float(per_topic.get(t["topic_id"], 0) / max(n_out, 1)),
+                champ.name,
+                champ.version,
+                ctx.run_date,
+            )
+            for t in model.meta["topics"]
+        ]
+        topics = ctx.spark.createDataFrame(rows, GOLD_TOPICS)
+    write_partitions(topics.coalesce(1), topics_out, "dt", meta=reuse.table_meta(ctx, topics_out, decision))
+    k = read_parquet(ctx.spark, topics_out).where(F.col("dt") == F.lit(ctx.run_date)).count()
     ctx.output("gold/post_topics", storage.join(out, f"dt={ctx.run_date.isoformat()}"))
     ctx.output("gold/topics", storage.join(topics_out, f"dt={ctx.run_date.isoformat()}"))
     ctx.manifest.data["models"].setdefault("topics", {})["scored_with"] = {"name": champ.name, "version": champ.version}
-    return {
+    record = {
         "inputs": {"silver": silver, "model": champ.uri},
         "outputs": {"gold": out, "topics": topics_out, "dt": ctx.run_date.isoformat()},
-        "counts": {**reconcile(n_in, n_out), "scored": n_out, "without_topic": no_topic, "k": len(rows)},
+        "counts": {**reconcile(n_in, n_out), "scored": n_out, "without_topic": no_topic, "k": k},
     }
+    return merge_record(record, decision)
