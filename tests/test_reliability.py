@@ -67,13 +67,14 @@ def _rows(spark, uri: str):
 
 
 #: kind -> (the job's arguments, the table it writes); etl merges only new bronze partitions, so the silver write is
-#: a full rebuild (``--full``) that writes whatever bronze holds
+#: a full rebuild (``--full``) that writes whatever bronze holds; the keywords are kept as committed while silver is
+#: unchanged, so their write is forced (``scoring.reuse=false``, what ``--rescore`` sets)
 TABLES = {
     "bronze": (("ingest",), "bronze/posts"),
     "quarantine": (("ingest",), "quarantine/posts"),
     "silver": (("etl", "--full"), "silver/posts"),
     "features": (("features",), "features/sentiment/train"),
-    "gold": (GOLD_JOB, "gold/keywords"),
+    "gold": ((*GOLD_JOB, "--set", "scoring.reuse=false"), "gold/keywords"),
 }
 
 
