@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from smspark import storage, tables
@@ -69,6 +69,12 @@ def champion_state(champ: Any) -> dict[str, Any]:
     return {"name": champ.name, "version": str(champ.version), "run_id": champ.run_id, "uri": champ.uri}
 
 
+def row_digest(columns: Sequence[str]) -> Column:
+    """An aggregate: the order-free digest of a group's rows over ``columns``, the sum of their ``xxhash64`` per row
+    as ``decimal(38,0)`` (null for no rows). Equal rows give equal digests whatever their order or partitioning."""
+    return F.sum(F.xxhash64(*[F.col(c) for c in columns]).cast("decimal(38,0)"))
+
+
 def input_state(uri: str, df: DataFrame, columns: Sequence[str], partition: str | None = None) -> dict[str, Any]:
     """The fingerprint of one input table: its committed ``partitions`` map (only ``partition``'s entry when the
     scorer reads that one partition, e.g. ``dt=2026-11-21``), and ``rows`` and ``digest`` of ``df`` (the rows the
@@ -79,10 +85,7 @@ def input_state(uri: str, df: DataFrame, columns: Sequence[str], partition: str 
         ``{"partitions": {path: version dir} | None, "rows": int, "digest": str}`` (the digest: the decimal sum of
         ``xxhash64`` of ``columns`` per row, "0" for no rows).
     """
-    row = df.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.xxhash64(*[F.col(c) for c in columns]).cast("decimal(38,0)")).alias("digest"),
-    ).first()
+    row = df.agg(F.count(F.lit(1)).alias("rows"), row_digest(columns).alias("digest")).first()
     commit = tables.current(uri)
     parts = dict(commit.partitions) if commit is not None else None
     if parts is not None and partition is not None:
@@ -180,17 +183,17 @@ def copy_rows(ctx: Any, uri: str, source: str) -> DataFrame:
     return rows.withColumn("dt", F.lit(ctx.run_date).cast("date"))
 
 
-def copy_quarantine(ctx: Any, table: str, stage: str, source: str) -> DataFrame | None:
+def copy_quarantine(ctx: Any, table: str, stage: str, source: str, to: dt.date | None = None) -> DataFrame | None:
     """The rows ``stage`` quarantined for ``table`` on the date ``source`` (``quarantine/<table>``, partition
-    ``stage=<stage>/ingest_date=<source>``) with ``ingest_date`` = the run date, or None when ``table`` has no
-    quarantine (nothing to copy)."""
+    ``stage=<stage>/ingest_date=<source>``) with ``ingest_date`` = ``to`` (default: the run date), or None when
+    ``table`` has no quarantine (nothing to copy)."""
     uri = storage.join(ctx.layout.quarantine, table)
     if not tables.exists(uri):
         return None
     rows = tables.read(ctx.spark, uri).where(
         (F.col("stage") == F.lit(stage)) & (F.col("ingest_date") == F.lit(dt.date.fromisoformat(source)))
     )
-    return rows.withColumn("ingest_date", F.lit(ctx.run_date).cast("date"))
+    return rows.withColumn("ingest_date", F.lit(to or ctx.run_date).cast("date"))
 
 
 def table_meta(ctx: Any, uri: str, decision: Decision, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from smspark.features.interactions import (
     seeded_order,
     user_states,
 )
+from smspark.jobs import reuse
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import (
     local_view,
@@ -298,9 +299,10 @@ def _etl_merge(
     ctx.output("silver/items", items_out)
     if not new and not items_changed:
         return {**record, "counts": {**reconcile(0, 0), "duplicates_by_reason": {}, "items": {"rewritten": False}}}
-    source = _redelivery_of(ctx, src, before, new, items_parts)
-    if source is not None:
-        return _merge_redelivery(ctx, src, out, record, new[0], source, {MERGED: state, ITEMS_MERGED: items_parts})
+    redelivery = _redelivery_of(ctx, src, before, new, items_parts)
+    if redelivery is not None:
+        meta = {MERGED: state, ITEMS_MERGED: items_parts}
+        return _merge_redelivery(ctx, out, record, new[0], *redelivery, meta)
     silver = read_parquet(ctx.spark, out)  # listed once: a day partition each
     held = silver.select(*KEY, "rating").persist()  # what the merge reads of silver, scanned once
     catalogue, item_dups = _catalogue(ctx, items_parts) if items_changed else (None, None)
@@ -351,14 +353,14 @@ def _etl_merge(
 
 def _digests(ctx: JobContext, uri: str, schema: Any, days: list[str]) -> dict[str, tuple[int, str]]:
     """``ingest date -> (rows, digest)`` of those partitions of the bronze table at ``uri``, in one scan: the digest
-    is the sum of ``xxhash64`` over every column but ``ingest_date`` (order-free; equal for the same rows)."""
-    cols = [F.col(c) for c in schema.fieldNames() if c != "ingest_date"]
+    is :func:`smspark.jobs.reuse.row_digest` over every column but ``ingest_date``."""
+    cols = [c for c in schema.fieldNames() if c != "ingest_date"]
     dates = [F.lit(dt.date.fromisoformat(d)) for d in days]
     rows = (
         read_table(ctx.spark, uri, schema)
         .where(F.col("ingest_date").isin(*dates))
         .groupBy("ingest_date")
-        .agg(F.count(F.lit(1)).alias("rows"), F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("digest"))
+        .agg(F.count(F.lit(1)).alias("rows"), reuse.row_digest(cols).alias("digest"))
         .collect()
     )
     return {r["ingest_date"].isoformat(): (int(r["rows"]), str(r["digest"])) for r in rows}
@@ -366,8 +368,9 @@ def _digests(ctx: JobContext, uri: str, schema: Any, days: list[str]) -> dict[st
 
 def _redelivery_of(
     ctx: JobContext, src: str, before: tables.Commit, new: list[str], items_parts: dict[str, str]
-) -> str | None:
-    """The merged ingest date whose bronze partitions the one new date delivers again, or None.
+) -> tuple[str, int] | None:
+    """``(the merged ingest date whose bronze partitions the one new date delivers again, the new date's bronze
+    rows)``, or None.
 
     A night that lands the same export again (the nightly re-ingesting an unchanged landing folder) adds nothing to
     silver: when the one new ``ingest_date`` of ``bronze/interactions`` holds the same rows (count and digest,
@@ -391,25 +394,19 @@ def _redelivery_of(
         items = _digests(ctx, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS, [last, day])
         if len(items) != 2 or items[last] != items[day]:
             return None
-    return last
+    return last, pair[day][0]
 
 
 def _merge_redelivery(
-    ctx: JobContext, src: str, out: str, record: dict[str, Any], day: str, source: str, meta: dict[str, Any]
+    ctx: JobContext, out: str, record: dict[str, Any], day: str, source: str, n_in: int, meta: dict[str, Any]
 ) -> dict[str, Any]:
-    """Merge bronze date ``day``, a re-delivery of the merged date ``source`` (:func:`_redelivery_of`): silver and
-    ``silver/items`` keep their data (a commit of the merge state only), ``source``'s etl rejects are quarantined
-    again under ``day`` (as a merge would: the same rows against the same catalogue), and the rest of ``day``'s rows
-    are dropped duplicates."""
-    bronze_day, source_day = dt.date.fromisoformat(day), dt.date.fromisoformat(source)
-    n_in = read_table(ctx.spark, src, BRONZE_INTERACTIONS).where(F.col("ingest_date") == F.lit(bronze_day)).count()
-    rejects = None
-    q_uri = quarantine_path(ctx.layout, "interactions")
-    if tables.exists(q_uri):
-        rejects = read_parquet(ctx.spark, q_uri).where(
-            (F.col("stage") == F.lit("etl")) & (F.col("ingest_date") == F.lit(source_day))
-        )
-        rejects = rejects.drop("stage").withColumn("ingest_date", F.lit(bronze_day))
+    """Merge bronze date ``day`` (``n_in`` rows), a re-delivery of the merged date ``source``
+    (:func:`_redelivery_of`): silver and ``silver/items`` keep their data (a commit of the merge state only),
+    ``source``'s etl rejects are quarantined again under ``day`` (as a merge would: the same rows against the same
+    catalogue), and the rest of ``day``'s rows are dropped duplicates."""
+    bronze_day = dt.date.fromisoformat(day)
+    rejects = reuse.copy_quarantine(ctx, "interactions", "etl", source, to=bronze_day)
+    if rejects is not None:
         rejects = rejects.withColumn("quarantined_at", F.current_timestamp())
     n_q = etl_quarantine(ctx, "interactions", rejects, [bronze_day]) if rejects is not None else 0
     tables.commit_meta(out, meta)  # after the rejects: a run killed in between merges the date again
@@ -619,7 +616,6 @@ def score(ctx: JobContext) -> dict[str, Any]:
         ReconciliationError: a served user does not have exactly ``recommend_k`` distinct items, or the counts do
             not balance.
     """
-    from smspark.jobs import reuse
     from smspark.jobs.steps import champion, merge_record, write_scores
     from smspark.scoring.recommendations import STRATEGIES, recommend, user_segments
 
