@@ -12,9 +12,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
 from smspark import tables
 from smspark.jobs.common import JobContext
-from smspark.jobs.io import quarantine_path, write_quarantine
+from smspark.jobs.io import quarantine_path, read_table, write_quarantine
+from smspark.jobs.reuse import copy_quarantine, row_digest
 
 #: Key of the commit metadata of an incrementally merged silver table that records the merged bronze partitions
 #: (ingest date -> the bronze version directory that was merged).
@@ -79,3 +83,52 @@ def etl_quarantine(ctx: JobContext, table: str, quarantine: Any, days: list[dt.d
     if not quarantine.limit(1).count() and not {d.isoformat() for d in days} & set(existing):
         return 0
     return write_quarantine(quarantine, ctx.layout, table, "etl", ingest_dates=days)
+
+
+def digests(ctx: JobContext, uri: str, schema: StructType, days: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """``ingest date -> (rows, digest)`` of those partitions of the bronze table at ``uri``, in one scan: the digest
+    is :func:`smspark.jobs.reuse.row_digest` over every column of ``schema`` but ``ingest_date``; a date without
+    rows is absent."""
+    cols = [c for c in schema.fieldNames() if c != "ingest_date"]
+    dates = [F.lit(dt.date.fromisoformat(d)) for d in days]
+    rows = (
+        read_table(ctx.spark, uri, schema)
+        .where(F.col("ingest_date").isin(*dates))
+        .groupBy("ingest_date")
+        .agg(F.count(F.lit(1)).alias("rows"), row_digest(cols).alias("digest"))
+        .collect()
+    )
+    return {r["ingest_date"].isoformat(): (int(r["rows"]), str(r["digest"])) for r in rows}
+
+
+def redelivered(ctx: JobContext, uri: str, schema: StructType, merged: Sequence[str], new: Sequence[str]) -> int | None:
+    """The bronze rows of the one ``new`` ingest date when it delivers again the rows of the latest ``merged`` date
+    (same count and :func:`digests`), else None (several new dates, nothing merged yet, or other rows).
+
+    A night that lands an unchanged landing folder again adds a bronze partition equal to the last one; for a silver
+    table whose rows do not depend on which ingest delivered them last (the first ingest of a key is kept), merging it
+    changes nothing but the merge state and the day's etl rejects (:func:`commit_redelivery`). Checking costs one
+    scan of the two dates' bronze rows."""
+    if len(new) != 1 or not merged:
+        return None
+    day, last = new[0], max(merged)
+    pair = digests(ctx, uri, schema, [last, day])
+    if len(pair) != 2 or pair[last] != pair[day]:
+        return None
+    return pair[day][0]
+
+
+def commit_redelivery(
+    ctx: JobContext, table: str, out: str, day: str, source: str, meta: dict[str, Any], stage: str = "etl"
+) -> int:
+    """Record bronze date ``day``, a re-delivery of the merged date ``source`` (:func:`redelivered`), in the silver
+    table at ``out`` without touching its data: ``source``'s ``stage`` rejects of ``table`` are quarantined again
+    under ``day`` (as merging the same rows would), then a commit of ``meta`` alone (after the rejects: a run killed
+    in between merges the date again). Returns the rows quarantined for ``day``."""
+    bronze_day = dt.date.fromisoformat(day)
+    rejects = copy_quarantine(ctx, table, stage, source, to=bronze_day)
+    n_q = 0
+    if rejects is not None:
+        n_q = etl_quarantine(ctx, table, rejects.withColumn("quarantined_at", F.current_timestamp()), [bronze_day])
+    tables.commit_meta(out, meta)
+    return n_q

@@ -63,7 +63,15 @@ from smspark.jobs.io import (
     write_quarantine,
     write_table,
 )
-from smspark.jobs.merge_state import MERGED, bronze_partitions, etl_quarantine, full_rebuild_reason, new_partitions
+from smspark.jobs.merge_state import (
+    MERGED,
+    bronze_partitions,
+    commit_redelivery,
+    etl_quarantine,
+    full_rebuild_reason,
+    new_partitions,
+    redelivered,
+)
 from smspark.manifest import ReconciliationError, reconcile
 from smspark.schemas import BRONZE_INTERACTIONS, BRONZE_ITEMS
 from smspark.sources.movielens import ML_100K, ML_LATEST, MovieLensExport, detect_export
@@ -351,21 +359,6 @@ def _etl_merge(
     }
 
 
-def _digests(ctx: JobContext, uri: str, schema: Any, days: list[str]) -> dict[str, tuple[int, str]]:
-    """``ingest date -> (rows, digest)`` of those partitions of the bronze table at ``uri``, in one scan: the digest
-    is :func:`smspark.jobs.reuse.row_digest` over every column but ``ingest_date``."""
-    cols = [c for c in schema.fieldNames() if c != "ingest_date"]
-    dates = [F.lit(dt.date.fromisoformat(d)) for d in days]
-    rows = (
-        read_table(ctx.spark, uri, schema)
-        .where(F.col("ingest_date").isin(*dates))
-        .groupBy("ingest_date")
-        .agg(F.count(F.lit(1)).alias("rows"), reuse.row_digest(cols).alias("digest"))
-        .collect()
-    )
-    return {r["ingest_date"].isoformat(): (int(r["rows"]), str(r["digest"])) for r in rows}
-
-
 def _redelivery_of(
     ctx: JobContext, src: str, before: tables.Commit, new: list[str], items_parts: dict[str, str]
 ) -> tuple[str, int] | None:
@@ -373,8 +366,8 @@ def _redelivery_of(
     rows)``, or None.
 
     A night that lands the same export again (the nightly re-ingesting an unchanged landing folder) adds nothing to
-    silver: when the one new ``ingest_date`` of ``bronze/interactions`` holds the same rows (count and digest,
-    :func:`_digests`) as the latest merged date, and ``bronze/items`` changed only by a new partition of that date
+    silver: when the one new ``ingest_date`` of ``bronze/interactions`` holds the same rows as the latest merged date
+    (:func:`smspark.jobs.merge_state.redelivered`), and ``bronze/items`` changed only by a new partition of that date
     with the same rows as the latest merged date's (or neither date has items), merging it would find every rating
     in silver or quarantined for the same reasons as then. Checking that costs one scan of the two dates' bronze
     rows, not the pseudonymisation and the scan of silver a merge does."""
@@ -387,29 +380,24 @@ def _redelivery_of(
         last in items_parts
     ):
         return None
-    pair = _digests(ctx, src, BRONZE_INTERACTIONS, [last, day])
-    if len(pair) != 2 or pair[last] != pair[day]:
+    n_in = redelivered(ctx, src, BRONZE_INTERACTIONS, list(merged), new)
+    if n_in is None:
         return None
-    if day in items_parts:
-        items = _digests(ctx, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS, [last, day])
-        if len(items) != 2 or items[last] != items[day]:
-            return None
-    return last, pair[day][0]
+    if (
+        day in items_parts
+        and redelivered(ctx, storage.join(ctx.layout.bronze, "items"), BRONZE_ITEMS, [last], new) is None
+    ):
+        return None
+    return last, n_in
 
 
 def _merge_redelivery(
     ctx: JobContext, out: str, record: dict[str, Any], day: str, source: str, n_in: int, meta: dict[str, Any]
 ) -> dict[str, Any]:
     """Merge bronze date ``day`` (``n_in`` rows), a re-delivery of the merged date ``source``
-    (:func:`_redelivery_of`): silver and ``silver/items`` keep their data (a commit of the merge state only),
-    ``source``'s etl rejects are quarantined again under ``day`` (as a merge would: the same rows against the same
-    catalogue), and the rest of ``day``'s rows are dropped duplicates."""
-    bronze_day = dt.date.fromisoformat(day)
-    rejects = reuse.copy_quarantine(ctx, "interactions", "etl", source, to=bronze_day)
-    if rejects is not None:
-        rejects = rejects.withColumn("quarantined_at", F.current_timestamp())
-    n_q = etl_quarantine(ctx, "interactions", rejects, [bronze_day]) if rejects is not None else 0
-    tables.commit_meta(out, meta)  # after the rejects: a run killed in between merges the date again
+    (:func:`_redelivery_of`): silver and ``silver/items`` keep their data
+    (:func:`smspark.jobs.merge_state.commit_redelivery`), and the rest of ``day``'s rows are dropped duplicates."""
+    n_q = commit_redelivery(ctx, "interactions", out, day, source, meta)
     reason = f"re-delivery of ingest_date={source}"
     log.info("silver/interactions: ingest_date=%s delivers ingest_date=%s again: nothing new", day, source)
     return {
