@@ -21,7 +21,7 @@ from smspark.manifest import RunManifest
 from smspark.sources.scale import scale_posts
 from tests.conftest import require_landing
 
-DAY1, DAY2 = dt.date(2026, 11, 20), dt.date(2026, 12, 3)
+DAY1, DAY2, DAY3 = dt.date(2026, 11, 20), dt.date(2026, 12, 3), dt.date(2026, 12, 4)
 
 
 def _records(corpus: str, step: int, offset: int, limit: int) -> list[dict]:
@@ -39,8 +39,9 @@ def _write(landing: Path, corpus: str, records: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def days(tmp_path_factory) -> tuple[Path, Path, dict]:
     """Two landing exports of real posts. Day 1: 120 archive posts with one replayed copy each (``replica`` 1) and
-    80 labelled tweets. Day 2: 40 other archive posts and 40 other labelled tweets, 10 day-1 posts delivered again
-    unchanged, and a day-1 archive text under a new id one hour earlier (it takes the text from the day-1 post)."""
+    80 labelled tweets (undated). Day 2: 40 other archive posts and 40 other labelled tweets, 10 day-1 posts delivered
+    again unchanged, one with a new favourite count, and a day-1 archive text under a new id one hour earlier (it takes
+    the text from the day-1 post)."""
     base = tmp_path_factory.mktemp("incremental")
     trump1 = _records("trump_archive", 40, 0, 120)
     tweets1 = _records("labelled_tweets", 1, 0, 80)
@@ -49,9 +50,19 @@ def days(tmp_path_factory) -> tuple[Path, Path, dict]:
     earlier = dict(trump1[7], id=trump1[7]["id"] + "-early")
     stamp = dt.datetime.fromisoformat(trump1[7]["created_at"].replace("Z", "+00:00")) - dt.timedelta(hours=1)
     earlier["created_at"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    _write(base / "day2", "trump_archive", _records("trump_archive", 40, 20, 40) + trump1[:5] + [earlier])
+    counted = dict(trump1[5], favorite_count=(trump1[5].get("favorite_count") or 0) + 1)
+    _write(base / "day2", "trump_archive", _records("trump_archive", 40, 20, 40) + trump1[:5] + [counted, earlier])
     _write(base / "day2", "labelled_tweets", _records("labelled_tweets", 1, 80, 40) + tweets1[:5])
-    return base / "day1", base / "day2", {"day2_records": 40 + 5 + 1 + 40 + 5, "beaten": trump1[7]["id"]}
+    return (
+        base / "day1",
+        base / "day2",
+        {
+            "day2_records": 40 + 5 + 1 + 1 + 40 + 5,
+            "beaten": trump1[7]["id"],
+            "counted": (trump1[5]["id"], counted["favorite_count"]),
+            "tweets_again": [t["id"] for t in tweets1[:5]],
+        },
+    )
 
 
 def _ctx(spark, root: Path, landing: Path, day: dt.date) -> JobContext:
@@ -97,8 +108,9 @@ def test_merged_day_equals_full_rebuild_and_rerun_is_idempotent(spark, days, tmp
     assert merged["mode"] == "incremental" and merged["inputs"]["ingest_dates"] == [DAY2.isoformat()]
     counts = merged["counts"]
     assert counts["reconciled"] and counts["rows_in"] == expected["day2_records"]
-    # 10 unchanged re-deliveries replace their day-1 rows, the earlier copy beats one day-1 post
-    assert counts["duplicates_by_reason"]["duplicate id"] == 10
+    # 11 re-deliveries (10 unchanged, left in place; 1 with a new count, replacing its row), the earlier copy beats
+    # one day-1 post
+    assert counts["duplicates_by_reason"]["duplicate id"] == 11
     assert counts["duplicates_by_reason"]["duplicate text"] >= 1
     assert 0 < merged["outputs"]["months_written"] < len(tables.partition_values(uri, "month"))
     incremental = _silver(root)
@@ -107,6 +119,12 @@ def test_merged_day_equals_full_rebuild_and_rerun_is_idempotent(spark, days, tmp
     ids = {r["post_id"] for r in incremental}
     beaten, earlier = (post_pseudonym(expected["beaten"] + tail, key) for tail in ("", "-early"))
     assert beaten in {r["post_id"] for r in silver1} and beaten not in ids and earlier in ids
+    # a re-delivered post takes the new row but keeps its first ingest (an undated post keeps its dt)
+    by_id = {r["post_id"]: r for r in incremental}
+    counted = by_id[post_pseudonym(expected["counted"][0], key)]
+    assert counted["favorite_count"] == expected["counted"][1] and counted["ingest_date"] == DAY1
+    again = [by_id[post_pseudonym(i, key)] for i in expected["tweets_again"]]
+    assert {(r["ingest_date"], r["dt"]) for r in again} == {(DAY1, DAY1)}
 
     assert _step(spark, root, day2, DAY2, ingest=False)["counts"]["rows_in"] == 0  # nothing new: nothing done
     assert _silver(root) == incremental
@@ -114,6 +132,18 @@ def test_merged_day_equals_full_rebuild_and_rerun_is_idempotent(spark, days, tmp
     rerun = _step(spark, root, day2, DAY2)  # the date ingested again: its bronze partition changed -> full rebuild
     assert rerun["mode"] == "full" and "re-ingested" in rerun["full_reason"]
     assert _silver(root) == incremental
+
+    # the next night lands the same export: recognised by its digest, no data file changes
+    before = tables.current(uri)
+    again = _step(spark, root, day2, DAY3)
+    assert again["mode"] == "incremental" and again["redelivery_of"] == DAY2.isoformat()
+    assert again["outputs"]["months_written"] == 0 and again["counts"]["reconciled"]
+    assert again["counts"]["rows_in"] == expected["day2_records"] and again["counts"]["rows_out"] == 0
+    after = tables.current(uri)
+    assert after.partitions == before.partitions and after.meta[MERGED][DAY3.isoformat()]
+    assert _silver(root) == incremental
+    assert _step(spark, root, day2, DAY3, ingest=False, full=True)["mode"] == "full"
+    assert _silver(root) == incremental  # the full rebuild over three ingests agrees
 
 
 def test_full_rebuild_when_a_merge_could_differ():

@@ -135,11 +135,15 @@ def _split_empty(df: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def _dedupe_ids(df: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """``(one row per post_id: the latest ingest, ties by source file and raw text; the others as duplicates)``."""
-    by_id = Window.partitionBy("post_id").orderBy(F.col("ingest_date").desc(), "source_file", "_raw_text")
-    df = df.withColumn("_id_rank", F.row_number().over(by_id))
+    """``(one row per post_id: the latest ingest's, ties by source file and raw text, with the id's first
+    ingest_date; the others as duplicates)``."""
+    by_id = Window.partitionBy("post_id")
+    df = df.withColumn(
+        "_id_rank", F.row_number().over(by_id.orderBy(F.col("ingest_date").desc(), "source_file", "_raw_text"))
+    ).withColumn("_first_ingest", F.min("ingest_date").over(by_id))
     dup_id = df.where(F.col("_id_rank") > 1).select("post_id", F.lit("duplicate id").alias("reason"))
-    return df.where(F.col("_id_rank") == 1).drop("_id_rank"), dup_id
+    kept = df.where(F.col("_id_rank") == 1).withColumn("ingest_date", F.col("_first_ingest"))
+    return kept.drop("_id_rank", "_first_ingest"), dup_id
 
 
 def _text_rank(df: DataFrame) -> DataFrame:
@@ -159,10 +163,12 @@ def dedupe_posts(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Normalised posts -> silver posts, with what was rejected and what was dropped.
 
     Posts whose text is empty after normalisation are quarantined; duplicates are dropped first by ``post_id``
-    (the latest ingest wins), then by exact normalised text within a corpus and replayed copy (:data:`TEXT_KEY`:
-    the earliest post wins, ties by ``post_id``; a replayed copy of the scaled corpus is a post of its own).
-    ``dt`` is the UTC date of ``created_at``, or ``ingest_date`` when the export has no timestamp; ``month`` the
-    first day of its month.
+    (the latest ingest's row wins; its ``ingest_date`` is the id's first ingest, so delivering a post again moves
+    neither it nor an undated post's ``dt``), then by exact normalised text within a corpus and replayed copy
+    (:data:`TEXT_KEY`: the earliest post wins, ties by ``post_id``; a replayed copy of the scaled corpus is a post of
+    its own).
+    ``dt`` is the UTC date of ``created_at``, or the first ``ingest_date`` when the export has no timestamp;
+    ``month`` the first day of its month.
 
     Returns:
         ``(silver, quarantine, duplicates)``: :data:`SILVER_POSTS` rows; :data:`QUARANTINE` rows; dropped
@@ -200,9 +206,9 @@ class PostsMerge:
 
 def touched_silver(silver: DataFrame, new: DataFrame, broadcast: bool = True) -> DataFrame:
     """The silver rows a merge of ``new`` can change: those sharing a ``post_id`` or a :data:`TEXT_KEY` with a
-    ``new`` row, with the columns :func:`merge_posts` reads (``post_id``, :data:`TEXT_KEY`, ``created_at``,
-    ``month``). Passing them as ``silver`` to :func:`merge_posts` gives the same result as the whole table, and lets
-    the caller cache the few rows a day touches instead of scanning silver for each output.
+    ``new`` row (every :data:`SILVER_POSTS` column). Passing them as ``silver`` to :func:`merge_posts` gives the same
+    result as the whole table, and lets the caller cache the few rows a day touches instead of scanning silver for
+    each output.
 
     Args:
         silver: silver posts (:data:`SILVER_POSTS`).
@@ -210,27 +216,31 @@ def touched_silver(silver: DataFrame, new: DataFrame, broadcast: bool = True) ->
         broadcast: send ``new``'s keys to every task instead of shuffling silver (for a batch of up to a few
             hundred thousand posts).
     """
-    cols = ["post_id", *TEXT_KEY, "created_at", "month"]
-    keys = silver.select(*cols)
     ids, texts = new.select("post_id"), new.select(*TEXT_KEY)
     if broadcast:  # silver is not shuffled: each task filters its rows against the new keys
         ids, texts = F.broadcast(ids), F.broadcast(texts)
-    by_id = keys.join(ids, "post_id", "left_semi")
-    by_text = keys.join(texts, list(TEXT_KEY), "left_semi")
+    by_id = silver.join(ids, "post_id", "left_semi")
+    by_text = silver.join(texts, list(TEXT_KEY), "left_semi")
     return by_id.unionByName(by_text).dropDuplicates(["post_id"])
+
+
+def _all_equal(left: str, right: str, columns: list[str]) -> Column:
+    """True where the aliased rows ``left`` and ``right`` agree on every column (nulls equal)."""
+    return reduce(lambda a, b: a & b, [F.col(f"{left}.{c}").eqNullSafe(F.col(f"{right}.{c}")) for c in columns])
 
 
 def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
     """Merge newly ingested posts into silver by key, with the rules of :func:`dedupe_posts`.
 
     The result equals :func:`dedupe_posts` over all the bronze rows behind ``silver`` and ``new`` provided every
-    ``new`` row was ingested later than every row behind ``silver`` (so a re-delivered ``post_id`` replaces its
-    silver row) and ``changed`` is empty. Only the silver rows of the touched :data:`TEXT_KEY` groups and of the
-    re-delivered ids take part, so the caller rewrites only the months of ``added`` and ``removed``.
+    ``new`` row was ingested later than every row behind ``silver`` (a re-delivered ``post_id`` takes the new row,
+    with the ``ingest_date`` of its silver row) and ``changed`` is empty. Only the silver rows of the touched
+    :data:`TEXT_KEY` groups and of the re-delivered ids take part, and a re-delivered post equal to its silver row
+    leaves it in place, so the caller rewrites only the months of ``added`` and ``removed`` (none for a batch that
+    delivers known posts again).
 
     Args:
-        silver: the current silver posts (:data:`SILVER_POSTS`, or at least the columns and rows of
-            :func:`touched_silver`).
+        silver: the current silver posts (:data:`SILVER_POSTS`, or at least the rows of :func:`touched_silver`).
         new: normalised posts (:func:`normalise_posts`) of the new bronze partitions.
 
     Returns:
@@ -242,9 +252,12 @@ def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
     ids = unique.select("post_id")
     old = silver.join(ids, "post_id", "left_semi")
     fields = (*TEXT_KEY, "created_at")
-    differs = [~F.col(f"o.{c}").eqNullSafe(F.col(f"n.{c}")) for c in fields]
-    changed = (
-        old.alias("o").join(unique.alias("n"), "post_id").where(reduce(lambda a, b: a | b, differs)).select("post_id")
+    changed = old.alias("o").join(unique.alias("n"), "post_id").where(~_all_equal("o", "n", list(fields)))
+    first = old.select("post_id", F.col("ingest_date").alias("_first_ingest"))
+    unique = (
+        unique.join(first, "post_id", "left")
+        .withColumn("ingest_date", F.coalesce(F.col("_first_ingest"), F.col("ingest_date")))
+        .drop("_first_ingest")
     )
     rest = silver.join(ids, "post_id", "left_anti")
     rivals = rest.join(unique.select(*TEXT_KEY).distinct(), list(TEXT_KEY), "left_semi")
@@ -252,12 +265,22 @@ def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
         rivals.select("post_id", *fields, F.lit(True).alias("_old")), allowMissingColumns=True
     )
     ranked = _text_rank(candidates)
-    added = _silver(ranked.where((F.col("_text_rank") == 1) & ~F.col("_old")))
+    winners = _silver(ranked.where((F.col("_text_rank") == 1) & ~F.col("_old")))
+    columns = [c for c in SILVER_POSTS.fieldNames() if c != "post_id"]
+    same = winners.alias("n").join(old.alias("o"), "post_id").where(_all_equal("o", "n", columns)).select("post_id")
+    added = winners.join(same, "post_id", "left_anti")
     beaten = ranked.where((F.col("_text_rank") > 1) & F.col("_old")).select("post_id")
-    removed = old.select("post_id", "month", F.lit("duplicate id").alias("reason")).unionByName(
-        rivals.join(beaten, "post_id", "left_semi").select("post_id", "month", F.lit("duplicate text").alias("reason"))
+    removed = (
+        old.join(same, "post_id", "left_anti")
+        .select("post_id", "month", F.lit("duplicate id").alias("reason"))
+        .unionByName(
+            rivals.join(beaten, "post_id", "left_semi").select(
+                "post_id", "month", F.lit("duplicate text").alias("reason")
+            )
+        )
     )
     dropped = ranked.where((F.col("_text_rank") > 1) & ~F.col("_old")).select(
         "post_id", F.lit("duplicate text").alias("reason")
     )
-    return PostsMerge(added, removed, quarantine, dup_id.unionByName(dropped), changed)
+    dropped = dropped.unionByName(same.select("post_id", F.lit("duplicate id").alias("reason")))
+    return PostsMerge(added, removed, quarantine, dup_id.unionByName(dropped), changed.select("post_id"))

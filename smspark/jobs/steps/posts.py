@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,8 @@ from smspark.jobs.steps import ingest_json_lines
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_POSTS, SENTIMENT_CLASSES
 
+log = logging.getLogger(__name__)
+
 
 def ingest(ctx: JobContext) -> dict[str, Any]:
     """Landing JSON lines of posts -> ``bronze/posts``; reconciles ``lines = bronze rows + quarantined``."""
@@ -65,7 +68,9 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     merged by key into the months they touch (:func:`smspark.etl.posts.merge_posts`, one atomic commit that also
     records the merged partitions); a full rebuild from all of bronze when asked (``--full``), on the first run, or
     when a merge could differ from it (a merged partition re-ingested, an older date, a re-delivered post whose text
-    or time changed). Both reconcile ``bronze rows read = silver rows added + quarantined + duplicates dropped``."""
+    or time changed). A new date that delivers the latest merged date's rows again, and a merge that only meets posts
+    silver holds as they are, change no data (a commit of the merge state). Both reconcile ``bronze rows read =
+    silver rows added + quarantined + duplicates dropped``."""
     src = storage.join(ctx.layout.bronze, "posts")
     out = storage.join(ctx.layout.silver, "posts")
     read_table(ctx.spark, src, BRONZE_POSTS, "run `smspark ingest` first")  # a missing bronze is a UserError
@@ -113,6 +118,22 @@ def _etl_merge(
     ctx.output("silver/posts", out)
     if not new:
         return {**record, "mode": "incremental", "counts": {**reconcile(0, 0), "duplicates_by_reason": {}}}
+    merged = sorted(before.meta[MERGED])
+    n_redelivered = merge_state.redelivered(ctx, src, BRONZE_POSTS, merged, new)
+    if n_redelivered is not None:  # the same rows as the latest merged date: silver keeps its data
+        n_q = merge_state.commit_redelivery(ctx, "posts", out, new[0], merged[-1], {MERGED: state})
+        reason = f"re-delivery of ingest_date={merged[-1]}"
+        log.info("silver/posts: ingest_date=%s delivers ingest_date=%s again: nothing new", new[0], merged[-1])
+        record["outputs"]["months_written"] = 0
+        return {
+            **record,
+            "mode": "incremental",
+            "redelivery_of": merged[-1],
+            "counts": {
+                **reconcile(n_redelivered, 0, n_q, n_redelivered - n_q),
+                "duplicates_by_reason": {reason: n_redelivered - n_q},
+            },
+        }
     days = [dt.date.fromisoformat(d) for d in new]
     bronze = read_table(ctx.spark, src, BRONZE_POSTS).where(F.col("ingest_date").isin(*days))
     normalised = normalise_posts(bronze, ctx.cfg.pseudonym_key()).persist()
@@ -130,14 +151,17 @@ def _etl_merge(
     months = sorted({r["month"] for r in added.select("month").union(removed.select("month")).distinct().collect()})
     in_months = F.col("month").isin(*[F.lit(m) for m in months])
     rewrite = silver.where(in_months).join(removed.select("post_id"), "post_id", "left_anti").unionByName(added)
-    write_partitions(
-        rewrite.repartition("month"),
-        out,
-        "month",
-        replace=[{"month": m} for m in months],
-        meta={MERGED: state},
-        max_records_per_file=ctx.cfg.etl.rows_per_file,
-    )
+    if months:
+        write_partitions(
+            rewrite.repartition("month"),
+            out,
+            "month",
+            replace=[{"month": m} for m in months],
+            meta={MERGED: state},
+            max_records_per_file=ctx.cfg.etl.rows_per_file,
+        )
+    else:  # only posts silver holds as they are: the data directories stay, the commit records the merged dates
+        tables.commit_meta(out, {MERGED: state})
     n_q = _etl_quarantine(ctx, merge.quarantine, days)
     dups = merge.duplicates.unionByName(removed.select("post_id", "reason"))
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
