@@ -84,7 +84,7 @@ def test_the_next_date_adds_its_scores_and_keeps_disk_bounded(soaked):
     silver = len(first["silver/posts"])
     assert by_day == {DAY: silver, NEXT_DAY: silver}  # every silver post scored once per date
     silver_after = tables.read_arrow(f"file://{root}/silver/posts").num_rows
-    assert silver_after == silver  # same landing data: D+1 adds no post (re-seen posts keep their newest ingest)
+    assert silver_after == silver  # same landing data: D+1 adds no post (re-seen posts keep their first ingest)
     assert_versions_bounded(root)
     grown = layer_bytes(root, LAYERS)
     assert grown["bronze"] <= 2.2 * first_bytes["bronze"]  # one more ingest date of the same landing files

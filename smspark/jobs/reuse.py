@@ -14,9 +14,8 @@ Every scorer writes one ``dt`` partition of its gold table(s) per run date. With
 On a later date the scorer builds today's fingerprint and compares it with the one of the latest earlier date of its
 table (:func:`decide`). They match when the models and the config are equal and every input either has the same
 partitions map (every write makes new version directories, so equal maps mean equal data) or the same rows and
-digest (an etl that rewrote a table with the same content: ``silver/posts`` keeps a re-delivered post's newest
-ingest date, so a night that re-ingests the same landing files rewrites every month with the same ``post_id`` and
-``text``). Then the earlier partition's rows are copied to the run date with ``dt`` replaced (:func:`copy_rows`: a
+digest (an etl that rewrote a table with the same content, e.g. a full rebuild of ``silver/posts`` or a merge that
+changed columns the scorer does not read). Then the earlier partition's rows are copied to the run date with ``dt`` replaced (:func:`copy_rows`: a
 read and a write, no model loaded; ``scored_at`` still says when they were scored), and the stage records
 ``reused_from``. Anything else - another champion, changed
 input, changed config, no earlier date, no fingerprint recorded for it, ``scoring.reuse`` off (``--rescore``) -
