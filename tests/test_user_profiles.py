@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
-from pyspark.testing import assertSchemaEqual
+from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
 from smspark.features.profiles import TOP_GENRES, author_profiles, genre_column, interaction_profiles
 from smspark.schemas import SILVER_USER_PROFILES
@@ -115,6 +115,29 @@ def test_profiles_step_writes_reconciled_table(spark, ml, make_cfg):
     got = tables.read(spark, storage.join(silver, "user_profiles"))
     assert got.count() == pdf.user_id.nunique() == rec["counts"]["interactions"]["rows_out"]
     assert sorted(got.columns) == sorted(SILVER_USER_PROFILES.fieldNames())
+    assert "reused_from" not in rec["counts"] and rec["outputs"]["features"]
+
+    # the next date with the same silver inputs copies the profiles (dt replaced) and keeps the features
+    features = storage.join(cfg.layout.features, "profiles", "meta.json")
+    written = storage.read_bytes(features)
+    nxt = DT + dt.timedelta(days=1)
+    ctx = JobContext(
+        cfg=cfg, run_date=nxt, manifest=RunManifest("test", cfg.layout.runs, nxt, cfg.profile), _spark=spark
+    )
+    again = build(ctx)
+    assert again["counts"]["reused_from"] == DT.isoformat(), again.get("reuse")
+    assert again["counts"]["interactions"] == rec["counts"]["interactions"]
+    copied = tables.read(spark, storage.join(silver, "user_profiles"))
+    assert {r["dt"] for r in copied.select("dt").collect()} == {nxt}
+    assertDataFrameEqual(copied.drop("dt"), got.drop("dt"))
+    assert storage.read_bytes(features) == written
+
+    # --rescore builds them again
+    cfg2 = make_cfg("scoring.reuse=false")
+    ctx = JobContext(
+        cfg=cfg2, run_date=nxt, manifest=RunManifest("test", cfg2.layout.runs, nxt, cfg2.profile), _spark=spark
+    )
+    assert "reused_from" not in build(ctx)["counts"]
 
 
 def test_profile_summaries_withhold_groups_smaller_than_k(ml):

@@ -15,10 +15,10 @@ On a later date the scorer builds today's fingerprint and compares it with the o
 table (:func:`decide`). They match when the models and the config are equal and every input either has the same
 partitions map (every write makes new version directories, so equal maps mean equal data) or the same rows and
 digest (an etl that rewrote a table with the same content, e.g. a full rebuild of ``silver/posts`` or a merge that
-changed columns the scorer does not read). Then the earlier partition's rows are copied to the run date with ``dt`` replaced (:func:`copy_rows`: a
-read and a write, no model loaded; ``scored_at`` still says when they were scored), and the stage records
-``reused_from``. Anything else - another champion, changed
-input, changed config, no earlier date, no fingerprint recorded for it, ``scoring.reuse`` off (``--rescore``) -
+changed columns the scorer does not read). Then the earlier partition's rows are copied to the run date with ``dt``
+replaced (:func:`copy_rows`: a read and a write, no model loaded; ``scored_at`` still says when they were scored), and
+the stage records ``reused_from``. Anything else - another champion, changed input, changed config, no earlier date,
+no fingerprint recorded for it, ``scoring.reuse`` off (``--rescore``) -
 scores in full. Only earlier dates are candidates: a date is never copied onto itself.
 """
 
