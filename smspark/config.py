@@ -554,10 +554,15 @@ class IngestConfig(_Strict):
     """What ingest keeps: a post whose ``text`` has more than ``max_post_chars`` characters and an image whose
     header declares more than ``max_image_pixels`` pixels (width x height, read before any pixel is decoded) go to
     quarantine with the reason. A tweet has at most 280 characters and a photo a few tens of megapixels; anything
-    far beyond is a broken export or a decompression bomb."""
+    far beyond is a broken export or a decompression bomb.
+
+    ``reuse``: a JSON-lines table (posts, messages) whose landing files, parsing code and settings are those of the
+    latest earlier ingest date copies that date's bronze partition and rejects instead of parsing the files again
+    (:mod:`smspark.jobs.landing`); false parses them every time."""
 
     max_post_chars: int = Field(100_000, ge=1)
     max_image_pixels: int = Field(50_000_000, ge=1)
+    reuse: bool = True
 
 
 class EtlConfig(_Strict):

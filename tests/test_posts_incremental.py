@@ -73,12 +73,14 @@ def _ctx(spark, root: Path, landing: Path, day: dt.date) -> JobContext:
 
 
 def _step(spark, root: Path, landing: Path, day: dt.date, ingest: bool = True, full: bool = False) -> dict:
-    """Optionally ingest ``landing`` as ``day``, then etl posts; returns the etl stage record."""
+    """Optionally ingest ``landing`` as ``day``, then etl posts; returns the etl stage record (with the ingest stage
+    record under ``_ingest``)."""
     ctx = _ctx(spark, root, landing, day)
     if ingest:
         ingest_job.run(ctx, ["posts"])
     etl_job.run(ctx, ["posts"], full=full)
-    return ctx.manifest.data["stages"]["etl.posts"]
+    stages = ctx.manifest.data["stages"]
+    return {**stages["etl.posts"], "_ingest": stages.get("ingest.posts")}
 
 
 def _silver(root: Path) -> list[dict]:
@@ -133,9 +135,14 @@ def test_merged_day_equals_full_rebuild_and_rerun_is_idempotent(spark, days, tmp
     assert rerun["mode"] == "full" and "re-ingested" in rerun["full_reason"]
     assert _silver(root) == incremental
 
-    # the next night lands the same export: recognised by its digest, no data file changes
+    # the next night lands the same export: ingest copies the bronze partition (same files, parser and settings),
+    # etl recognises the re-delivery by its digest, no data file changes
+    assert "reused_from" not in merged["_ingest"]["counts"]  # other files than day 1's: parsed
     before = tables.current(uri)
     again = _step(spark, root, day2, DAY3)
+    ingested = again["_ingest"]["counts"]
+    assert ingested["reused_from"] == DAY2.isoformat() and ingested["reconciled"]
+    assert ingested["rows_in"] == rerun["_ingest"]["counts"]["rows_in"] == expected["day2_records"]
     assert again["mode"] == "incremental" and again["redelivery_of"] == DAY2.isoformat()
     assert again["outputs"]["months_written"] == 0 and again["counts"]["reconciled"]
     assert again["counts"]["rows_in"] == expected["day2_records"] and again["counts"]["rows_out"] == 0

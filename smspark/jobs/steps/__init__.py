@@ -73,36 +73,57 @@ def ingest_json_lines(
         parse: ``(lines, ingest_date) -> (bronze, quarantine)``; ``lines`` has ``value`` (the raw line) and
             ``source_file``.
 
+    When the landing files, the parsing code and the settings are those of the latest earlier ingest date
+    (:mod:`smspark.jobs.landing`), that date's bronze rows and ingest rejects are copied instead of parsing again
+    (the record says ``reused_from``).
+
     Returns:
         The stage record (``inputs``, ``outputs``, ``counts``).
 
     Raises:
         UserError: no JSON-lines file under the landing folder.
     """
+    from smspark.jobs import landing
     from smspark.jobs.io import read_parquet, write_partitions, write_quarantine
+    from smspark.jobs.reuse import copy_quarantine
     from smspark.manifest import reconcile
 
     src = storage.join(ctx.layout.landing, table)
     files = storage.glob(src, "**/*.jsonl") + storage.glob(src, "**/*.json")
     if not files:
         raise UserError(f"no JSON-lines {table} under {src}: run `smspark fetch-samples` or copy an export there")
-    lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
-        "value", F.col("_metadata.file_path").alias("source_file")
-    )
-    lines = lines.persist()
-    n_in = lines.count()
-    bronze, quarantine = parse(lines, ctx.run_date)
     out = storage.join(ctx.layout.bronze, table)
-    write_partitions(bronze, out, "ingest_date")
-    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
+    fp = landing.fingerprint(files, ctx.cfg.ingest.model_dump(exclude={"reuse"}))
+    same = landing.unchanged_since(out, fp, ctx.run_date, ctx.cfg.ingest.reuse)
+    lines = None
+    if same is not None:
+        n_in = same["lines"]
+        bronze = landing.copy_partition(ctx.spark, out, same["date"], ctx.run_date)
+        quarantine = copy_quarantine(ctx, table, "ingest", same["date"])
+        if quarantine is not None:
+            quarantine = quarantine.withColumn("quarantined_at", F.current_timestamp())
+    else:
+        lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
+            "value", F.col("_metadata.file_path").alias("source_file")
+        )
+        lines = lines.persist()
+        n_in = lines.count()
+        bronze, quarantine = parse(lines, ctx.run_date)
+    write_partitions(bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
+    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date) if quarantine is not None else 0
     n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-    lines.unpersist()
+    if lines is not None:
+        lines.unpersist()
     ctx.output(f"bronze/{table}", out)
-    return {
+    record = {
         "inputs": {"landing": src, "files": len(files)},
         "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, table)},
         "counts": reconcile(n_in, n_out, quarantined=n_q),
     }
+    if same is not None:
+        record["reuse"] = f"landing files, parsing code and settings unchanged since {same['date']}"
+        record["counts"]["reused_from"] = same["date"]
+    return record
 
 
 def write_scores(

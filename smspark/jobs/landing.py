@@ -1,0 +1,90 @@
+"""Unchanged landing deliveries: an ingest that would parse the same files again copies the bronze partition instead.
+
+A nightly job re-ingests its landing folder every night; most nights the files are those of the night before. An
+ingest records in the bronze table's commit meta (key :data:`META_KEY`, per ingest date) the *landing fingerprint* of
+what it parsed (:func:`fingerprint`): the SHA-256 of every landing file read (by path), the SHA-256 of the parsing
+code (the sources of :mod:`smspark.etl` and :mod:`smspark.schemas`) and the ingest settings, with the number of
+lines read. When the fingerprint of a new date equals the latest earlier date's, parsing would produce the same rows
+and rejects: the ingest copies that date's bronze rows and ingest rejects to the new date (``ingest_date`` replaced;
+``source_file`` names the same files) and reconciles with the recorded line count. A re-run of a date, another file,
+changed content, parsing code or settings, or ``ingest.reuse: false`` parse the files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from smspark import storage, tables
+
+#: Key of a bronze table's commit meta: ISO ingest date -> ``{"fingerprint", "lines"}``.
+META_KEY = "landing"
+#: Ingest dates whose fingerprints the meta keeps (the newest that are partitions of the table).
+KEEP_DATES = 8
+
+
+def parser_digest() -> str:
+    """SHA-256 (hex) of the sources of every module of :mod:`smspark.etl` and of :mod:`smspark.schemas`: the code
+    that turns landing lines into bronze rows (a change anywhere there parses the files again)."""
+    import smspark.etl
+    import smspark.schemas
+
+    root = Path(smspark.etl.__file__).parent
+    h = hashlib.sha256()
+    for path in [*sorted(root.glob("*.py")), Path(smspark.schemas.__file__)]:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(files: Sequence[str], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The landing fingerprint of an ingest reading ``files`` (storage URIs) with ``settings`` (JSON values).
+
+    Returns:
+        ``{"files": {uri: sha256 hex of its bytes}, "parser": parser_digest(), "settings": settings}`` as JSON values.
+    """
+    digests = {f: hashlib.sha256(storage.read_bytes(f)).hexdigest() for f in sorted(files)}
+    data = {"files": digests, "parser": parser_digest(), "settings": dict(settings)}
+    return json.loads(json.dumps(data, default=str, sort_keys=True))
+
+
+def unchanged_since(uri: str, fp: Mapping[str, Any], run_date: dt.date, enabled: bool = True) -> dict[str, Any] | None:
+    """The latest earlier ingest date of the bronze table at ``uri`` recorded with fingerprint ``fp``, as
+    ``{"date": ISO date, "lines": lines read then}``, or None (reuse off, no earlier date, another fingerprint, or
+    that partition no longer in the table). Only the latest earlier date is a candidate."""
+    if not enabled or not tables.exists(uri):
+        return None
+    day = run_date.isoformat()
+    recorded = (tables.current(uri).meta or {}).get(META_KEY, {})
+    present = set(tables.partition_values(uri, "ingest_date"))
+    earlier = [d for d in recorded if d < day and d in present]
+    if not earlier or recorded[max(earlier)]["fingerprint"] != fp:
+        return None
+    return {"date": max(earlier), "lines": int(recorded[max(earlier)]["lines"])}
+
+
+def meta_with(uri: str, fp: Mapping[str, Any], run_date: dt.date, lines: int) -> dict[str, Any]:
+    """The bronze table's commit meta for the write of ``run_date``'s partition: its current meta with this date's
+    fingerprint and line count added, keeping the :data:`KEEP_DATES` newest dates that are partitions."""
+    commit = tables.current(uri)
+    meta = dict(commit.meta) if commit is not None else {}
+    present = set(tables.partition_values(uri, "ingest_date")) if commit is not None else set()
+    day = run_date.isoformat()
+    dates = {d: r for d, r in meta.get(META_KEY, {}).items() if d in present and d != day}
+    dates[day] = {"fingerprint": dict(fp), "lines": lines}
+    meta[META_KEY] = {d: dates[d] for d in sorted(dates)[-KEEP_DATES:]}
+    return meta
+
+
+def copy_partition(spark: Any, uri: str, source: str, run_date: dt.date) -> DataFrame:
+    """The rows of bronze partition ``ingest_date=source`` of the table at ``uri`` with ``ingest_date`` = ``run_date``
+    (every other column as it was parsed)."""
+    rows = tables.read(spark, uri).where(F.col("ingest_date") == F.lit(dt.date.fromisoformat(source)))
+    return rows.withColumn("ingest_date", F.lit(run_date).cast("date"))
