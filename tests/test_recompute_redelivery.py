@@ -52,11 +52,11 @@ def _check_redelivery_equals_full(
     table: str,
     tmp_path: Path,
     landing: Path,
-    add_record: Callable[[], None] | None,
+    change: Callable[[], None] | None,
     *etl_overrides: str,
-) -> list[dict]:
-    """Nights 1 and 2 ingest ``landing`` unchanged, night 3 (unless ``add_record`` is None) after ``add_record``;
-    returns night 3's new silver rows."""
+) -> tuple[list[dict], list[dict]]:
+    """Nights 1 and 2 ingest ``landing`` unchanged, night 3 (unless ``change`` is None) after ``change`` (a landing
+    edit); returns ``(silver rows after night 2, after night 3)``."""
     root = tmp_path / "data"
     uri = storage.join(storage.resolve_root(str(root)), "silver", table)
     first = _night(spark, steps, root, landing, DAY1, *etl_overrides)
@@ -86,14 +86,12 @@ def _check_redelivery_equals_full(
     idle = _night(spark, steps, root, None, DAY2, *etl_overrides)
     assert idle["mode"] == "unchanged" and idle["counts"]["rows_in"] == 0 and tables.current(uri).version == version
 
-    if add_record is None:
-        return []
-    add_record()
+    if change is None:
+        return rows, rows
+    change()
     changed = _night(spark, steps, root, landing, DAY3, *etl_overrides)
     assert changed["mode"] == "full" and "has new rows" in changed["full_reason"] and changed["counts"]["reconciled"]
-    after = _table_rows(root, "silver", table)
-    assert [r for r in after if str(r["dt"]) == str(DAY1)] == rows  # re-delivered records keep their first ingest date
-    return [r for r in after if str(r["dt"]) != str(DAY1)]
+    return rows, _table_rows(root, "silver", table)
 
 
 def test_messages_redelivery_skips_the_recompute(spark, tmp_path):
@@ -112,14 +110,24 @@ def test_messages_redelivery_skips_the_recompute(spark, tmp_path):
     path = landing / "messages" / "spam_assassin" / "m.jsonl"
     path.parent.mkdir(parents=True)
     path.write_text("".join(line + "\n" for line in [*lines, json.dumps(unknown), lines[5]]), encoding="utf-8")
-    added = records[1]
+    added, edited = records[1], {**records[0], "label": "spam" if records[0]["label"] == "ham" else "ham"}
 
-    def add_record() -> None:
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(added) + "\n")
+    def change() -> None:  # a new mail, and the first one delivered again with the other label
+        text = path.read_text(encoding="utf-8").replace(lines[0], json.dumps(edited), 1)
+        path.write_text(text + json.dumps(added) + "\n", encoding="utf-8")
 
-    new = _check_redelivery_equals_full(spark, message_steps, "messages", tmp_path, landing, add_record)
-    assert [(r["message_id"], str(r["dt"])) for r in new] == [(added["message_id"].strip(), str(DAY3))]
+    rows, after = _check_redelivery_equals_full(spark, message_steps, "messages", tmp_path, landing, change)
+    day1 = {r["message_id"]: r for r in after if str(r["dt"]) == str(DAY1)}
+    assert [(r["message_id"], str(r["dt"])) for r in after if r["message_id"] not in day1] == [
+        (added["message_id"].strip(), str(DAY3))
+    ]
+    # every message delivered on day 1 keeps day 1; the edited one takes the latest content
+    first = edited["message_id"].strip()
+    assert {k: v for k, v in day1.items() if k != first} == {
+        r["message_id"]: r for r in rows if r["message_id"] != first
+    }
+    old_label = next(r["label"] for r in rows if r["message_id"] == first)
+    assert day1[first] == {**next(r for r in rows if r["message_id"] == first), "label": 1 - old_label}
 
 
 def test_media_redelivery_skips_the_recompute(spark, tmp_path):
