@@ -15,9 +15,11 @@ from smspark import storage, tables
 from smspark.config import load_config
 from smspark.jobs.common import JobContext
 from smspark.jobs.merge_state import MERGED
+from smspark.jobs.recompute import skip_recompute
 from smspark.jobs.steps import media as media_steps
 from smspark.jobs.steps import messages as message_steps
 from smspark.manifest import RunManifest
+from smspark.schemas import BRONZE_MEDIA
 from tests.conftest import require_landing
 from tests.test_interactions_etl import _files, _table_rows
 from tests.test_media_ingest import emoji_slice, fashion_slice
@@ -137,7 +139,13 @@ def test_media_redelivery_skips_the_recompute(spark, tmp_path):
     pngs = emoji_slice(images / "emoji", {"flags": 1, "component": 1})
     # the etl refuses images above 4,000 pixels: the 64x64 emoji become its rejects (ingest allows them)
     _check_redelivery_equals_full(spark, media_steps, "media", tmp_path, landing, None, "ingest.max_image_pixels=4000")
-    silver = tables.read_arrow(storage.join(storage.resolve_root(str(tmp_path / "data")), "silver", "media"))
+    root = tmp_path / "data"
+    silver = tables.read_arrow(storage.join(storage.resolve_root(str(root)), "silver", "media"))
+    # another pixel limit could reject other images: no skip (decided before any Spark job)
+    ctx = _ctx(spark, root, landing, DAY2, "ingest.max_image_pixels=5000")
+    src, out = (storage.join(ctx.layout.bronze, "media"), storage.join(ctx.layout.silver, "media"))
+    record, reason, _ = skip_recompute(ctx, "media", src, BRONZE_MEDIA, out, {"max_image_pixels": 5000})
+    assert record is None and reason.startswith("the etl settings changed")
     assert sorted(silver.column("media_id").to_pylist()) == [
         f"fashion_mnist:{s}:{i:05d}" for s in ("test", "train") for i in range(4 if s == "test" else 8)
     ]

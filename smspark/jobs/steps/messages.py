@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from smspark import storage
 from smspark.etl.messages import decode_messages, dedupe_messages, parse_messages
+from smspark.etl.pseudonymise import pseudonym
 from smspark.jobs.common import JobContext
 from smspark.jobs.io import read_parquet, read_table, write_quarantine, write_table
 from smspark.jobs.recompute import build_meta, skip_recompute
@@ -39,22 +40,24 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     The recompute is skipped (:func:`smspark.jobs.recompute.skip_recompute`, record ``mode`` ``unchanged`` or
     ``redelivery``) when no bronze date was added since silver was built, or when the one added date delivers again
     the latest built date's rows (silver keeps the first ingest's date of a message, so it would not change; that
-    date's etl rejects are quarantined again under the new date). Otherwise ``mode`` is ``full`` with
+    date's etl rejects are quarantined again under the new date) and the pseudonymisation key is the one silver was
+    built with (recorded as the keyed pseudonym of a constant, not the key). Otherwise ``mode`` is ``full`` with
     ``full_reason``.
     """
     src = storage.join(ctx.layout.bronze, "messages")
     out = storage.join(ctx.layout.silver, "messages")
     bronze = read_table(ctx.spark, src, BRONZE_MESSAGES, "run `smspark ingest` first")
     ctx.output("silver/messages", out)
-    record, reason, parts = skip_recompute(ctx, "messages", src, BRONZE_MESSAGES, out, {})
+    key = ctx.cfg.pseudonym_key()
+    settings = {"key_check": pseudonym("silver/messages", key)}  # another key pseudonymises otherwise: recompute
+    record, reason, parts = skip_recompute(ctx, "messages", src, BRONZE_MESSAGES, out, settings)
     if record is not None:
         return record
     log.info("silver/messages: full recompute (%s)", reason)
-    key = ctx.cfg.pseudonym_key()
     decoded = decode_messages(bronze, key).persist()  # the UDF runs once for the three outputs below
     n_in = decoded.count()
     silver, quarantine, dups = dedupe_messages(decoded)
-    write_table(silver.repartition(F.col("dt")), out, "dt", meta=build_meta(parts, {}))
+    write_table(silver.repartition(F.col("dt")), out, "dt", meta=build_meta(parts, settings))
     n_q = write_quarantine(quarantine, ctx.layout, "messages", "etl")
     q_reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
