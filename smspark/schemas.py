@@ -288,7 +288,8 @@ BRONZE_MEDIA = StructType(
 #: downscaled, aspect kept). ``label`` is the class index within the source (IDX: the label file's value;
 #: folders: rank of the folder name among the source's class folders), ``label_name`` the class name.
 #: ``split`` is the source's own split (``train``/``test`` for IDX sets, null for folders). Exact duplicate images
-#: within a source are dropped. ``dt`` = the ingest date of the kept record.
+#: within a source are dropped. ``ingest_date`` = ``dt`` = the first ingest date of the ``media_id`` (the content is
+#: the latest ingest's).
 SILVER_MEDIA = StructType(
     [
         StructField("media_id", StringType(), False),
@@ -396,7 +397,8 @@ BRONZE_MESSAGES = StructType(
 #: ``content_type`` the part the text came from, ``charset`` the one it was decoded with, ``sender_id`` the keyed
 #: pseudonym (``u_<16 hex>``) of the ``From`` address, ``sent_at`` the ``Date`` header in UTC (sender-supplied, so
 #: unreliable in spam), ``label`` 0 ham / 1 spam (null when unlabelled). Duplicate ``message_id`` and duplicate body
-#: text within a source are dropped. ``dt`` is the ingest date of the kept record.
+#: text within a source are dropped. ``ingest_date`` = ``dt`` is the first ingest date of the message (the content is
+#: the latest ingest's).
 SILVER_MESSAGES = StructType(
     [
         StructField("message_id", StringType(), False),

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
@@ -440,17 +440,25 @@ def _decode_udf(max_side: int, max_pixels: int) -> Any:
     return decode
 
 
+#: The bronze columns :func:`decode_media` decodes an image from: two rows equal on them decode alike.
+IMAGE_INPUT = ("content_sha256", "format", "height", "width", "mode")
+
+
 def latest_by_id(bronze: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Keep the latest ingest of every ``media_id`` (ties by ``source_file``).
+    """Keep the latest ingest of every ``media_id`` (ties by ``source_file``, then by content), with the date of the
+    key's first ingest.
 
     Returns:
-        ``(latest, duplicates)``: bronze rows, one per ``media_id``; dropped rows with ``media_id`` and ``reason``
-        ``duplicate id``.
+        ``(latest, older)``: bronze rows, one per ``media_id``, plus ``first_ingest_date`` (date: the earliest
+        ``ingest_date`` of the ``media_id`` in ``bronze``); the other bronze rows (:data:`BRONZE_MEDIA` columns),
+        which :func:`curate_media` counts as duplicates (or quarantines with their kept row).
     """
-    by_id = Window.partitionBy("media_id").orderBy(F.col("ingest_date").desc(), F.col("source_file").desc())
+    key = Window.partitionBy("media_id")
+    by_id = key.orderBy(F.col("ingest_date").desc(), F.col("source_file").desc(), *IMAGE_INPUT)
     df = bronze.withColumn("_id_rank", F.row_number().over(by_id))
-    dup_id = df.where(F.col("_id_rank") > 1).select("media_id", F.lit("duplicate id").alias("reason"))
-    return df.where(F.col("_id_rank") == 1).drop("_id_rank"), dup_id
+    df = df.withColumn("first_ingest_date", F.min("ingest_date").over(key))
+    older = df.where(F.col("_id_rank") > 1).select(*bronze.columns)
+    return df.where(F.col("_id_rank") == 1).drop("_id_rank"), older
 
 
 def decode_media(bronze: DataFrame, max_side: int = MAX_SIDE, max_pixels: int = MAX_PIXELS) -> DataFrame:
@@ -465,23 +473,46 @@ def decode_media(bronze: DataFrame, max_side: int = MAX_SIDE, max_pixels: int = 
     return bronze.withColumn("d", dec)
 
 
-def curate_media(decoded: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Decoded bronze rows (:func:`decode_media`) -> ``(silver, quarantine, duplicates)``.
-
-    Images that failed to decode are quarantined (stage ``etl``); exact duplicate images within a source (same
-    decoded pixels and size) are dropped, keeping the ``test`` split before any other (so an official test set stays
-    whole), then the smallest ``media_id``; folder sources get their class index (:func:`with_class_index`).
-    """
-    df = decoded
-    quarantine = df.where(F.col("d.error").isNotNull()).select(
+def _etl_rejects(df: DataFrame, reason: Column) -> DataFrame:
+    """:data:`QUARANTINE` rows (stage ``etl``) of bronze image rows, ``reason`` a column; each under its own
+    ``ingest_date``."""
+    return df.select(
         F.lit("media").alias("table"),
         F.lit("etl").alias("stage"),
         "source_file",
-        F.col("d.error").alias("reason"),
+        reason.alias("reason"),
         F.to_json(F.struct("media_id", "source", "format")).alias("raw"),
         F.current_timestamp().alias("quarantined_at"),
         "ingest_date",
     )
+
+
+def curate_media(decoded: DataFrame, older: DataFrame | None = None) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Decoded bronze rows (:func:`decode_media` of :func:`latest_by_id`) -> ``(silver, quarantine, duplicates)``.
+
+    Images that failed to decode are quarantined (stage ``etl``), and so is every ``older`` row of the same
+    ``media_id`` that delivered the same image (:data:`IMAGE_INPUT`: it would fail alike), each under its own
+    ``ingest_date``; the other ``older`` rows are dropped as ``duplicate id``. Exact duplicate images within a source
+    (same decoded pixels and size) are dropped, keeping the ``test`` split before any other (so an official test set
+    stays whole), then the smallest ``media_id``; folder sources get their class index (:func:`with_class_index`).
+    Silver's ``ingest_date`` and ``dt`` are ``first_ingest_date`` (the key's first ingest; ``ingest_date`` when the
+    column is absent): no silver column depends on which ingest delivered the kept image, so delivering the latest
+    ingest's rows again (a nightly re-ingest of an unchanged landing folder) changes no silver row.
+
+    Returns:
+        :data:`SILVER_MEDIA` rows; :data:`QUARANTINE` rows; dropped rows as ``media_id`` + ``reason``
+        (``duplicate id`` / ``duplicate image``).
+    """
+    df = decoded
+    if "first_ingest_date" not in df.columns:
+        df = df.withColumn("first_ingest_date", F.col("ingest_date"))
+    quarantine = _etl_rejects(df.where(F.col("d.error").isNotNull()), F.col("d.error"))
+    dup_id = None
+    if older is not None:
+        failed = df.where(F.col("d.error").isNotNull()).select("media_id", *IMAGE_INPUT, F.col("d.error").alias("_e"))
+        again = older.join(F.broadcast(failed), ["media_id", *IMAGE_INPUT], "left")
+        quarantine = quarantine.unionByName(_etl_rejects(again.where(F.col("_e").isNotNull()), F.col("_e")))
+        dup_id = again.where(F.col("_e").isNull()).select("media_id", F.lit("duplicate id").alias("reason"))
     df = df.where(F.col("d.error").isNull()).select(
         "media_id",
         "source",
@@ -494,7 +525,7 @@ def curate_media(decoded: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
         F.col("d.pixels").alias("pixels"),
         F.sha2(F.col("d.pixels"), 256).alias("pixels_sha256"),
         "source_file",
-        "ingest_date",
+        F.col("first_ingest_date").alias("ingest_date"),
     )
     split_order = F.when(F.col("split") == "test", 0).otherwise(1)
     by_image = Window.partitionBy("source", "pixels_sha256", "height", "width", "channels").orderBy(
@@ -504,7 +535,8 @@ def curate_media(decoded: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     dup_img = df.where(F.col("_img_rank") > 1).select("media_id", F.lit("duplicate image").alias("reason"))
     df = df.where(F.col("_img_rank") == 1).drop("_img_rank")
     silver = with_class_index(df).withColumn("dt", F.col("ingest_date"))
-    return conform(silver, SILVER_MEDIA), conform(quarantine, QUARANTINE), dup_img
+    dups = dup_img if dup_id is None else dup_id.unionByName(dup_img)
+    return conform(silver, SILVER_MEDIA), conform(quarantine, QUARANTINE), dups
 
 
 def clean_media(
@@ -517,9 +549,8 @@ def clean_media(
         (:data:`QUARANTINE`, stage ``etl``); dropped rows with ``media_id`` and ``reason`` (``duplicate id`` /
         ``duplicate image``). ``rows(bronze) == rows(silver) + rows(quarantine) + rows(duplicates)``.
     """
-    latest, dup_id = latest_by_id(bronze)
-    silver, quarantine, dup_img = curate_media(decode_media(latest, max_side, max_pixels))
-    return silver, quarantine, dup_id.unionByName(dup_img)
+    latest, older = latest_by_id(bronze)
+    return curate_media(decode_media(latest, max_side, max_pixels), older)
 
 
 def with_class_index(df: DataFrame) -> DataFrame:

@@ -452,9 +452,13 @@ def decode_messages(bronze: DataFrame, key: bytes) -> DataFrame:
 def dedupe_messages(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Decoded messages (:func:`decode_messages`) -> silver, with what was rejected and what was dropped.
 
-    Messages with a ``reason`` (no decodable text) are quarantined with it. Duplicates are dropped first by
-    (``source``, ``message_id``) (the latest ingest wins), then by exact body ``text`` within a source (the earliest
-    ``sent_at`` wins, ties by ``message_id``). ``dt`` is ``ingest_date``.
+    Messages with a ``reason`` (no decodable text) are quarantined with it, each bronze row under its own
+    ``ingest_date``. Duplicates are dropped first by (``source``, ``message_id``): the content of the latest ingest
+    wins (ties by ``source_file``, then by the content itself), while ``ingest_date`` and ``dt`` are the key's FIRST
+    ingest date (over every bronze row of the key, quarantined ones included); then by exact body ``text`` within a
+    source (the earliest ``sent_at`` wins, ties by ``message_id``). No silver column depends on which ingest
+    delivered the kept content, so delivering the latest ingest's rows again (a nightly re-ingest of an unchanged
+    landing folder) changes no silver row.
 
     Returns:
         ``(silver, quarantine, duplicates)``: :data:`SILVER_MESSAGES` rows; :data:`QUARANTINE` rows (``raw`` = the
@@ -471,12 +475,15 @@ def dedupe_messages(df: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
         F.current_timestamp().alias("quarantined_at"),
         "ingest_date",
     )
-    df = df.where(~bad)
-    by_id = Window.partitionBy("source", "message_id").orderBy(F.col("ingest_date").desc(), "source_file")
+    content = [c for c in df.columns if c not in ("source", "message_id", "source_file", "ingest_date", "reason")]
+    key = Window.partitionBy("source", "message_id")
+    by_id = key.orderBy(F.col("ingest_date").desc(), "source_file", *content)
+    df = df.withColumn("_first_ingest", F.min("ingest_date").over(key)).where(~bad)
     by_text = Window.partitionBy("source", "text").orderBy(F.col("sent_at").asc_nulls_last(), "message_id")
     df = df.withColumn("_id_rank", F.row_number().over(by_id))
     dup_id = df.where(F.col("_id_rank") > 1).select("message_id", F.lit("duplicate id").alias("reason"))
     df = df.where(F.col("_id_rank") == 1).withColumn("_text_rank", F.row_number().over(by_text))
     dup_text = df.where(F.col("_text_rank") > 1).select("message_id", F.lit("duplicate text").alias("reason"))
-    silver = df.where(F.col("_text_rank") == 1).withColumn("dt", F.col("ingest_date"))
+    silver = df.where(F.col("_text_rank") == 1).withColumn("ingest_date", F.col("_first_ingest"))
+    silver = silver.withColumn("dt", F.col("ingest_date"))
     return conform(silver, SILVER_MESSAGES), conform(quarantine, QUARANTINE), dup_id.unionByName(dup_text)

@@ -3,9 +3,11 @@
 ``silver/posts`` and ``silver/interactions`` are incremental: the bronze partitions not merged yet are merged by key
 into the partitions they touch (months of posts, ``dt`` days of ratings; the merged partitions are recorded in the
 table's commit, :mod:`smspark.jobs.merge_state`); ``--full`` (or ``etl.full``) rebuilds them from all of bronze, as
-the first run does. The other tables are recomputed from all of bronze (de-duplication spans every ingest). Every
-table reconciles ``bronze rows read = silver rows added + quarantined + duplicates dropped``. Needs a
-pseudonymisation key (``privacy`` in the config: the environment variable, or the local profile's development key).
+the first run does. The other tables (``silver/messages``, ``silver/media``) are recomputed from all of bronze
+(de-duplication spans every ingest), unless no bronze date was added or the one new date re-delivers the latest built
+one (:mod:`smspark.jobs.recompute`). Every table reconciles ``bronze rows read = silver rows added + quarantined +
+duplicates dropped``. Needs a pseudonymisation key (``privacy`` in the config: the environment variable, or the local
+profile's development key).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
   :func:`smspark.sources.idx.read_idx`; any other is read as class-per-folder images with Spark's ``binaryFile``
   source (``recursiveFileLookup``, ``pathGlobFilter`` png/jpg/jpeg). Unreadable files and records go to
   ``quarantine/media`` with the reason; ``records in = bronze rows + quarantined``.
-- etl: ``bronze/media`` -> ``silver/media`` (partition ``dt``): decoded uint8 pixels, duplicates dropped.
+- etl: ``bronze/media`` -> ``silver/media`` (partition ``dt``): decoded uint8 pixels, duplicates dropped; skipped
+  when bronze brought nothing new (no new date, or one re-delivering the latest).
 - features (model ``image``): the ``models.image.dataset`` source of ``silver/media`` ->
   ``features/image/{train,val,test}`` + ``meta.json`` (the GAN reads the same features).
 - (training: :mod:`smspark.train.image` and :mod:`smspark.train.gan` through the lifecycle)
@@ -50,6 +51,7 @@ from smspark.jobs.io import (
     write_quarantine,
     write_table,
 )
+from smspark.jobs.recompute import build_meta, skip_recompute
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_MEDIA, QUARANTINE
 from smspark.sources.idx import read_idx
@@ -251,27 +253,41 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
 
 def etl(ctx: JobContext) -> dict[str, Any]:
-    """``bronze/media`` -> ``silver/media``, recomputed in full so de-duplication spans every ingest."""
+    """``bronze/media`` -> ``silver/media``, recomputed from every ingest so de-duplication spans them all;
+    reconciles ``bronze rows = silver + quarantined + duplicates`` (see :func:`smspark.etl.media.clean_media`).
+
+    The recompute is skipped (:func:`smspark.jobs.recompute.skip_recompute`, record ``mode`` ``unchanged`` or
+    ``redelivery``) when no bronze date was added since silver was built, or when the one added date delivers again
+    the latest built date's rows (silver keeps the first ingest's date of an image, so it would not change; that
+    date's etl rejects are quarantined again under the new date) and ``ingest.max_image_pixels`` is unchanged.
+    Otherwise ``mode`` is ``full`` with ``full_reason``.
+    """
     src = storage.join(ctx.layout.bronze, "media")
-    bronze = read_table(ctx.spark, src, BRONZE_MEDIA, "run `smspark ingest` first")
-    n_in = bronze.count()
-    latest, dup_id = latest_by_id(bronze)
-    decoded = decode_media(latest, max_pixels=ctx.cfg.ingest.max_image_pixels).persist()
-    silver, quarantine, dup_img = curate_media(decoded)
-    dups = dup_id.unionByName(dup_img)
     out = storage.join(ctx.layout.silver, "media")
+    bronze = read_table(ctx.spark, src, BRONZE_MEDIA, "run `smspark ingest` first")
+    ctx.output("silver/media", out)
+    settings = {"max_image_pixels": ctx.cfg.ingest.max_image_pixels}
+    record, reason, parts = skip_recompute(ctx, "media", src, BRONZE_MEDIA, out, settings)
+    if record is not None:
+        return record
+    log.info("silver/media: full recompute (%s)", reason)
+    n_in = bronze.count()
+    latest, older = latest_by_id(bronze)
+    decoded = decode_media(latest, max_pixels=settings["max_image_pixels"]).persist()
+    silver, quarantine, dups = curate_media(decoded, older)
     files = max(4, 2 * ctx.spark.sparkContext.defaultParallelism)
-    write_table(silver.repartition(files), out, "dt")
+    write_table(silver.repartition(files), out, "dt", meta=build_meta(parts, settings))
     n_q = write_quarantine(quarantine, ctx.layout, "media", "etl")
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
     decoded.unpersist()
     written = read_parquet(ctx.spark, out)
     n_out = written.count()
     by_source = {r["source"]: r["count"] for r in written.groupBy("source").count().collect()}
-    ctx.output("silver/media", out)
     return {
-        "inputs": {"bronze": src},
+        "inputs": {"bronze": src, "ingest_dates": sorted(parts)},
         "outputs": {"silver": out, "rows_by_source": by_source},
+        "mode": "full",
+        "full_reason": reason,
         "counts": {**reconcile(n_in, n_out, n_q, sum(dup_counts.values())), "duplicates_by_reason": dup_counts},
     }
 
