@@ -37,10 +37,10 @@ def _ctx(spark, root: Path, landing: Path, day: dt.date, *overrides: str) -> Job
 
 
 def _night(spark, steps: Any, root: Path, landing: Path | None, day: dt.date, *etl_overrides: str) -> dict:
-    """Ingest ``landing`` as ``day`` (unless None), then etl (``etl_overrides`` on the etl's config only)."""
-    if landing is not None:
-        steps.ingest(_ctx(spark, root, landing, day))
-    return steps.etl(_ctx(spark, root, landing or root, day, *etl_overrides))
+    """Ingest ``landing`` as ``day`` (unless None), then etl (``etl_overrides`` on the etl's config only); the etl
+    record, with the ingest record under ``_ingest``."""
+    ingested = steps.ingest(_ctx(spark, root, landing, day)) if landing is not None else None
+    return {**steps.etl(_ctx(spark, root, landing or root, day, *etl_overrides)), "_ingest": ingested}
 
 
 def _etl_rejects(root: Path, table: str, day: dt.date) -> list[dict]:
@@ -70,6 +70,9 @@ def _check_redelivery_equals_full(
     again = _night(spark, steps, root, landing, DAY2, *etl_overrides)
     c = again["counts"]
     assert again["mode"] == "redelivery" and again["redelivery_of"] == DAY1.isoformat()
+    # the same landing files: ingest copied day 1's bronze partition and rejects
+    assert again["_ingest"]["counts"]["reused_from"] == DAY1.isoformat() and again["_ingest"]["counts"]["reconciled"]
+    assert "reused_from" not in first["_ingest"]["counts"]
     assert c["reconciled"] and c["rows_in"] == first["counts"]["rows_in"] and c["rows_out"] == 0
     assert c["quarantined"] == len(rejects) and c["duplicates_dropped"] == c["rows_in"] - len(rejects)
     assert tables.current(uri).partitions == built and _files(uri) == files  # no data file written or moved
@@ -92,6 +95,7 @@ def _check_redelivery_equals_full(
         return rows, rows
     change()
     changed = _night(spark, steps, root, landing, DAY3, *etl_overrides)
+    assert "reused_from" not in changed["_ingest"]["counts"]  # a changed file: parsed again
     assert changed["mode"] == "full" and "has new rows" in changed["full_reason"] and changed["counts"]["reconciled"]
     return rows, _table_rows(root, "silver", table)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +30,38 @@ META_KEY = "landing"
 KEEP_DATES = 8
 
 
-def parser_digest() -> str:
-    """SHA-256 (hex) of the sources of every module of :mod:`smspark.etl` and of :mod:`smspark.schemas`: the code
-    that turns landing lines into bronze rows (a change anywhere there parses the files again)."""
-    import smspark.etl
-    import smspark.schemas
+def parser_digest(modules: Sequence[str] = ()) -> str:
+    """SHA-256 (hex) of the sources of every module of :mod:`smspark.etl`, of :mod:`smspark.schemas` and of
+    ``modules`` (dotted names, e.g. the ingest step's own module): the code that turns landing files into bronze rows
+    (a change anywhere there parses the files again)."""
+    import importlib
 
-    root = Path(smspark.etl.__file__).parent
+    import smspark.etl
+
+    paths = sorted(Path(smspark.etl.__file__).parent.glob("*.py"))
+    paths += [Path(importlib.import_module(m).__file__) for m in ("smspark.schemas", *modules)]
     h = hashlib.sha256()
-    for path in [*sorted(root.glob("*.py")), Path(smspark.schemas.__file__)]:
+    for path in paths:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def fingerprint(files: Sequence[str], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The landing fingerprint of an ingest reading ``files`` (storage URIs) with ``settings`` (JSON values).
+def fingerprint(
+    files: Sequence[str],
+    settings: Mapping[str, Any],
+    modules: Sequence[str] = (),
+    read: Callable[[str], bytes] = storage.read_bytes,
+) -> dict[str, Any]:
+    """The landing fingerprint of an ingest reading ``files`` (storage URIs; ``read`` gives a file's bytes, by default
+    through :mod:`smspark.storage`) with ``settings`` (JSON values) and the parsing code of :func:`parser_digest`
+    (``modules``).
 
     Returns:
-        ``{"files": {uri: sha256 hex of its bytes}, "parser": parser_digest(), "settings": settings}`` as JSON values.
+        ``{"files": {uri: sha256 hex of its bytes}, "parser": sha256 hex, "settings": settings}`` as JSON values.
     """
-    digests = {f: hashlib.sha256(storage.read_bytes(f)).hexdigest() for f in sorted(files)}
-    data = {"files": digests, "parser": parser_digest(), "settings": dict(settings)}
+    digests = {f: hashlib.sha256(read(f)).hexdigest() for f in sorted(files)}
+    data = {"files": digests, "parser": parser_digest(modules), "settings": dict(settings)}
     return json.loads(json.dumps(data, default=str, sort_keys=True))
 
 
@@ -88,3 +98,22 @@ def copy_partition(spark: Any, uri: str, source: str, run_date: dt.date) -> Data
     (every other column as it was parsed)."""
     rows = tables.read(spark, uri).where(F.col("ingest_date") == F.lit(dt.date.fromisoformat(source)))
     return rows.withColumn("ingest_date", F.lit(run_date).cast("date"))
+
+
+def copy_ingest(ctx: Any, table: str, fp: Mapping[str, Any], same: Mapping[str, Any]) -> tuple[int, int]:
+    """Ingest ``table`` for the run date as a copy of the earlier date ``same`` (:func:`unchanged_since`): its bronze
+    partition (:func:`copy_partition`, committed with fingerprint ``fp``) and its ingest rejects (``quarantined_at``
+    now). Returns ``(bronze rows written, rows quarantined)``; the lines read are ``same["lines"]``."""
+    from smspark.jobs.io import read_parquet, write_partitions, write_quarantine
+    from smspark.jobs.reuse import copy_quarantine
+
+    out = storage.join(ctx.layout.bronze, table)
+    rows = copy_partition(ctx.spark, out, same["date"], ctx.run_date)
+    write_partitions(rows, out, "ingest_date", meta=meta_with(out, fp, ctx.run_date, same["lines"]))
+    rejects = copy_quarantine(ctx, table, "ingest", same["date"])
+    n_q = 0
+    if rejects is not None:
+        rejects = rejects.withColumn("quarantined_at", F.current_timestamp())
+        n_q = write_quarantine(rejects, ctx.layout, table, "ingest", ctx.run_date)
+    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
+    return n_out, n_q

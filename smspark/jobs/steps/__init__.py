@@ -85,7 +85,6 @@ def ingest_json_lines(
     """
     from smspark.jobs import landing
     from smspark.jobs.io import read_parquet, write_partitions, write_quarantine
-    from smspark.jobs.reuse import copy_quarantine
     from smspark.manifest import reconcile
 
     src = storage.join(ctx.layout.landing, table)
@@ -93,15 +92,11 @@ def ingest_json_lines(
     if not files:
         raise UserError(f"no JSON-lines {table} under {src}: run `smspark fetch-samples` or copy an export there")
     out = storage.join(ctx.layout.bronze, table)
-    fp = landing.fingerprint(files, ctx.cfg.ingest.model_dump(exclude={"reuse"}))
+    fp = landing.fingerprint(files, ctx.cfg.ingest.model_dump(exclude={"reuse"}), [__name__])
     same = landing.unchanged_since(out, fp, ctx.run_date, ctx.cfg.ingest.reuse)
-    lines = None
     if same is not None:
         n_in = same["lines"]
-        bronze = landing.copy_partition(ctx.spark, out, same["date"], ctx.run_date)
-        quarantine = copy_quarantine(ctx, table, "ingest", same["date"])
-        if quarantine is not None:
-            quarantine = quarantine.withColumn("quarantined_at", F.current_timestamp())
+        n_out, n_q = landing.copy_ingest(ctx, table, fp, same)
     else:
         lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
             "value", F.col("_metadata.file_path").alias("source_file")
@@ -109,10 +104,9 @@ def ingest_json_lines(
         lines = lines.persist()
         n_in = lines.count()
         bronze, quarantine = parse(lines, ctx.run_date)
-    write_partitions(bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
-    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date) if quarantine is not None else 0
-    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-    if lines is not None:
+        write_partitions(bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
+        n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
+        n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
         lines.unpersist()
     ctx.output(f"bronze/{table}", out)
     record = {

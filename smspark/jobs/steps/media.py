@@ -41,6 +41,7 @@ from smspark.etl.media import (
     split_probed,
 )
 from smspark.features.media import SPLITS, choose_input_shape, image_features
+from smspark.jobs import landing
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import (
     local_view,
@@ -174,6 +175,13 @@ def ingest_sources(
             f"no image sources under {storage.join(ctx.layout.landing, LANDING_FOLDER)}: run `smspark fetch-samples` "
             "or copy an IDX set or a class-per-folder image tree to landing/images/<name>/"
         )
+    out = storage.join(ctx.layout.bronze, "media")
+    paths = {to_uri(f): f for folder in sources.values() for f in sorted(folder.rglob("*")) if f.is_file()}
+    settings = {**ctx.cfg.ingest.model_dump(exclude={"reuse"}), "sources": sorted(sources)}
+    fp = landing.fingerprint(list(paths), settings, [__name__], read=lambda uri: paths[uri].read_bytes())
+    same = landing.unchanged_since(out, fp, ctx.run_date, ctx.cfg.ingest.reuse)
+    if same is not None:
+        return _copy_ingest(ctx, sources, to_uri, fp, same)
     bronze_parts: list[DataFrame] = []
     quarantine_parts: list[DataFrame] = []
     pandas_quarantine: list[pd.DataFrame] = []
@@ -213,13 +221,12 @@ def ingest_sources(
             bronze_parts.append(bronze)
             quarantine_parts.append(quarantine)
             per_source[source] = {"layout": "class folders", "folder": to_uri(folder), "records": len(listed)}
-    out = storage.join(ctx.layout.bronze, "media")
     n_out = 0
     if bronze_parts:
         bronze_all = bronze_parts[0]
         for part in bronze_parts[1:]:
             bronze_all = bronze_all.unionByName(part)
-        write_partitions(bronze_all, out, "ingest_date")
+        write_partitions(bronze_all, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
         written = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date))
         n_out = written.count()
         for r in written.groupBy("source").count().collect():
@@ -240,6 +247,28 @@ def ingest_sources(
         "inputs": {"landing": {s: to_uri(p) for s, p in sources.items()}, "sources": per_source},
         "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, "media")},
         "counts": reconcile(n_in, n_out, quarantined=n_q),
+    }
+
+
+def _copy_ingest(
+    ctx: JobContext,
+    sources: dict[str, Path],
+    to_uri: Callable[[Path], str],
+    fp: dict[str, Any],
+    same: dict[str, Any],
+) -> dict[str, Any]:
+    """The ingest record of a run date that copies the earlier date ``same`` (:func:`smspark.jobs.landing.copy_ingest`:
+    the same image files, ingest code and settings)."""
+    n_out, n_q = landing.copy_ingest(ctx, "media", fp, same)
+    out = storage.join(ctx.layout.bronze, "media")
+    written = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date))
+    per_source = {r["source"]: {"bronze_rows": r["count"]} for r in written.groupBy("source").count().collect()}
+    ctx.output("bronze/media", out)
+    return {
+        "inputs": {"landing": {s: to_uri(p) for s, p in sources.items()}, "sources": per_source},
+        "outputs": {"bronze": out, "quarantine": storage.join(ctx.layout.quarantine, "media")},
+        "reuse": f"landing files, ingest code and settings unchanged since {same['date']}",
+        "counts": {**reconcile(same["lines"], n_out, quarantined=n_q), "reused_from": same["date"]},
     }
 
 
