@@ -556,9 +556,9 @@ class IngestConfig(_Strict):
     quarantine with the reason. A tweet has at most 280 characters and a photo a few tens of megapixels; anything
     far beyond is a broken export or a decompression bomb.
 
-    ``reuse``: a JSON-lines table (posts, messages) whose landing files, parsing code and settings are those of the
-    latest earlier ingest date copies that date's bronze partition and rejects instead of parsing the files again
-    (:mod:`smspark.jobs.landing`); false parses them every time."""
+    ``reuse``: a table whose landing files, parsing code and settings are those of its latest earlier ingest date
+    copies that date's bronze partition and rejects instead of parsing the files again (:mod:`smspark.jobs.landing`);
+    false parses them every time."""
 
     max_post_chars: int = Field(100_000, ge=1)
     max_image_pixels: int = Field(50_000_000, ge=1)

@@ -316,12 +316,14 @@ def _day_ctx(spark, root: Path, landing: Path, day: dt.date) -> JobContext:
 
 
 def _etl_day(spark, root: Path, landing: Path | None, day: dt.date, full: bool = False) -> dict:
-    """Ingest ``landing`` as ``day`` (unless None), then etl interactions; returns the etl stage record."""
+    """Ingest ``landing`` as ``day`` (unless None), then etl interactions; returns the etl stage record (with the
+    ingest's under ``_ingest``)."""
     ctx = _day_ctx(spark, root, landing or root, day)
     if landing is not None:
         ingest_job.run(ctx, ["interactions"])
     etl_job.run(ctx, ["interactions"], full=full)
-    return ctx.manifest.data["stages"]["etl.interactions"]
+    stages = ctx.manifest.data["stages"]
+    return {**stages["etl.interactions"], "_ingest": stages.get("ingest.interactions")}
 
 
 def _table_rows(root: Path, *path: str, drop: tuple[str, ...] = ()) -> list[dict]:
@@ -388,6 +390,14 @@ def test_incremental_etl_equals_full_rebuild_and_nothing_new_rewrites_nothing(sp
     items_version = tables.current(items_uri).version
     files = {**_files(silver_uri), **_files(items_uri)}
     again_day = _etl_day(spark, root, tmp_path / "day2", DAY3)
+    # the same export files: ingest copied day 2's bronze partitions (ratings and items) and rejects
+    ingested = again_day["_ingest"]["counts"]
+    assert {t: r["reused_from"] for t, r in ingested["tables"].items()} == {
+        "interactions": DAY2.isoformat(),
+        "items": DAY2.isoformat(),
+    }
+    assert ingested["reconciled"] and ingested["rows_in"] == merged["_ingest"]["counts"]["rows_in"]
+    assert "reused_from" not in merged["_ingest"]["counts"]
     c = again_day["counts"]
     assert again_day["mode"] == "incremental" and _reconciles(c) and c["rows_out"] == 0 and c["quarantined"] == 1
     # day 3 holds day 2's rows and catalogue: recognised by their digests, merged without pseudonymising or reading

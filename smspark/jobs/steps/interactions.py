@@ -51,7 +51,7 @@ from smspark.features.interactions import (
     seeded_order,
     user_states,
 )
-from smspark.jobs import reuse
+from smspark.jobs import landing, reuse
 from smspark.jobs.common import JobContext, UserError
 from smspark.jobs.io import (
     local_view,
@@ -96,11 +96,13 @@ def export_of(folder: Path) -> MovieLensExport:
         raise UserError(f"{exc} (run `smspark fetch-samples` or copy a GroupLens export there)") from exc
 
 
-def _ingest_file(ctx: JobContext, lines: DataFrame, parsed: tuple[DataFrame, DataFrame], table: str) -> dict[str, Any]:
+def _ingest_file(
+    ctx: JobContext, lines: DataFrame, parsed: tuple[DataFrame, DataFrame], table: str, fp: dict[str, Any]
+) -> dict[str, Any]:
     bronze, quarantine = parsed
     n_in = lines.count()
     out = storage.join(ctx.layout.bronze, table)
-    write_partitions(bronze, out, "ingest_date")
+    write_partitions(bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
     n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
     n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
     ctx.output(f"bronze/{table}", out)
@@ -119,22 +121,36 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
 def _ingest_export(ctx: JobContext, export: MovieLensExport, to_uri: Callable[[Path], str]) -> dict[str, Any]:
     log.info("MovieLens %s export in %s", export.format, to_uri(export.folder))
-    lines = _lines(ctx, to_uri(export.ratings))
-    if export.format == ML_LATEST:
-        lines = drop_header(lines, "userId")
-    lines = lines.persist()
-    counts = {
-        "interactions": _ingest_file(ctx, lines, parse_ratings(lines, export.format, ctx.run_date), "interactions")
-    }
-    lines.unpersist()
-    if export.items is not None:
-        item_lines = _lines(ctx, to_uri(export.items))
-        item_lines = decode_latin1(item_lines) if export.format == ML_100K else drop_header(item_lines, "movieId")
-        item_lines = item_lines.persist()
-        parsed = parse_items(item_lines, export.format, ctx.run_date, export.genres)
-        counts["items"] = _ingest_file(ctx, item_lines, parsed, "items")
-        item_lines.unpersist()
+    files = {to_uri(f): f for f in sorted(export.folder.iterdir()) if f.is_file()}
+    settings = {"format": export.format, "genres": list(export.genres or ())}
+    fp = landing.fingerprint(list(files), settings, [__name__], read=lambda uri: files[uri].read_bytes())
+    names = ["interactions"] + (["items"] if export.items is not None else [])
+    bronze = [storage.join(ctx.layout.bronze, t) for t in names]
+    same = [landing.unchanged_since(uri, fp, ctx.run_date, ctx.cfg.ingest.reuse) for uri in bronze]
+    dates = {earlier["date"] if earlier else None for earlier in same}
+    reused = len(dates) == 1 and None not in dates  # every table holds that date, recorded with today's files
+    counts: dict[str, Any] = {}
+    if reused:
+        for table, earlier in zip(names, same, strict=True):
+            n_out, n_q = landing.copy_ingest(ctx, table, fp, earlier)
+            ctx.output(f"bronze/{table}", storage.join(ctx.layout.bronze, table))
+            counts[table] = {**reconcile(earlier["lines"], n_out, quarantined=n_q), "reused_from": earlier["date"]}
     else:
+        lines = _lines(ctx, to_uri(export.ratings))
+        if export.format == ML_LATEST:
+            lines = drop_header(lines, "userId")
+        lines = lines.persist()
+        parsed = parse_ratings(lines, export.format, ctx.run_date)
+        counts["interactions"] = _ingest_file(ctx, lines, parsed, "interactions", fp)
+        lines.unpersist()
+        if export.items is not None:
+            item_lines = _lines(ctx, to_uri(export.items))
+            item_lines = decode_latin1(item_lines) if export.format == ML_100K else drop_header(item_lines, "movieId")
+            item_lines = item_lines.persist()
+            parsed = parse_items(item_lines, export.format, ctx.run_date, export.genres)
+            counts["items"] = _ingest_file(ctx, item_lines, parsed, "items", fp)
+            item_lines.unpersist()
+    if export.items is None:
         log.warning("%s has no item file: items get no titles or genres", to_uri(export.folder))
     return {
         "inputs": {
