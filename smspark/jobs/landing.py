@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -47,20 +47,46 @@ def parser_digest(modules: Sequence[str] = ()) -> str:
     return h.hexdigest()
 
 
+def sha256_of(fh: BinaryIO, chunk: int = 1 << 20) -> str:
+    """SHA-256 (hex) of what is left to read in the binary file ``fh``, read ``chunk`` bytes at a time (memory stays
+    bounded whatever the file's size)."""
+    h = hashlib.sha256()
+    for block in iter(lambda: fh.read(chunk), b""):
+        h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(uri: str) -> str:
+    """SHA-256 (hex) of the file at storage URI ``uri`` (:func:`smspark.storage.filesystem`), streamed.
+
+    Raises:
+        FileNotFoundError: nothing at ``uri``.
+    """
+    fs, path = storage.filesystem(uri)
+    with fs.open(path, "rb") as fh:
+        return sha256_of(fh)
+
+
+def local_sha256(path: Path) -> str:
+    """SHA-256 (hex) of the local file ``path``, streamed."""
+    with path.open("rb") as fh:
+        return sha256_of(fh)
+
+
 def fingerprint(
     files: Sequence[str],
     settings: Mapping[str, Any],
     modules: Sequence[str] = (),
-    read: Callable[[str], bytes] = storage.read_bytes,
+    digest: Callable[[str], str] = file_sha256,
 ) -> dict[str, Any]:
-    """The landing fingerprint of an ingest reading ``files`` (storage URIs; ``read`` gives a file's bytes, by default
-    through :mod:`smspark.storage`) with ``settings`` (JSON values) and the parsing code of :func:`parser_digest`
-    (``modules``).
+    """The landing fingerprint of an ingest reading ``files`` (storage URIs; ``digest`` gives a file's SHA-256, by
+    default streamed through :mod:`smspark.storage`) with ``settings`` (JSON values) and the parsing code of
+    :func:`parser_digest` (``modules``).
 
     Returns:
         ``{"files": {uri: sha256 hex of its bytes}, "parser": sha256 hex, "settings": settings}`` as JSON values.
     """
-    digests = {f: hashlib.sha256(read(f)).hexdigest() for f in sorted(files)}
+    digests = {f: digest(f) for f in sorted(files)}
     data = {"files": digests, "parser": parser_digest(modules), "settings": dict(settings)}
     return json.loads(json.dumps(data, default=str, sort_keys=True))
 

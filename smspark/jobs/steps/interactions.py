@@ -123,7 +123,7 @@ def _ingest_export(ctx: JobContext, export: MovieLensExport, to_uri: Callable[[P
     log.info("MovieLens %s export in %s", export.format, to_uri(export.folder))
     files = {to_uri(f): f for f in sorted(export.folder.iterdir()) if f.is_file()}
     settings = {"format": export.format, "genres": list(export.genres or ())}
-    fp = landing.fingerprint(list(files), settings, [__name__], read=lambda uri: files[uri].read_bytes())
+    fp = landing.fingerprint(list(files), settings, [__name__], digest=lambda uri: landing.local_sha256(files[uri]))
     names = ["interactions"] + (["items"] if export.items is not None else [])
     bronze = [storage.join(ctx.layout.bronze, t) for t in names]
     same = [landing.unchanged_since(uri, fp, ctx.run_date, ctx.cfg.ingest.reuse) for uri in bronze]

@@ -178,7 +178,7 @@ def ingest_sources(
     out = storage.join(ctx.layout.bronze, "media")
     paths = {to_uri(f): f for folder in sources.values() for f in sorted(folder.rglob("*")) if f.is_file()}
     settings = {**ctx.cfg.ingest.model_dump(exclude={"reuse"}), "sources": sorted(sources)}
-    fp = landing.fingerprint(list(paths), settings, [__name__], read=lambda uri: paths[uri].read_bytes())
+    fp = landing.fingerprint(list(paths), settings, [__name__], digest=lambda uri: landing.local_sha256(paths[uri]))
     same = landing.unchanged_since(out, fp, ctx.run_date, ctx.cfg.ingest.reuse)
     if same is not None:
         return _copy_ingest(ctx, sources, to_uri, fp, same)
