@@ -46,6 +46,8 @@ def run(
     to_score: list[str] | None = None,
     rescore: bool = False,
 ) -> None:
+    if rescore:  # before the features: the profiles are copied too when reuse is on
+        ctx.cfg.scoring.reuse = False
     if ctx.cfg.retention.raw_days is not None:
         purge.run(ctx)
     ingest.run(ctx)
