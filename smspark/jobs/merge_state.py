@@ -9,6 +9,7 @@ the table from all of bronze when a merge could differ from a rebuild (:func:`fu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ from smspark import tables
 from smspark.jobs.common import JobContext
 from smspark.jobs.io import quarantine_path, read_table, write_quarantine
 from smspark.jobs.reuse import copy_quarantine, row_digest
+from smspark.manifest import reconcile
+
+log = logging.getLogger(__name__)
 
 #: Key of the commit metadata of an incrementally merged silver table that records the merged bronze partitions
 #: (ingest date -> the bronze version directory that was merged).
@@ -119,16 +123,24 @@ def redelivered(ctx: JobContext, uri: str, schema: StructType, merged: Sequence[
 
 
 def commit_redelivery(
-    ctx: JobContext, table: str, out: str, day: str, source: str, meta: dict[str, Any], stage: str = "etl"
-) -> int:
-    """Record bronze date ``day``, a re-delivery of the merged date ``source`` (:func:`redelivered`), in the silver
-    table at ``out`` without touching its data: ``source``'s ``stage`` rejects of ``table`` are quarantined again
-    under ``day`` (as merging the same rows would), then a commit of ``meta`` alone (after the rejects: a run killed
-    in between merges the date again). Returns the rows quarantined for ``day``."""
+    ctx: JobContext, table: str, out: str, day: str, source: str, n_in: int, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Record bronze date ``day`` (``n_in`` rows), a re-delivery of the merged date ``source`` (:func:`redelivered`),
+    in the silver table at ``out`` without touching its data: ``source``'s etl rejects of ``table`` are quarantined
+    again under ``day`` (as merging the same rows would), then a commit of ``meta`` alone (after the rejects: a run
+    killed in between merges the date again).
+
+    Returns:
+        The stage record's ``counts``: ``n_in`` rows in = 0 silver rows + quarantined + the rest dropped as
+        duplicates (reason ``re-delivery of ingest_date=<source>``), reconciled.
+    """
     bronze_day = dt.date.fromisoformat(day)
-    rejects = copy_quarantine(ctx, table, stage, source, to=bronze_day)
+    rejects = copy_quarantine(ctx, table, "etl", source, to=bronze_day)
     n_q = 0
     if rejects is not None:
         n_q = etl_quarantine(ctx, table, rejects.withColumn("quarantined_at", F.current_timestamp()), [bronze_day])
     tables.commit_meta(out, meta)
-    return n_q
+    log.info("silver/%s: ingest_date=%s delivers ingest_date=%s again: silver unchanged", table, day, source)
+    n_dup = n_in - n_q
+    reason = f"re-delivery of ingest_date={source}"
+    return {**reconcile(n_in, 0, n_q, n_dup), "duplicates_by_reason": {reason: n_dup} if n_dup else {}}

@@ -83,8 +83,5 @@ def skip_recompute(
     if n_in is None:
         what = f"{len(new)} new bronze partitions" if len(new) > 1 else f"bronze ingest_date={new[0]} has new rows"
         return None, f"{what} (not a re-delivery of ingest_date={last})", bronze
-    n_q = commit_redelivery(ctx, table, out, new[0], last, build_meta(state, settings))
-    log.info("%s: ingest_date=%s delivers ingest_date=%s again: silver unchanged", name, new[0], last)
-    dup = f"re-delivery of ingest_date={last}"
-    counts = {**reconcile(n_in, 0, n_q, n_in - n_q), "duplicates_by_reason": {dup: n_in - n_q} if n_in > n_q else {}}
+    counts = commit_redelivery(ctx, table, out, new[0], last, n_in, build_meta(state, settings))
     return {**record, "mode": "redelivery", "redelivery_of": last, "counts": counts}, "", bronze

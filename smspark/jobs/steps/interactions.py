@@ -413,18 +413,8 @@ def _merge_redelivery(
     """Merge bronze date ``day`` (``n_in`` rows), a re-delivery of the merged date ``source``
     (:func:`_redelivery_of`): silver and ``silver/items`` keep their data
     (:func:`smspark.jobs.merge_state.commit_redelivery`), and the rest of ``day``'s rows are dropped duplicates."""
-    n_q = commit_redelivery(ctx, "interactions", out, day, source, meta)
-    reason = f"re-delivery of ingest_date={source}"
-    log.info("silver/interactions: ingest_date=%s delivers ingest_date=%s again: nothing new", day, source)
-    return {
-        **record,
-        "redelivery_of": source,
-        "counts": {
-            **reconcile(n_in, 0, n_q, n_in - n_q),
-            "duplicates_by_reason": {reason: n_in - n_q},
-            "items": {"rewritten": False},
-        },
-    }
+    counts = commit_redelivery(ctx, "interactions", out, day, source, n_in, meta)
+    return {**record, "redelivery_of": source, "counts": {**counts, "items": {"rewritten": False}}}
 
 
 # --- features -----------------------------------------------------------------------------------------------

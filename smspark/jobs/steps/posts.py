@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 from typing import Any
 
 import numpy as np
@@ -43,8 +42,6 @@ from smspark.jobs.merge_state import MERGED, bronze_partitions
 from smspark.jobs.steps import ingest_json_lines
 from smspark.manifest import reconcile
 from smspark.schemas import BRONZE_POSTS, SENTIMENT_CLASSES
-
-log = logging.getLogger(__name__)
 
 
 def ingest(ctx: JobContext) -> dict[str, Any]:
@@ -121,19 +118,9 @@ def _etl_merge(
     merged = sorted(before.meta[MERGED])
     n_redelivered = merge_state.redelivered(ctx, src, BRONZE_POSTS, merged, new)
     if n_redelivered is not None:  # the same rows as the latest merged date: silver keeps its data
-        n_q = merge_state.commit_redelivery(ctx, "posts", out, new[0], merged[-1], {MERGED: state})
-        reason = f"re-delivery of ingest_date={merged[-1]}"
-        log.info("silver/posts: ingest_date=%s delivers ingest_date=%s again: nothing new", new[0], merged[-1])
+        counts = merge_state.commit_redelivery(ctx, "posts", out, new[0], merged[-1], n_redelivered, {MERGED: state})
         record["outputs"]["months_written"] = 0
-        return {
-            **record,
-            "mode": "incremental",
-            "redelivery_of": merged[-1],
-            "counts": {
-                **reconcile(n_redelivered, 0, n_q, n_redelivered - n_q),
-                "duplicates_by_reason": {reason: n_redelivered - n_q},
-            },
-        }
+        return {**record, "mode": "incremental", "redelivery_of": merged[-1], "counts": counts}
     days = [dt.date.fromisoformat(d) for d in new]
     bronze = read_table(ctx.spark, src, BRONZE_POSTS).where(F.col("ingest_date").isin(*days))
     normalised = normalise_posts(bronze, ctx.cfg.pseudonym_key()).persist()
