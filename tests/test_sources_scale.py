@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import date
 from itertools import islice
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from smspark.sources.scale import POST_FILES, RATINGS_FILE, scale_landing, scale_posts, scale_ratings
+from smspark.sources.scale import (
+    POST_FILES,
+    RATINGS_FILE,
+    posts_on_day,
+    scale_landing,
+    scale_posts,
+    scale_ratings,
+)
 
 LANDING = Path(__file__).resolve().parents[1] / "data" / "landing"
 
@@ -36,6 +44,20 @@ def test_scale_posts_keeps_text_multiset_and_unique_ids():
     assert all((a is None) == (b is None) for a, b in shifted)
     assert any(a != b for a, b in shifted if a is not None)
     assert scaled == list(scale_posts(real, 3, seed=7))
+
+
+def test_posts_on_day_keeps_time_of_day_and_everything_else():
+    real = _real_posts(POST_FILES[1], 200)
+    day = date(2026, 12, 6)
+    moved = list(posts_on_day(real, day))
+    assert len(moved) == len(real) and real == _real_posts(POST_FILES[1], 200)  # the input is not changed
+    for a, b in zip(real, moved, strict=True):
+        assert {k: v for k, v in a.items() if k != "created_at"} == {k: v for k, v in b.items() if k != "created_at"}
+        if a["created_at"] is None:
+            assert b["created_at"] is None
+        else:
+            assert b["created_at"][:10] == "2026-12-06" and b["created_at"][10:] == a["created_at"][10:]
+    assert len({p["created_at"][:10] for p in real if p["created_at"]}) > 1  # the real slice spans several days
 
 
 def test_scale_ratings_new_users_copy_real_histories():

@@ -21,7 +21,7 @@ import csv
 import json
 import shutil
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,29 @@ def scale_posts(
             copy["author"] = authors[order[i]]
             copy["replica"] = k
             yield copy
+
+
+def posts_on_day(records: Iterable[dict[str, Any]], day: date) -> Iterator[dict[str, Any]]:
+    """The posts as if created on ``day``: each keeps its UTC time of day, ``created_at`` moves to ``day`` (a post
+    without one keeps ``None``); every other key is unchanged. A nightly delivery of a live feed holds the posts
+    written that day, so this is how the benchmarks add "one day of posts" to a replayed corpus.
+
+    Args:
+        records: landing posts (``created_at`` ISO-8601 UTC ``YYYY-MM-DDTHH:MM:SSZ`` or ``None``).
+        day: the UTC date the posts move to.
+
+    Yields:
+        One dict per record (copies; the input is not changed).
+
+    Raises:
+        ValueError: a ``created_at`` not in the format above.
+    """
+    for record in records:
+        copy = dict(record)
+        if record["created_at"] is not None:
+            stamp = datetime.strptime(record["created_at"], _ISO)
+            copy["created_at"] = datetime.combine(day, stamp.time()).strftime(_ISO)
+        yield copy
 
 
 def scale_ratings(ratings: pd.DataFrame, n: int, seed: int = 0, max_shift_days: int = 30) -> pd.DataFrame:

@@ -9,8 +9,9 @@ Keys (a ratio, higher is better unless noted):
   model) on an N-fold replay (:mod:`smspark.sources.scale`) over the same on the 1x corpus, each in its own data root
   under the work directory, with the driver's peak resident memory at both sizes (this process, and this process
   with the Spark JVM and its Python workers).
-- ``incremental_vs_full`` (lower is better): on the Nx root with one more day of posts in bronze, ``etl --tables
-  posts`` (incremental) over ``etl --tables posts --full``, both from the same snapshot of the root.
+- ``incremental_vs_full`` (lower is better): on the Nx root with one more day of posts in bronze (posts created that
+  day: :func:`smspark.sources.scale.posts_on_day`), ``etl --tables posts`` (incremental) over ``etl --tables posts
+  --full``, both from the same snapshot of the root.
 - ``petastorm_vs_memory``, ``horovod_2v1``: see :mod:`smspark.jobs.benchmarks.training`.
 - ``score_udf_vs_plain``: per scorer (``sentiment``, ``recommendations``, ``media``), pandas-UDF rows/s over plain
   ``predict`` in one process (the ``smspark bench <scorer>`` modules).
@@ -19,7 +20,8 @@ Keys (a ratio, higher is better unless noted):
 The 1x corpus is the data root's landing posts (``--posts`` of them, spread evenly over the corpora; default all).
 The scoring and training pieces run on the data root itself and need its champions and ``features/sentiment``
 (``make run`` / ``smspark nightly``). A piece that cannot run (no champion, no features, a job option that does not
-exist yet) gets ``value: null`` and a ``reason``, and the table says so.
+exist yet) gets ``value: null`` and a ``reason``, and the table says so. ``--only KEY ...`` measures just those keys
+(``incremental_vs_full`` alone then builds the Nx root's silver posts itself).
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ GOALS: dict[str, Goal] = {
 SCORERS = ("sentiment", "recommendations", "media")
 #: Posts files of the landing sample (relative to the landing root) the 1x corpus is sliced from.
 POST_FILES = ("posts/labelled_tweets/posts.jsonl", "posts/trump_archive/posts.jsonl")
-#: The added day of ``incremental_vs_full``: every DAY_EVERY-th post of one more replay copy (the replay spreads a
-#: copy over 30 days).
+#: The added day of ``incremental_vs_full``: every DAY_EVERY-th post of one more replay copy (a copy spans the
+#: archive's years), moved onto the added day.
 DAY_EVERY = 30
 #: Layers the pipeline writes in a scale root (wiped before every repetition; ``landing`` stays).
 WRITTEN = ("bronze", "silver", "features", "gold", "quarantine", "runs", "reports")
@@ -96,6 +98,7 @@ class SuiteArgs:
     steps: int
     quick: bool
     work_dir: str | None
+    only: tuple[str, ...] = tuple(GOALS)
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -107,6 +110,14 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pipeline-repeat", type=int, default=1, help="repetitions of the pipeline and etl timings")
     g.add_argument("--steps", type=int, default=None, help="timed training steps per worker (default 60)")
     g.add_argument("--work-dir", default=None, help="where the scale data roots go (default: a temporary directory)")
+    g.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(GOALS),
+        metavar="KEY",
+        default=None,
+        help=f"measure only these keys (the others are written as not selected); one or more of: {', '.join(GOALS)}",
+    )
     g.add_argument(
         "--quick",
         action="store_true",
@@ -131,6 +142,7 @@ def suite_args(a: argparse.Namespace) -> SuiteArgs:
         steps=a.steps or (4 if quick else 60),
         quick=quick,
         work_dir=a.work_dir,
+        only=tuple(getattr(a, "only", None) or GOALS),
     )
     for name in ("scale", "rows", "posts", "repeat", "pipeline_repeat", "steps"):
         value = getattr(s, name)
@@ -404,13 +416,16 @@ def etl_has_full() -> bool:
 
 def incremental_vs_full(ctx: JobContext, s: SuiteArgs, work: Path) -> tuple[float, Any]:
     from smspark.sources.common import write_jsonl
-    from smspark.sources.scale import scale_posts
+    from smspark.sources.scale import posts_on_day, scale_posts
 
     if not etl_has_full():
         raise UserError("etl has no --full")
     root = work / f"x{s.scale}"
     if not (root / "silver" / "posts").exists():
-        raise UserError(f"no silver posts in {root}: the scale pipeline did not run")
+        if "scale_10x_time_ratio" in s.only:
+            raise UserError(f"no silver posts in {root}: the scale pipeline did not run")
+        for job in ("ingest", "etl"):  # measured alone: the Nx root's silver posts first
+            run_stage(job, ["--tables", "posts"], job_argv(root, ctx, ctx.run_date))
     day = ctx.run_date + dt.timedelta(days=1)
     day_landing = work / "added_day" / "landing"
     n_day = 0
@@ -420,7 +435,8 @@ def incremental_vs_full(ctx: JobContext, s: SuiteArgs, work: Path) -> tuple[floa
             with src.open(encoding="utf-8") as fh:
                 real = [json.loads(line) for line in fh if line.strip()]
             copy = list(scale_posts(real, s.scale + 1, seed=index))[s.scale * len(real) :]
-            n_day += write_jsonl(copy[::DAY_EVERY], day_landing / rel.replace("posts/", "posts/day_", 1))
+            dest = day_landing / rel.replace("posts/", "posts/day_", 1)
+            n_day += write_jsonl(posts_on_day(copy[::DAY_EVERY], day), dest)
     run_stage("ingest", ["--tables", "posts"], job_argv(root, ctx, day, day_landing))
     snapshot = work / "snapshot"
     shutil.rmtree(snapshot, ignore_errors=True)
@@ -443,6 +459,7 @@ def incremental_vs_full(ctx: JobContext, s: SuiteArgs, work: Path) -> tuple[floa
     shutil.rmtree(snapshot, ignore_errors=True)
     sm = pair.summary(1, 1, unit="runs")
     return sm["time_ratio"], {
+        "added_day": day.isoformat(),
         "added_day_posts": n_day,
         "incremental_seconds": sm["incremental_seconds"],
         "full_seconds": sm["full_seconds"],
@@ -462,6 +479,13 @@ def score_udf_vs_plain(ctx: JobContext, s: SuiteArgs) -> dict[str, Any]:
             return res["ratio_spark_over_plain"], res
 
         targets[name] = measured(goal, one)
+    return scorers_entry(targets)
+
+
+def scorers_entry(targets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``score_udf_vs_plain``'s entry from one :func:`entry` per scorer: met when every scorer is measured and
+    meets the goal."""
+    goal = GOALS["score_udf_vs_plain"]
     values = {k: v["value"] for k, v in targets.items()}
     known = [v for v in values.values() if v is not None]
     return {
@@ -516,13 +540,26 @@ def training(ctx: JobContext, s: SuiteArgs) -> tuple[dict[str, Any], dict[str, A
     )
 
 
+def not_selected(key: str) -> dict[str, Any]:
+    """The entry of a key left out by ``--only``."""
+    reason = "not selected (--only)"
+    if key == "score_udf_vs_plain":
+        return scorers_entry({name: entry(GOALS[key], None, reason) for name in SCORERS})
+    return entry(GOALS[key], None, reason)
+
+
 def run(ctx: JobContext, a: argparse.Namespace) -> dict[str, Any]:
-    """The whole suite on ``ctx``'s data root; returns ``{"command", "environment", "goals", "results", ...}``,
-    prints the table and writes ``--output``."""
+    """The whole suite (or the ``--only`` keys) on ``ctx``'s data root; returns ``{"command", "environment",
+    "goals", "results", ...}``, prints the table and writes ``--output``."""
     s = suite_args(a)
     started = time.perf_counter()
     env = environment(ctx)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {key: not_selected(key) for key in GOALS if key not in s.only}
+    on_corpus = {
+        "etl_vs_json_scan": lambda work, posts: etl_vs_json_scan(ctx, s, work, posts),
+        "scale_10x_time_ratio": lambda work, posts: scale_ratio(ctx, s, work, posts),
+        "incremental_vs_full": lambda work, posts: incremental_vs_full(ctx, s, work),
+    }
     with contextlib.ExitStack() as stack:
         work = (
             Path(s.work_dir)
@@ -530,40 +567,38 @@ def run(ctx: JobContext, a: argparse.Namespace) -> dict[str, Any]:
             else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smspark-bench-")))
         )
         work.mkdir(parents=True, exist_ok=True)
+        posts, missing = {}, None
+        if any(key in s.only for key in on_corpus):
+            try:
+                posts = corpora(ctx, s, work)
+            except UserError as exc:
+                missing = str(exc)
+
+        for key, fn in on_corpus.items():
+            if key in s.only:
+
+                def checked(fn: Callable[[Path, dict[str, int]], tuple[float, Any]] = fn) -> tuple[float, Any]:
+                    if missing:
+                        raise UserError(missing)
+                    return fn(work, posts)
+
+                results[key] = measured(GOALS[key], checked)
+    if "score_udf_vs_plain" in s.only:
+        results["score_udf_vs_plain"] = score_udf_vs_plain(ctx, s)
+    if "udf_vs_row_udf" in s.only:
+        results["udf_vs_row_udf"] = measured(GOALS["udf_vs_row_udf"], lambda: udf_vs_row_udf(ctx, s))
+    trained = [key for key in ("petastorm_vs_memory", "horovod_2v1") if key in s.only]
+    if trained:
         try:
-            posts, missing = corpora(ctx, s, work), None
+            pair = training(ctx, s)
         except UserError as exc:
-            posts, missing = {}, str(exc)
-
-        def corpus(fn: Callable[[], tuple[float, Any]]) -> Callable[[], tuple[float, Any]]:
-            def checked() -> tuple[float, Any]:
-                if missing:
-                    raise UserError(missing)
-                return fn()
-
-            return checked
-
-        results["etl_vs_json_scan"] = measured(
-            GOALS["etl_vs_json_scan"], corpus(lambda: etl_vs_json_scan(ctx, s, work, posts))
-        )
-        results["scale_10x_time_ratio"] = measured(
-            GOALS["scale_10x_time_ratio"], corpus(lambda: scale_ratio(ctx, s, work, posts))
-        )
-        results["incremental_vs_full"] = measured(
-            GOALS["incremental_vs_full"], corpus(lambda: incremental_vs_full(ctx, s, work))
-        )
-    results["score_udf_vs_plain"] = score_udf_vs_plain(ctx, s)
-    results["udf_vs_row_udf"] = measured(GOALS["udf_vs_row_udf"], lambda: udf_vs_row_udf(ctx, s))
-    try:
-        results["petastorm_vs_memory"], results["horovod_2v1"] = training(ctx, s)
-    except UserError as exc:
-        results["petastorm_vs_memory"] = entry(GOALS["petastorm_vs_memory"], None, str(exc))
-        results["horovod_2v1"] = entry(GOALS["horovod_2v1"], None, str(exc))
-    except Exception as exc:
-        log.exception("training benchmarks failed")
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        results["petastorm_vs_memory"] = entry(GOALS["petastorm_vs_memory"], None, reason)
-        results["horovod_2v1"] = entry(GOALS["horovod_2v1"], None, reason)
+            pair = (entry(GOALS["petastorm_vs_memory"], None, str(exc)), entry(GOALS["horovod_2v1"], None, str(exc)))
+        except Exception as exc:
+            log.exception("training benchmarks failed")
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            pair = (entry(GOALS["petastorm_vs_memory"], None, reason), entry(GOALS["horovod_2v1"], None, reason))
+        named = zip(("petastorm_vs_memory", "horovod_2v1"), pair, strict=True)
+        results.update({key: res for key, res in named if key in trained})
     out = {
         "data_root": ctx.layout.root,
         "options": vars(s),
