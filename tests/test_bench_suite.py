@@ -62,3 +62,21 @@ def test_quick_suite_writes_every_key_positive_or_with_a_reason(posts_nightly, t
     assert env["cores"] == os.cpu_count() and env["versions"]["pyspark"].startswith("4.")
     manifest = json.loads(max((root / "runs").glob("*-bench-*/manifest.json")).read_text())
     assert manifest["metrics"]["bench_suite"]["results"] == res["results"]
+
+
+def test_only_measures_the_chosen_key_and_the_added_day_rewrites_one_month(posts_nightly, tmp_path):
+    root = posts_nightly[0]
+    out = tmp_path / "bench.json"
+    argv = ["suite", "--quick", "--only", "incremental_vs_full", "--output", str(out), "--work-dir", str(tmp_path)]
+    assert bench.main([*argv, "--set", f"data.root=file://{root}"]) == 0
+    res = json.loads(out.read_text())
+    for name, entry in suite.rows_of(res["results"]):
+        if name != "incremental_vs_full":
+            assert entry["value"] is None and entry["reason"] == "not selected (--only)", (name, entry)
+    entry = res["results"]["incremental_vs_full"]
+    assert entry["value"] > 0 and entry["reason"] is None, entry
+    details = entry["details"]
+    assert details["added_day_posts"] > 0
+    # posts created on the added day land in one month: the merge rewrites that month, the rebuild every month
+    assert details["runs"]["incremental"] == [{"mode": "incremental", "months_written": 1}]
+    assert details["runs"]["full"][0]["mode"] == "full" and details["runs"]["full"][0]["months_written"] > 1

@@ -6,7 +6,7 @@ Pure DataFrame functions; the ``ingest`` and ``etl`` jobs do the reading and wri
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
@@ -195,6 +195,8 @@ class PostsMerge:
         changed: re-delivered posts whose ``corpus``/``replica``/``text``/``created_at`` differ from their silver
             row (``post_id``): the merge is exact only when this is empty (a post that changes its text may free a
             text that an earlier run dropped as a duplicate, and only a full rebuild sees dropped rows).
+        cached: the intermediate frames marked for persisting (``merge_posts(..., persist=True)``; empty
+            otherwise): the caller unpersists them when done with the outputs.
     """
 
     added: DataFrame
@@ -202,6 +204,7 @@ class PostsMerge:
     quarantine: DataFrame
     duplicates: DataFrame
     changed: DataFrame
+    cached: list[DataFrame] = field(default_factory=list)
 
 
 def touched_silver(silver: DataFrame, new: DataFrame, broadcast: bool = True) -> DataFrame:
@@ -229,7 +232,7 @@ def _all_equal(left: str, right: str, columns: list[str]) -> Column:
     return reduce(lambda a, b: a & b, [F.col(f"{left}.{c}").eqNullSafe(F.col(f"{right}.{c}")) for c in columns])
 
 
-def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
+def merge_posts(silver: DataFrame, new: DataFrame, persist: bool = False) -> PostsMerge:
     """Merge newly ingested posts into silver by key, with the rules of :func:`dedupe_posts`.
 
     The result equals :func:`dedupe_posts` over all the bronze rows behind ``silver`` and ``new`` provided every
@@ -242,15 +245,28 @@ def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
     Args:
         silver: the current silver posts (:data:`SILVER_POSTS`, or at least the rows of :func:`touched_silver`).
         new: normalised posts (:func:`normalise_posts`) of the new bronze partitions.
+        persist: mark the frames that several outputs share for persisting (the de-duplicated new posts, their
+            silver rows, the silver rivals of their texts, the ranked candidates, the re-deliveries equal to their
+            silver row), so that evaluating every output computes the
+            merge plan once instead of once per output (Spark recomputes an unpersisted frame for each action, each
+            time as a few more jobs); they are listed in :attr:`PostsMerge.cached`. Marking starts no job.
 
     Returns:
         A :class:`PostsMerge`; ``rows(new) == (rows(added) - rows(removed)) + rows(quarantine) + (rows(duplicates)
         + rows(removed))``: new rows = silver rows added net + quarantined + every duplicate dropped.
     """
+    cached: list[DataFrame] = []
+
+    def keep(df: DataFrame) -> DataFrame:
+        if persist:
+            cached.append(df.persist())
+        return df
+
     kept, quarantine = _split_empty(new)
     unique, dup_id = _dedupe_ids(kept)
+    unique = keep(unique)
     ids = unique.select("post_id")
-    old = silver.join(ids, "post_id", "left_semi")
+    old = keep(silver.join(ids, "post_id", "left_semi"))
     fields = (*TEXT_KEY, "created_at")
     changed = old.alias("o").join(unique.alias("n"), "post_id").where(~_all_equal("o", "n", list(fields)))
     first = old.select("post_id", F.col("ingest_date").alias("_first_ingest"))
@@ -260,14 +276,16 @@ def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
         .drop("_first_ingest")
     )
     rest = silver.join(ids, "post_id", "left_anti")
-    rivals = rest.join(unique.select(*TEXT_KEY).distinct(), list(TEXT_KEY), "left_semi")
+    rivals = keep(rest.join(unique.select(*TEXT_KEY).distinct(), list(TEXT_KEY), "left_semi"))
     candidates = unique.withColumn("_old", F.lit(False)).unionByName(
         rivals.select("post_id", *fields, F.lit(True).alias("_old")), allowMissingColumns=True
     )
-    ranked = _text_rank(candidates)
+    ranked = keep(_text_rank(candidates))
     winners = _silver(ranked.where((F.col("_text_rank") == 1) & ~F.col("_old")))
     columns = [c for c in SILVER_POSTS.fieldNames() if c != "post_id"]
-    same = winners.alias("n").join(old.alias("o"), "post_id").where(_all_equal("o", "n", columns)).select("post_id")
+    same = keep(
+        winners.alias("n").join(old.alias("o"), "post_id").where(_all_equal("o", "n", columns)).select("post_id")
+    )
     added = winners.join(same, "post_id", "left_anti")
     beaten = ranked.where((F.col("_text_rank") > 1) & F.col("_old")).select("post_id")
     removed = (
@@ -283,4 +301,4 @@ def merge_posts(silver: DataFrame, new: DataFrame) -> PostsMerge:
         "post_id", F.lit("duplicate text").alias("reason")
     )
     dropped = dropped.unionByName(same.select("post_id", F.lit("duplicate id").alias("reason")))
-    return PostsMerge(added, removed, quarantine, dup_id.unionByName(dropped), changed.select("post_id"))
+    return PostsMerge(added, removed, quarantine, dup_id.unionByName(dropped), changed.select("post_id"), cached)

@@ -106,6 +106,14 @@ def unchanged_since(uri: str, fp: Mapping[str, Any], run_date: dt.date, enabled:
     return {"date": max(earlier), "lines": int(recorded[max(earlier)]["lines"])}
 
 
+def recorded_lines(uri: str) -> dict[str, int]:
+    """ISO ingest date -> landing lines read, for the dates the bronze table at ``uri`` records (the
+    :data:`KEEP_DATES` newest ingests; empty for a table without a commit or written before fingerprints)."""
+    commit = tables.current(uri) if tables.exists(uri) else None
+    recorded = ((commit.meta if commit is not None else None) or {}).get(META_KEY, {})
+    return {d: int(r["lines"]) for d, r in recorded.items()}
+
+
 def meta_with(uri: str, fp: Mapping[str, Any], run_date: dt.date, lines: int) -> dict[str, Any]:
     """The bronze table's commit meta for the write of ``run_date``'s partition: its current meta with this date's
     fingerprint and line count added, keeping the :data:`KEEP_DATES` newest dates that are partitions."""

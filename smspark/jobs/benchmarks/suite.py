@@ -304,6 +304,19 @@ def run_stage(job: str, args: list[str], common: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def latest_stage(root: Path, job: str, stage: str) -> dict[str, Any]:
+    """The record of ``stage`` in the newest run manifest of ``job`` under the scale root ``root`` (``runs/``).
+
+    Raises:
+        UserError: no such manifest or stage.
+    """
+    manifests = sorted((root / "runs").glob(f"*-{job}-*/manifest.json"))
+    stages = json.loads(manifests[-1].read_text(encoding="utf-8"))["stages"] if manifests else {}
+    if stage not in stages:
+        raise UserError(f"no {stage} record in a run manifest under {root / 'runs'}")
+    return stages[stage]
+
+
 def wipe(root: Path, layers: tuple[str, ...] = WRITTEN) -> None:
     """Remove what the pipeline wrote under a scale root (``landing`` stays)."""
     for layer in layers:
@@ -450,9 +463,15 @@ def incremental_vs_full(ctx: JobContext, s: SuiteArgs, work: Path) -> tuple[floa
             shutil.copytree(snapshot / name, root / name)
 
     common = job_argv(root, ctx, day)
+
+    def etl_side(*args: str) -> Timed:
+        seconds = run_stage("etl", ["--tables", "posts", *args], common)
+        rec = latest_stage(root, "etl", "etl.posts")
+        return Timed(seconds, {"mode": rec.get("mode"), "months_written": rec["outputs"].get("months_written")})
+
     pair = side_by_side(
-        ("incremental", lambda: run_stage("etl", ["--tables", "posts"], common)),
-        ("full", lambda: run_stage("etl", ["--tables", "posts", "--full"], common)),
+        ("incremental", etl_side),
+        ("full", lambda: etl_side("--full")),
         s.pipeline_repeat,
         {"incremental": restore, "full": restore},
     )
@@ -463,6 +482,7 @@ def incremental_vs_full(ctx: JobContext, s: SuiteArgs, work: Path) -> tuple[floa
         "added_day_posts": n_day,
         "incremental_seconds": sm["incremental_seconds"],
         "full_seconds": sm["full_seconds"],
+        "runs": {"incremental": pair.details["incremental"], "full": pair.details["full"]},
     }
 
 

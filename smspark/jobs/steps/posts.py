@@ -128,10 +128,10 @@ def _etl_merge(
     silver = tables.read(ctx.spark, out)
     # one scan of silver's key columns, without a shuffle of silver for a batch the size of a few days
     touched = touched_silver(silver, normalised, broadcast=n_in <= BROADCAST_ROWS).persist()
-    merge = merge_posts(touched, normalised)
+    merge = merge_posts(touched, normalised, persist=True)  # the outputs below share one evaluation of the plan
     if merge.changed.limit(1).count():
-        touched.unpersist()
-        normalised.unpersist()
+        for df in (*merge.cached, touched, normalised):
+            df.unpersist()
         return {"full_reason": "re-delivered posts changed their text or time"}
     added = merge.added.persist()
     removed = merge.removed.persist()
@@ -153,7 +153,7 @@ def _etl_merge(
     dups = merge.duplicates.unionByName(removed.select("post_id", "reason"))
     dup_counts = {r["reason"]: r["count"] for r in dups.groupBy("reason").count().collect()}
     n_added = added.count() - removed.count()  # silver rows after - before: the months rewritten lost and gained these
-    for df in (added, removed, touched, normalised):
+    for df in (added, removed, *merge.cached, touched, normalised):
         df.unpersist()
     record["outputs"]["months_written"] = len(months)
     return {
