@@ -95,10 +95,10 @@ def unchanged_since(uri: str, fp: Mapping[str, Any], run_date: dt.date, enabled:
     """The latest earlier ingest date of the bronze table at ``uri`` recorded with fingerprint ``fp``, as
     ``{"date": ISO date, "lines": lines read then}``, or None (reuse off, no earlier date, another fingerprint, or
     that partition no longer in the table). Only the latest earlier date is a candidate."""
-    if not enabled or not tables.exists(uri):
+    recorded = _recorded(uri) if enabled else {}
+    if not recorded:
         return None
     day = run_date.isoformat()
-    recorded = (tables.current(uri).meta or {}).get(META_KEY, {})
     present = set(tables.partition_values(uri, "ingest_date"))
     earlier = [d for d in recorded if d < day and d in present]
     if not earlier or recorded[max(earlier)]["fingerprint"] != fp:
@@ -106,12 +106,16 @@ def unchanged_since(uri: str, fp: Mapping[str, Any], run_date: dt.date, enabled:
     return {"date": max(earlier), "lines": int(recorded[max(earlier)]["lines"])}
 
 
-def recorded_lines(uri: str) -> dict[str, int]:
-    """ISO ingest date -> landing lines read, for the dates the bronze table at ``uri`` records (the
+def _recorded(uri: str) -> dict[str, dict[str, Any]]:
+    """ISO ingest date -> ``{"fingerprint", "lines"}`` as the bronze table at ``uri`` records them in its commit (the
     :data:`KEEP_DATES` newest ingests; empty for a table without a commit or written before fingerprints)."""
-    commit = tables.current(uri) if tables.exists(uri) else None
-    recorded = ((commit.meta if commit is not None else None) or {}).get(META_KEY, {})
-    return {d: int(r["lines"]) for d, r in recorded.items()}
+    commit = tables.current(uri)
+    return (commit.meta or {}).get(META_KEY, {}) if commit is not None else {}
+
+
+def recorded_lines(uri: str) -> dict[str, int]:
+    """ISO ingest date -> landing lines read, for the dates the bronze table at ``uri`` records (:func:`_recorded`)."""
+    return {d: int(r["lines"]) for d, r in _recorded(uri).items()}
 
 
 def meta_with(uri: str, fp: Mapping[str, Any], run_date: dt.date, lines: int) -> dict[str, Any]:
