@@ -44,6 +44,7 @@ def test_scale_posts_keeps_text_multiset_and_unique_ids():
     assert all((a is None) == (b is None) for a, b in shifted)
     assert any(a != b for a, b in shifted if a is not None)
     assert scaled == list(scale_posts(real, 3, seed=7))
+    assert list(scale_posts(real, 3, seed=7, first_copy=2)) == scaled[2 * len(real) :]
 
 
 def test_posts_on_day_keeps_time_of_day_and_everything_else():

@@ -51,7 +51,7 @@ def _shift_iso(value: str | None, seconds: int) -> str | None:
 
 
 def scale_posts(
-    records: Iterable[dict[str, Any]], n: int, seed: int = 0, max_shift_days: int = 30
+    records: Iterable[dict[str, Any]], n: int, seed: int = 0, max_shift_days: int = 30, first_copy: int = 0
 ) -> Iterator[dict[str, Any]]:
     """The real posts followed by ``n - 1`` replayed copies (see the module docstring).
 
@@ -61,22 +61,27 @@ def scale_posts(
         n: total copies including the real one (>= 1).
         seed: seed of the per-post time offsets and the author shuffle.
         max_shift_days: time offsets are drawn uniformly in ``[0, max_shift_days)`` days, in whole seconds.
+        first_copy: yield only copies ``k >= first_copy`` (0 = the real posts too); the earlier copies' random
+            draws are still made, so each yielded copy is the one the whole output holds.
 
     Yields:
-        ``len(records) * n`` dicts: the real ones unchanged, the copies with the same keys plus ``replica`` (int
-        ``k``); ids are unique when the input ids are.
+        ``len(records) * (n - first_copy)`` dicts: the real ones unchanged, the copies with the same keys plus
+        ``replica`` (int ``k``); ids are unique when the input ids are.
 
     Raises:
         ValueError: for ``n < 1`` or a ``created_at`` not in the format above.
     """
     _check_n(n)
     real = list(records)
-    yield from real
+    if first_copy == 0:
+        yield from real
     rng = np.random.default_rng(seed)
     for k in range(1, n):
         offsets = rng.integers(0, max_shift_days * 86_400, size=len(real))
-        authors = [None if r["author"] is None else f"{r['author']}~{k}" for r in real]
         order = rng.permutation(len(real))
+        if k < first_copy:
+            continue
+        authors = [None if r["author"] is None else f"{r['author']}~{k}" for r in real]
         for i, record in enumerate(real):
             copy = dict(record)
             copy["id"] = None if record["id"] is None else f"{record['id']}-x{k}"

@@ -41,7 +41,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -448,7 +447,7 @@ def incremental_vs_full(ctx: JobContext, s: SuiteArgs, work: Path) -> tuple[floa
         if src.exists():
             with src.open(encoding="utf-8") as fh:
                 real = [json.loads(line) for line in fh if line.strip()]
-            copy = list(islice(scale_posts(real, s.scale + 1, seed=index), s.scale * len(real), None))
+            copy = list(scale_posts(real, s.scale + 1, seed=index, first_copy=s.scale))
             dest = day_landing / rel.replace("posts/", "posts/day_", 1)
             n_day += write_jsonl(posts_on_day(copy[::DAY_EVERY], day), dest)
     run_stage("ingest", ["--tables", "posts"], job_argv(root, ctx, day, day_landing))
