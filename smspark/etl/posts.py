@@ -247,9 +247,9 @@ def merge_posts(silver: DataFrame, new: DataFrame, persist: bool = False) -> Pos
         new: normalised posts (:func:`normalise_posts`) of the new bronze partitions.
         persist: mark the frames that several outputs share for persisting (the de-duplicated new posts, their
             silver rows, the silver rivals of their texts, the ranked candidates, the re-deliveries equal to their
-            silver row), so that evaluating every output computes the
-            merge plan once instead of once per output (Spark recomputes an unpersisted frame for each action, each
-            time as a few more jobs); they are listed in :attr:`PostsMerge.cached`. Marking starts no job.
+            silver row), so that evaluating every output computes the merge plan once instead of once per output
+            (Spark recomputes an unpersisted frame for each action, each time as a few more jobs); they are listed
+            in :attr:`PostsMerge.cached`. Marking starts no job.
 
     Returns:
         A :class:`PostsMerge`; ``rows(new) == (rows(added) - rows(removed)) + rows(quarantine) + (rows(duplicates)
