@@ -97,14 +97,27 @@ def test_parse_posts_quarantines_each_kind_of_bad_line(spark):
             F.lit("file:/x/posts/demo/p.jsonl").alias("source_file"),
         )
     )
-    bronze, quarantine = parse_posts(lines, DAY)
+    bronze, quarantine, checked = parse_posts(lines, DAY)
     assertSchemaEqual(bronze.schema, BRONZE_POSTS, ignoreNullable=True)
     assertSchemaEqual(quarantine.schema, QUARANTINE, ignoreNullable=True)
     expected = [Row(raw=k, reason=v) for k, v in bad.items()] + [
         Row(raw='{"id": "7", "text": "caf\ufffd"}', reason="not valid UTF-8")
     ]
-    assertDataFrameEqual(quarantine.select("raw", "reason"), expected)
-    row = bronze.collect()
+    uncached = parse_posts(lines, DAY).bronze._jdf.queryExecution().optimizedPlan().toString()
+    assert uncached.count("from_json") > 1  # the reason filter pushed below the parse, from_json inlined into it
+    checked.persist()
+    try:
+        assert checked.count() == lines.count()  # every line once, the valid ones with a null reason
+        assert checked.where(F.col("reason").isNull()).count() == 1
+        # with the checked lines cached, neither output parses a line again (Spark would otherwise inline from_json
+        # into the pushed-down reason filter once per checked field)
+        for out in (bronze, quarantine):
+            plan = out._jdf.queryExecution().optimizedPlan().toString()
+            assert "InMemoryRelation" in plan and plan.count("from_json") == 1  # once, in the cached relation
+        assertDataFrameEqual(quarantine.select("raw", "reason"), expected)
+        row = bronze.collect()
+    finally:
+        checked.unpersist()
     assert len(row) == 1 and row[0]["post_id"] == "1" and row[0]["corpus"] == "demo"
     assert row[0]["created_at"] == dt.datetime(2017, 1, 20, 17, 0)
 
@@ -117,7 +130,7 @@ def test_clean_posts_dedupes_and_pseudonymises(spark):
         {"id": "3", "text": "positive vibes", "label": "Positive"},
         {"id": "4", "text": "&nbsp;"},
     ]
-    bronze, quarantine = parse_posts(_lines(spark, *[json.dumps(r) for r in rows]), DAY)
+    bronze, quarantine, _ = parse_posts(_lines(spark, *[json.dumps(r) for r in rows]), DAY)
     assert quarantine.count() == 0
     silver, q2, dups = clean_posts(bronze, b"test-key")
     assertSchemaEqual(silver.schema, SILVER_POSTS, ignoreNullable=True)

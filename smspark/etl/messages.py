@@ -36,7 +36,16 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
-from smspark.etl.jsonlines import conform, first_reason, line_checks, parse_json_lines, rejected_lines, source_of
+from smspark.etl.jsonlines import (
+    ParsedLines,
+    checked_lines,
+    conform,
+    first_reason,
+    line_checks,
+    parse_json_lines,
+    rejected_lines,
+    source_of,
+)
 from smspark.etl.pseudonymise import pseudonym
 from smspark.schemas import BRONZE_MESSAGES, LANDING_MESSAGE, MESSAGE_LABELS, QUARANTINE, SILVER_MESSAGES
 
@@ -346,7 +355,7 @@ DECODED_STRUCT = StructType(
 )
 
 
-def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, DataFrame]:
+def parse_messages(lines: DataFrame, ingest_date: dt.date) -> ParsedLines:
     """Parse landing lines into bronze messages; reject what cannot be parsed.
 
     Args:
@@ -355,10 +364,11 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
         ingest_date: the bronze partition these rows land in.
 
     Returns:
-        ``(bronze, quarantine)``: rows with schema :data:`BRONZE_MESSAGES` (``raw_bytes`` = ``raw_base64``
-        decoded); rejected lines with schema :data:`QUARANTINE` and one of the reasons ``not valid UTF-8``,
-        ``empty line``, ``malformed JSON``, ``missing message_id``, ``missing raw``, ``label not one of ham/spam``,
-        ``raw_base64 is not valid base64``. Every input line is in exactly one.
+        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: rows with schema
+        :data:`BRONZE_MESSAGES` (``raw_bytes`` = ``raw_base64`` decoded); rejected lines with schema
+        :data:`QUARANTINE` and one of the reasons ``not valid UTF-8``, ``empty line``, ``malformed JSON``,
+        ``missing message_id``, ``missing raw``, ``label not one of ham/spam``, ``raw_base64 is not valid base64``.
+        Every input line is in exactly one. Persist ``checked`` to parse each line once for both.
     """
     p = parse_json_lines(lines, LANDING_MESSAGE)
     label = F.lower(F.trim(F.col("j.label")))
@@ -370,7 +380,7 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
         (label.isNotNull() & ~label.isin(*MESSAGE_LABELS), "label not one of " + "/".join(MESSAGE_LABELS)),
         (F.col("j.raw_base64").isNotNull() & raw_bytes.isNull(), "raw_base64 is not valid base64"),
     )
-    p = p.withColumn("reason", reason)
+    p = checked_lines(p, reason)
     day = F.lit(ingest_date).cast("date")
     bronze = p.where(F.col("reason").isNull()).select(
         F.trim(F.col("j.message_id")).alias("message_id"),
@@ -382,7 +392,7 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> tuple[DataFrame, D
         "source_file",
         day.alias("ingest_date"),
     )
-    return conform(bronze, BRONZE_MESSAGES), rejected_lines(p, "messages", ingest_date)
+    return ParsedLines(conform(bronze, BRONZE_MESSAGES), rejected_lines(p, "messages", ingest_date), p)
 
 
 def decode_row(raw: str | None, raw_bytes: bytes | None, key: bytes) -> dict[str, object]:

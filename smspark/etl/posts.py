@@ -12,14 +12,21 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from smspark.etl.jsonlines import conform, first_reason, line_checks, parse_json_lines, rejected_lines, source_of
+from smspark.etl.jsonlines import (
+    ParsedLines,
+    checked_lines,
+    conform,
+    first_reason,
+    line_checks,
+    parse_json_lines,
+    rejected_lines,
+    source_of,
+)
 from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
 
 
-def parse_posts(
-    lines: DataFrame, ingest_date: dt.date, max_text_chars: int | None = None
-) -> tuple[DataFrame, DataFrame]:
+def parse_posts(lines: DataFrame, ingest_date: dt.date, max_text_chars: int | None = None) -> ParsedLines:
     """Parse landing lines into bronze posts; reject what cannot be parsed.
 
     Tolerated and kept: a UTF-8 byte-order mark before a line (a file saved by a Windows editor starts with one),
@@ -35,11 +42,12 @@ def parse_posts(
             None: no limit.
 
     Returns:
-        ``(bronze, quarantine)``: bronze rows with schema :data:`BRONZE_POSTS`; rejected lines with schema
-        :data:`QUARANTINE` and one of the reasons ``not valid UTF-8``, ``empty line``, ``malformed JSON``,
-        ``missing id``, ``missing text``, ``text too long (more than <n> characters)``,
-        ``created_at is not an ISO-8601 timestamp``, ``label not one of negative/neutral/positive``,
-        ``negative count``. Every input line is in exactly one; ``raw`` is the line as read.
+        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: bronze rows with schema
+        :data:`BRONZE_POSTS`; rejected lines with schema :data:`QUARANTINE` and one of the reasons
+        ``not valid UTF-8``, ``empty line``, ``malformed JSON``, ``missing id``, ``missing text``,
+        ``text too long (more than <n> characters)``, ``created_at is not an ISO-8601 timestamp``,
+        ``label not one of negative/neutral/positive``, ``negative count``. Every input line is in exactly one;
+        ``raw`` is the line as read. Persist ``checked`` to parse each line once for both.
     """
     p = parse_json_lines(lines, LANDING_POST)
     too_long = F.lit(False) if max_text_chars is None else F.length(F.col("j.text")) > max_text_chars
@@ -54,7 +62,7 @@ def parse_posts(
         (label.isNotNull() & ~label.isin(*SENTIMENT_CLASSES), "label not one of " + "/".join(SENTIMENT_CLASSES)),
         ((F.col("j.retweet_count") < 0) | (F.col("j.favorite_count") < 0), "negative count"),
     )
-    p = p.withColumn("reason", reason)
+    p = checked_lines(p, reason)
     day = F.lit(ingest_date).cast("date")
     bronze = p.where(F.col("reason").isNull()).select(
         F.trim(F.col("j.id")).alias("post_id"),
@@ -72,7 +80,7 @@ def parse_posts(
         "source_file",
         day.alias("ingest_date"),
     )
-    return conform(bronze, BRONZE_POSTS), rejected_lines(p, "posts", ingest_date)
+    return ParsedLines(conform(bronze, BRONZE_POSTS), rejected_lines(p, "posts", ingest_date), p)
 
 
 def clean_posts(bronze: DataFrame, key: bytes) -> tuple[DataFrame, DataFrame, DataFrame]:

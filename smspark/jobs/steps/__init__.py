@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from smspark import storage
+from smspark.etl.jsonlines import ParsedLines
 from smspark.jobs.common import UserError
 
 
@@ -60,9 +61,7 @@ def names_arg(value: str) -> list[str]:
     return [v for v in value.split(",") if v]
 
 
-def ingest_json_lines(
-    ctx: Any, table: str, parse: Callable[[DataFrame, dt.date], tuple[DataFrame, DataFrame]]
-) -> dict[str, Any]:
+def ingest_json_lines(ctx: Any, table: str, parse: Callable[[DataFrame, dt.date], ParsedLines]) -> dict[str, Any]:
     """The ingest of a JSON-lines table: ``landing/<table>/**/*.jsonl`` (and ``*.json``) -> ``bronze/<table>``
     (partition ``ingest_date`` = the run date, replaced on a re-run) and ``quarantine/<table>``; reconciles
     ``lines read = bronze rows + quarantined``.
@@ -70,8 +69,9 @@ def ingest_json_lines(
     Args:
         ctx: the job context.
         table: the landing folder and the table name.
-        parse: ``(lines, ingest_date) -> (bronze, quarantine)``; ``lines`` has ``value`` (the raw line) and
-            ``source_file``.
+        parse: ``(lines, ingest_date) -> ParsedLines`` (:class:`smspark.etl.jsonlines.ParsedLines`); ``lines``
+            has ``value`` (the raw line) and ``source_file``. Its ``checked`` lines are persisted while both outputs
+            are written, so every line is parsed once.
 
     When the landing files, the parsing code and the settings are those of the latest earlier ingest date
     (:mod:`smspark.jobs.landing`), that date's bronze rows and ingest rejects are copied instead of parsing again
@@ -101,13 +101,13 @@ def ingest_json_lines(
         lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
             "value", F.col("_metadata.file_path").alias("source_file")
         )
-        lines = lines.persist()
-        n_in = lines.count()
-        bronze, quarantine = parse(lines, ctx.run_date)
-        write_partitions(bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
-        n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
+        parsed = parse(lines, ctx.run_date)
+        checked = parsed.checked.persist()  # each line parsed and checked once, for bronze and quarantine
+        n_in = checked.count()
+        write_partitions(parsed.bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
+        n_q = write_quarantine(parsed.quarantine, ctx.layout, table, "ingest", ctx.run_date)
         n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-        lines.unpersist()
+        checked.unpersist()
     ctx.output(f"bronze/{table}", out)
     record = {
         "inputs": {"landing": src, "files": len(files)},
