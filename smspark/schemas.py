@@ -460,7 +460,8 @@ BRONZE_ITEMS = StructType(
 )
 
 #: Curated ratings: ``user_id`` pseudonymised with the keyed HMAC (``u_<16 hex>``), one row per
-#: (user, item, event_time); ``dt`` is the UTC date of ``event_time``.
+#: (user, item, event_time); ``dt`` is the UTC date of ``event_time``, ``month`` the first day of its month (the
+#: table's partition).
 SILVER_INTERACTIONS = StructType(
     [
         StructField("user_id", StringType(), False),
@@ -469,6 +470,7 @@ SILVER_INTERACTIONS = StructType(
         StructField("event_time", TimestampType(), False),
         StructField("ingest_date", DateType(), False),
         StructField("dt", DateType(), False),
+        StructField("month", DateType(), False),
     ]
 )
 

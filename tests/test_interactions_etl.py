@@ -337,6 +337,11 @@ def _files(uri: str) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for d in tables.data_uris(uri) for p in local(d).glob("*.parquet")}
 
 
+def _months(rows: list[list[str]]) -> set[str]:
+    """The ``month`` partitions (first day, ISO) of ratings ``[user, item, rating, epoch seconds]``."""
+    return {dt.datetime.fromtimestamp(int(r[3]), dt.UTC).date().replace(day=1).isoformat() for r in rows}
+
+
 def _etl_reject_of(row: dict, day: dt.date) -> bool:
     return row["stage"] == "etl" and str(row["ingest_date"]) == day.isoformat()
 
@@ -344,7 +349,7 @@ def _etl_reject_of(row: dict, day: dt.date) -> bool:
 def test_incremental_etl_equals_full_rebuild_and_nothing_new_rewrites_nothing(spark, tmp_path):
     """Day 1: the real ratings of four users and half of a fifth's, and an unknown item. Day 2: the other half, two
     more users, 300 day-1 ratings delivered again, one day-2 rating twice and the unknown item again. The day-2 merge
-    rewrites only the ``dt`` partitions that get ratings and equals ``etl --full`` on a copy; day 3 delivers day 2
+    rewrites only the months that get ratings and equals ``etl --full`` on a copy; day 3 delivers day 2
     again: nothing new, so no data file of silver/interactions or silver/items changes."""
     rows, movies = real_slice(MERGE_USERS)
     half = [r for r in rows if r[0] == "268"]
@@ -360,7 +365,7 @@ def test_incremental_etl_equals_full_rebuild_and_nothing_new_rewrites_nothing(sp
     first = _etl_day(spark, root, tmp_path / "day1", DAY1)
     assert first["mode"] == "full" and "no merge state" in first["full_reason"] and first["counts"]["reconciled"]
     before = tables.current(silver_uri).partitions
-    assert len(before) == 5
+    assert set(before) == {f"month={m}" for m in _months(day1)}
 
     merged = _etl_day(spark, root, tmp_path / "day2", DAY2)
     c = merged["counts"]
@@ -370,8 +375,10 @@ def test_incremental_etl_equals_full_rebuild_and_nothing_new_rewrites_nothing(sp
     assert c["duplicates_by_reason"] == {IN_SILVER: len(again), DUPLICATE: 1}
     assert c["items"]["rewritten"] and c["items"]["reconciled"]  # day 2 rates movies day 1 did not list
     after = tables.current(silver_uri).partitions
-    assert merged["outputs"]["dt_written"] == 3 and len(after) == 7  # user 268's day, and the two new users' days
-    assert sum(after[p] == before[p] for p in before) == 4  # the four day-1 users' partitions are not rewritten
+    written = {f"month={m}" for m in _months(day2)}  # the months of user 268's second half and the two new users
+    assert merged["outputs"]["months_written"] == len(written) and set(after) == set(before) | written
+    unchanged = set(before) - written
+    assert unchanged and all(after[p] == before[p] for p in unchanged)  # the other months are not rewritten
     incremental = _table_rows(root, "silver", "interactions")
     assert len(incremental) == len(day1) + len(day2)
     q_drop = ("quarantined_at",)

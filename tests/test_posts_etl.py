@@ -16,6 +16,7 @@ from smspark.etl.pseudonymise import post_pseudonym, pseudonym, pseudonymise_men
 from smspark.etl.text import normalise_text, tokenize
 from smspark.features.text import encode, split_col
 from smspark.schemas import BRONZE_POSTS, QUARANTINE, SILVER_POSTS
+from tests.conftest import require_landing
 
 DAY = dt.date(2026, 11, 21)
 
@@ -207,3 +208,18 @@ def test_post_pseudonym_is_keyed_and_separate_from_user_pseudonyms():
     assert a == post_pseudonym(" 12345 ", b"k1") != post_pseudonym("12345", b"k2")
     assert a[2:] != pseudonym("12345", b"k1")[2:]
     assert post_pseudonym(None, b"k1") is None and post_pseudonym("", b"k1") is None
+
+
+def test_the_mention_prescan_skips_no_real_handle():
+    """A post the cheap scan (``@`` or ``.com/``) passes over has no match of the full handle pattern: checked on
+    every real sample post, normalised as silver does."""
+    from smspark.etl.pseudonymise import _MAY_MENTION, MENTION
+
+    texts = []
+    for corpus in ("labelled_tweets", "trump_archive"):
+        with require_landing("posts", corpus, "posts.jsonl").open(encoding="utf-8") as fh:
+            texts += [normalise_text(json.loads(line).get("text")) or "" for line in fh if line.strip()]
+    skipped = [t for t in texts if not _MAY_MENTION.search(t)]
+    assert len(texts) > 50_000 and 0 < len(skipped) < len(texts)
+    assert not [t for t in skipped if MENTION.search(t)]
+    assert all(pseudonymise_mentions(t, b"k") == t for t in skipped[:1000])

@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from smspark.etl.partitions import month_col
 from smspark.etl.pseudonymise import pseudonym_col
 from smspark.schemas import BRONZE_INTERACTIONS, BRONZE_ITEMS, QUARANTINE, SILVER_INTERACTIONS, SILVER_ITEMS
 from smspark.sources.movielens import ML_100K, ML_LATEST, RATING_RANGE
@@ -262,7 +263,8 @@ def clean_interactions(
     ``unknown item``. Duplicates, the same (user, item, event_time) more than once (:data:`KEY`), keep one rating:
     that of the latest ingest, then the first source file, then the highest rating. The kept row's ``ingest_date``
     is the first ingest that delivered that rating for the key, so a re-delivery of the same rating leaves the
-    silver row as it was (what lets :func:`merge_interactions` skip it). ``dt`` = UTC date of ``event_time``.
+    silver row as it was (what lets :func:`merge_interactions` skip it). ``dt`` = UTC date of ``event_time``,
+    ``month`` the first day of its month (the partition, :mod:`smspark.etl.partitions`).
 
     Returns:
         ``(silver, quarantine, duplicates)``: :data:`SILVER_INTERACTIONS`, :data:`QUARANTINE` (``raw`` is a JSON of
@@ -285,7 +287,8 @@ def clean_interactions(
     df = df.withColumn("_first", F.min(same).over(Window.partitionBy(*KEY)))
     dups = df.where(F.col("_rank") > 1).select("user_id", "item_id", F.lit(DUPLICATE).alias("reason"))
     silver = df.where(F.col("_rank") == 1).withColumn("ingest_date", F.col("_first"))
-    return conform(silver.withColumn("dt", F.to_date("event_time")), SILVER_INTERACTIONS), quarantine, dups
+    silver = silver.withColumn("dt", F.to_date("event_time")).withColumn("month", month_col(F.col("dt")))
+    return conform(silver, SILVER_INTERACTIONS), quarantine, dups
 
 
 @dataclass

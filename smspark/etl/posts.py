@@ -22,6 +22,7 @@ from smspark.etl.jsonlines import (
     rejected_lines,
     source_of,
 )
+from smspark.etl.partitions import month_col
 from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS
 
@@ -120,11 +121,6 @@ def normalise_posts(bronze: DataFrame, key: bytes) -> DataFrame:
 
 #: The text de-duplication key: one post per normalised text within a corpus and replayed copy.
 TEXT_KEY: tuple[str, ...] = ("corpus", "replica", "text")
-
-
-def month_col(day: Column) -> Column:
-    """The first day of ``day``'s month (date): the partition of ``silver/posts``."""
-    return F.trunc(day, "month").cast("date")
 
 
 def _split_empty(df: DataFrame) -> tuple[DataFrame, DataFrame]:

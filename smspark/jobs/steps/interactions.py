@@ -2,8 +2,8 @@
 
 - ingest: ``landing/movielens`` (ml-latest ``ratings.csv``/``movies.csv`` or ml-100k ``u.data``/``u.item``/
   ``u.genre``, detected from the files) -> ``bronze/interactions``, ``bronze/items`` (partition ``ingest_date``)
-- etl: bronze -> ``silver/interactions`` (partition ``dt``, user ids pseudonymised, key (user, item, event time)):
-  new bronze partitions merged into the ``dt`` partitions they add ratings to, or a full rebuild (``--full``); and
+- etl: bronze -> ``silver/interactions`` (partition ``month``, column ``dt``, user ids pseudonymised, key (user, item,
+  event time)): new bronze partitions merged into the months they add ratings to, or a full rebuild (``--full``); and
   ``silver/items``, rebuilt when ``bronze/items`` changed
 - features: ``features/recommender/{train,val,test}`` and ``features/behaviour/{train,val,test}`` + ``id_maps.npz``
 - (training: NeuMF next to ALS and popularity, :mod:`smspark.train.recommender`; the GRU engagement model next to
@@ -39,6 +39,7 @@ from smspark.etl.interactions import (
     pseudonymise_interactions,
     quarantined_item_ids,
 )
+from smspark.etl.partitions import MONTH
 from smspark.features.interactions import (
     SPLITS,
     IdMaps,
@@ -174,10 +175,11 @@ ITEMS_MERGED = "bronze_items_partitions"
 
 
 def etl(ctx: JobContext) -> dict[str, Any]:
-    """``bronze/interactions`` (+ ``bronze/items``) -> ``silver/interactions`` (partition ``dt``) and ``silver/items``.
+    """``bronze/interactions`` (+ ``bronze/items``) -> ``silver/interactions`` (partition ``month``) and
+    ``silver/items``.
 
     The bronze ``ingest_date`` partitions not merged yet are merged by key (:func:`merge_interactions`), rewriting
-    only the ``dt`` partitions that receive new ratings; when they bring nothing new only a commit recording them is
+    only the months that receive new ratings; when they bring nothing new only a commit recording them is
     written (no data directory changes). ``silver/items`` is rebuilt when ``bronze/items`` changed and the rebuilt
     catalogue differs. A full rebuild from all of bronze runs when asked (``--full``), on the first run, or when a
     merge could differ from it (a merged partition re-ingested, an older date, a re-delivered rating whose value
@@ -190,7 +192,7 @@ def etl(ctx: JobContext) -> dict[str, Any]:
     bronze_parts = bronze_partitions(src)
     items_parts = bronze_partitions(storage.join(ctx.layout.bronze, "items"))
     silver = tables.current(out)
-    reason = full_rebuild_reason(ctx.cfg.etl.full, silver, bronze_parts, "silver/interactions", ["dt"])
+    reason = full_rebuild_reason(ctx.cfg.etl.full, silver, bronze_parts, "silver/interactions", [MONTH])
     if reason is None:
         record = _etl_merge(ctx, src, out, silver, bronze_parts, items_parts)
         if "full_reason" not in record:
@@ -248,7 +250,7 @@ def _etl_full(ctx: JobContext, src: str, out: str, meta: dict[str, Any], reason:
         items_counts = _write_items(ctx, silver_items, item_dups)
     pseudonymised = pseudonymise_interactions(bronze, ctx.cfg.pseudonym_key()).persist()
     silver, quarantine, dups = clean_interactions(pseudonymised, silver_items)
-    write_table(silver.repartition(F.col("dt")), out, "dt", meta=meta)
+    write_table(silver.repartition(MONTH), out, MONTH, meta=meta, max_records_per_file=ctx.cfg.etl.rows_per_file)
     n_q = write_quarantine(quarantine, ctx.layout, "interactions", "etl")
     n_dup = dups.count()
     written = read_parquet(ctx.spark, out)
@@ -308,15 +310,15 @@ def _etl_merge(
     bronze_parts: dict[str, str],
     items_parts: dict[str, str],
 ) -> dict[str, Any]:
-    """Merge the bronze partitions not merged yet into ``silver/interactions``, rewriting only the ``dt`` partitions
-    that receive new ratings, and rebuild ``silver/items`` when ``bronze/items`` changed and the catalogue differs.
+    """Merge the bronze partitions not merged yet into ``silver/interactions``, rewriting only the months that receive
+    new ratings, and rebuild ``silver/items`` when ``bronze/items`` changed and the catalogue differs.
     Returns the stage record, or ``{"full_reason": ...}`` when the merge would not equal a full rebuild."""
     new, state = new_partitions(before, bronze_parts)
     items_out = storage.join(ctx.layout.silver, "items")
     items_changed = before.meta.get(ITEMS_MERGED) != items_parts
     record: dict[str, Any] = {
         "inputs": {"bronze": src, "ingest_dates": new, "bronze_items": bool(items_parts)},
-        "outputs": {"silver": out, "silver_items": items_out, "dt_written": 0},
+        "outputs": {"silver": out, "silver_items": items_out, "months_written": 0},
         "mode": "incremental",
     }
     ctx.output("silver/interactions", out)
@@ -327,7 +329,7 @@ def _etl_merge(
     if redelivery is not None:
         meta = {MERGED: state, ITEMS_MERGED: items_parts}
         return _merge_redelivery(ctx, out, record, new[0], *redelivery, meta)
-    silver = read_parquet(ctx.spark, out)  # listed once: a day partition each
+    silver = read_parquet(ctx.spark, out)  # listed once: a month partition each
     held = silver.select(*KEY, "rating").persist()  # what the merge reads of silver, scanned once
     catalogue, item_dups = _catalogue(ctx, items_parts) if items_changed else (None, None)
     if items_changed:
@@ -353,10 +355,17 @@ def _etl_merge(
     added = merge.added.persist()
     n_added = added.count()
     meta = {MERGED: state, ITEMS_MERGED: items_parts}
-    dts = sorted({r["dt"] for r in added.select("dt").distinct().collect()}) if n_added else []
-    if dts:
-        rewrite = silver.where(F.col("dt").isin(*[F.lit(d) for d in dts])).unionByName(added)
-        write_partitions(rewrite.repartition("dt"), out, "dt", replace=[{"dt": d} for d in dts], meta=meta)
+    months = sorted({r[MONTH] for r in added.select(MONTH).distinct().collect()}) if n_added else []
+    if months:
+        rewrite = silver.where(F.col(MONTH).isin(*[F.lit(m) for m in months])).unionByName(added)
+        write_partitions(
+            rewrite.repartition(MONTH),
+            out,
+            MONTH,
+            replace=[{MONTH: m} for m in months],
+            meta=meta,
+            max_records_per_file=ctx.cfg.etl.rows_per_file,
+        )
     else:  # nothing new for silver: the data directories stay, the commit records the merged partitions
         tables.commit_meta(out, meta)
     if not items_parts:
@@ -364,7 +373,7 @@ def _etl_merge(
     n_q = etl_quarantine(ctx, "interactions", merge.quarantine, days) if days else 0
     dup_counts = {r["reason"]: r["count"] for r in merge.duplicates.groupBy("reason").count().collect()}
     _unpersist(added, pseudonymised, held)
-    record["outputs"]["dt_written"] = len(dts)
+    record["outputs"]["months_written"] = len(months)
     return {
         **record,
         "counts": {
