@@ -128,7 +128,11 @@ def test_parse_ratings_reasons(spark):
         [(v, "f.csv") for v in ["userId,movieId,rating,timestamp", "1,31,2.5,1260759144", *BAD_LINES]],
         "value string, source_file string",
     )
-    bronze, quarantine = parse_ratings(drop_header(lines, "userId"), ML_LATEST, DAY)
+    bronze, quarantine, checked = parse_ratings(drop_header(lines, "userId"), ML_LATEST, DAY)
+    checked.persist()  # as the ingest step does: both outputs then read the parsed lines, none parses again
+    for out in (bronze, quarantine):
+        plan = out._jdf.queryExecution().optimizedPlan().toString()
+        assert "InMemoryRelation" in plan and plan.count("from_csv") == 1
     assertDataFrameEqual(
         bronze.select("user_id", "item_id", "rating", F.unix_timestamp("event_time").alias("ts")),
         [
@@ -148,8 +152,9 @@ def test_parse_ratings_reasons(spark):
             Row(reason="empty line"),
         ],
     )
+    checked.unpersist()
     hundred_k = spark.createDataFrame([("1\t31\t0.5\t1260759144", "u.data")], "value string, source_file string")
-    _, q = parse_ratings(hundred_k, ML_100K, DAY)
+    _, q, _ = parse_ratings(hundred_k, ML_100K, DAY)
     assert [r["reason"] for r in q.collect()] == ["rating out of range [1, 5]"]
 
 
@@ -161,7 +166,7 @@ def test_parse_movies_csv_titles_years_genres(spark):
         ],
         "value string, source_file string",
     )
-    bronze, quarantine = parse_items(lines, ML_LATEST, DAY)
+    bronze, quarantine, _ = parse_items(lines, ML_LATEST, DAY)
     assertDataFrameEqual(
         bronze.select("item_id", "title", "year", "genres"),
         [

@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from smspark.etl.parsed import ParsedLines
 from smspark.etl.partitions import month_col
 from smspark.etl.pseudonymise import pseudonym_col
 from smspark.schemas import BRONZE_INTERACTIONS, BRONZE_ITEMS, QUARANTINE, SILVER_INTERACTIONS, SILVER_ITEMS
@@ -72,7 +73,7 @@ def _csv_fields(n: int) -> Column:
     return F.from_csv(F.col("value"), schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
 
 
-def parse_ratings(lines: DataFrame, fmt: str, ingest_date: dt.date) -> tuple[DataFrame, DataFrame]:
+def parse_ratings(lines: DataFrame, fmt: str, ingest_date: dt.date) -> ParsedLines:
     """Parse rating lines of a ``ml-latest`` ``ratings.csv`` or a ``ml-100k`` ``u.data`` into bronze interactions.
 
     Args:
@@ -81,11 +82,13 @@ def parse_ratings(lines: DataFrame, fmt: str, ingest_date: dt.date) -> tuple[Dat
         ingest_date: the bronze partition.
 
     Returns:
-        ``(bronze, quarantine)``: :data:`BRONZE_INTERACTIONS` rows (``user_id`` the integer id as text, ``rating``
-        float32 stars, ``event_time`` from unix seconds); rejected lines (:data:`QUARANTINE`) with the first
-        failing reason of ``empty line``, ``wrong number of fields (expected 4)``, ``user id is not an integer``,
-        ``item id is not an integer``, ``rating is not a number``, ``timestamp is not unix seconds``,
-        ``rating out of range [lo, hi]`` (0.5..5 for ml-latest, 1..5 for ml-100k). Every line lands in exactly one.
+        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: :data:`BRONZE_INTERACTIONS`
+        rows (``user_id`` the integer id as text, ``rating`` float32 stars, ``event_time`` from unix seconds);
+        rejected lines (:data:`QUARANTINE`) with the first failing reason of ``empty line``,
+        ``wrong number of fields (expected 4)``, ``user id is not an integer``, ``item id is not an integer``,
+        ``rating is not a number``, ``timestamp is not unix seconds``, ``rating out of range [lo, hi]`` (0.5..5 for
+        ml-latest, 1..5 for ml-100k). Every line lands in exactly one. Persist ``checked`` to parse each line once
+        for both.
 
     Raises:
         ValueError: unknown ``fmt``.
@@ -133,7 +136,7 @@ def parse_ratings(lines: DataFrame, fmt: str, ingest_date: dt.date) -> tuple[Dat
         day.alias("ingest_date"),
     )
     quarantine = _quarantine(p.where(F.col("reason").isNotNull()), "interactions", "ingest", F.col("value"), day)
-    return conform(bronze, BRONZE_INTERACTIONS), quarantine
+    return ParsedLines(conform(bronze, BRONZE_INTERACTIONS), quarantine, p)
 
 
 def _title_and_year(title: Column) -> tuple[Column, Column]:
@@ -144,7 +147,7 @@ def _title_and_year(title: Column) -> tuple[Column, Column]:
 
 def parse_items(
     lines: DataFrame, fmt: str, ingest_date: dt.date, genre_names: Sequence[str] | None = None
-) -> tuple[DataFrame, DataFrame]:
+) -> ParsedLines:
     """Parse an item catalogue: ``ml-latest`` ``movies.csv`` or ``ml-100k`` ``u.item`` (already latin-1 decoded,
     see :func:`decode_latin1`).
 
@@ -153,8 +156,9 @@ def parse_items(
     ``u.item`` the names of the flags set to 1, in ``genre_names`` order.
 
     Returns:
-        ``(bronze, quarantine)``: :data:`BRONZE_ITEMS` rows; rejected lines with reasons ``empty line``,
-        ``wrong number of fields (expected n)``, ``item id is not an integer``, ``genre flags are not 0/1``.
+        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: :data:`BRONZE_ITEMS` rows;
+        rejected lines with reasons ``empty line``, ``wrong number of fields (expected n)``,
+        ``item id is not an integer``, ``genre flags are not 0/1``. Persist ``checked`` to parse each line once.
 
     Raises:
         ValueError: unknown ``fmt``, or ``ml-100k`` without ``genre_names``.
@@ -216,7 +220,7 @@ def parse_items(
         day.alias("ingest_date"),
     )
     quarantine = _quarantine(p.where(F.col("reason").isNotNull()), "items", "ingest", F.col("value"), day)
-    return conform(bronze, BRONZE_ITEMS), quarantine
+    return ParsedLines(conform(bronze, BRONZE_ITEMS), quarantine, p)
 
 
 def clean_items(bronze_items: DataFrame) -> tuple[DataFrame, DataFrame]:

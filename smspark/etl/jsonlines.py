@@ -3,13 +3,13 @@
 Pure DataFrame functions shared by the ingest of every JSON-lines table: :func:`parse_json_lines` (the parsed object
 as column ``j``), :func:`line_checks` (the checks every line needs), :func:`first_reason` (the first failing check
 names the reason), :func:`rejected_lines` (quarantine rows), :func:`source_of` (the export a file belongs to),
-:func:`conform` (select and cast to a schema) and :class:`ParsedLines` (what a table's parser returns).
+:func:`conform` (select and cast to a schema); a table's parser returns a
+:class:`smspark.etl.parsed.ParsedLines`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -21,22 +21,6 @@ from smspark.schemas import QUARANTINE
 CORRUPT = "_corrupt_record"
 #: The UTF-8 byte-order mark some editors write at the start of a file; not part of the first record.
 BOM = "\ufeff"
-
-
-class ParsedLines(NamedTuple):
-    """A table's landing lines parsed: ``bronze`` (the valid lines as bronze rows) and ``quarantine`` (the rejected
-    lines, :func:`rejected_lines`), both derived from ``checked``: every line with ``j`` (parsed) and ``reason``
-    (null: valid).
-
-    Persist ``checked`` before using both outputs: Spark pushes the ``reason`` filter below the projection that
-    parses, inlining ``from_json`` into the filter once per field a check reads (interpreted, no common
-    subexpression elimination: about ten parses per line). Spark's cache is matched on the plan, so persisting
-    ``checked`` after the outputs were built still makes both read the parsed lines from memory.
-    """
-
-    bronze: DataFrame
-    quarantine: DataFrame
-    checked: DataFrame
 
 
 def source_of(path: Column) -> Column:

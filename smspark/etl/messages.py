@@ -37,7 +37,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
 from smspark.etl.jsonlines import (
-    ParsedLines,
     checked_lines,
     conform,
     first_reason,
@@ -46,6 +45,7 @@ from smspark.etl.jsonlines import (
     rejected_lines,
     source_of,
 )
+from smspark.etl.parsed import ParsedLines
 from smspark.etl.pseudonymise import pseudonym
 from smspark.schemas import BRONZE_MESSAGES, LANDING_MESSAGE, MESSAGE_LABELS, QUARANTINE, SILVER_MESSAGES
 

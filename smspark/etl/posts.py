@@ -13,7 +13,6 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from smspark.etl.jsonlines import (
-    ParsedLines,
     checked_lines,
     conform,
     first_reason,
@@ -22,6 +21,7 @@ from smspark.etl.jsonlines import (
     rejected_lines,
     source_of,
 )
+from smspark.etl.parsed import ParsedLines
 from smspark.etl.partitions import month_col
 from smspark.etl.pseudonymise import clean_text_col, post_pseudonym, pseudonym_col
 from smspark.schemas import BRONZE_POSTS, LANDING_POST, QUARANTINE, SENTIMENT_CLASSES, SILVER_POSTS

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from smspark import storage
-from smspark.etl.jsonlines import ParsedLines
+from smspark.etl.parsed import ParsedLines
 from smspark.jobs.common import UserError
 
 

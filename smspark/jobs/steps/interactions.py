@@ -39,6 +39,7 @@ from smspark.etl.interactions import (
     pseudonymise_interactions,
     quarantined_item_ids,
 )
+from smspark.etl.parsed import ParsedLines
 from smspark.etl.partitions import MONTH
 from smspark.features.interactions import (
     SPLITS,
@@ -97,17 +98,18 @@ def export_of(folder: Path) -> MovieLensExport:
         raise UserError(f"{exc} (run `smspark fetch-samples` or copy a GroupLens export there)") from exc
 
 
-def _ingest_file(
-    ctx: JobContext, lines: DataFrame, parsed: tuple[DataFrame, DataFrame], table: str, fp: dict[str, Any]
-) -> dict[str, Any]:
-    bronze, quarantine = parsed
-    n_in = lines.count()
+def _ingest_file(ctx: JobContext, parsed: ParsedLines, table: str, fp: dict[str, Any]) -> dict[str, Any]:
+    """Write one parsed landing file's bronze rows and rejects; its checked lines are cached meanwhile (each line is
+    parsed once for bronze, quarantine and the reasons' counts)."""
+    checked = parsed.checked.persist()
+    n_in = checked.count()
     out = storage.join(ctx.layout.bronze, table)
-    write_partitions(bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
-    n_q = write_quarantine(quarantine, ctx.layout, table, "ingest", ctx.run_date)
+    write_partitions(parsed.bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
+    n_q = write_quarantine(parsed.quarantine, ctx.layout, table, "ingest", ctx.run_date)
     n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
     ctx.output(f"bronze/{table}", out)
-    reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()} if n_q else {}
+    reasons = {r["reason"]: r["count"] for r in parsed.quarantine.groupBy("reason").count().collect()} if n_q else {}
+    checked.unpersist()
     return {**reconcile(n_in, n_out, quarantined=n_q), "quarantined_by_reason": reasons}
 
 
@@ -140,17 +142,13 @@ def _ingest_export(ctx: JobContext, export: MovieLensExport, to_uri: Callable[[P
         lines = _lines(ctx, to_uri(export.ratings))
         if export.format == ML_LATEST:
             lines = drop_header(lines, "userId")
-        lines = lines.persist()
         parsed = parse_ratings(lines, export.format, ctx.run_date)
-        counts["interactions"] = _ingest_file(ctx, lines, parsed, "interactions", fp)
-        lines.unpersist()
+        counts["interactions"] = _ingest_file(ctx, parsed, "interactions", fp)
         if export.items is not None:
             item_lines = _lines(ctx, to_uri(export.items))
             item_lines = decode_latin1(item_lines) if export.format == ML_100K else drop_header(item_lines, "movieId")
-            item_lines = item_lines.persist()
             parsed = parse_items(item_lines, export.format, ctx.run_date, export.genres)
-            counts["items"] = _ingest_file(ctx, item_lines, parsed, "items", fp)
-            item_lines.unpersist()
+            counts["items"] = _ingest_file(ctx, parsed, "items", fp)
     if export.items is None:
         log.warning("%s has no item file: items get no titles or genres", to_uri(export.folder))
     return {
