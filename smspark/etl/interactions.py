@@ -82,7 +82,7 @@ def parse_ratings(lines: DataFrame, fmt: str, ingest_date: dt.date) -> ParsedLin
         ingest_date: the bronze partition.
 
     Returns:
-        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: :data:`BRONZE_INTERACTIONS`
+        :class:`~smspark.etl.parsed.ParsedLines` ``(bronze, quarantine, checked)``: :data:`BRONZE_INTERACTIONS`
         rows (``user_id`` the integer id as text, ``rating`` float32 stars, ``event_time`` from unix seconds);
         rejected lines (:data:`QUARANTINE`) with the first failing reason of ``empty line``,
         ``wrong number of fields (expected 4)``, ``user id is not an integer``, ``item id is not an integer``,
@@ -156,7 +156,7 @@ def parse_items(
     ``u.item`` the names of the flags set to 1, in ``genre_names`` order.
 
     Returns:
-        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: :data:`BRONZE_ITEMS` rows;
+        :class:`~smspark.etl.parsed.ParsedLines` ``(bronze, quarantine, checked)``: :data:`BRONZE_ITEMS` rows;
         rejected lines with reasons ``empty line``, ``wrong number of fields (expected n)``,
         ``item id is not an integer``, ``genre flags are not 0/1``. Persist ``checked`` to parse each line once.
 

@@ -364,7 +364,7 @@ def parse_messages(lines: DataFrame, ingest_date: dt.date) -> ParsedLines:
         ingest_date: the bronze partition these rows land in.
 
     Returns:
-        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: rows with schema
+        :class:`~smspark.etl.parsed.ParsedLines` ``(bronze, quarantine, checked)``: rows with schema
         :data:`BRONZE_MESSAGES` (``raw_bytes`` = ``raw_base64`` decoded); rejected lines with schema
         :data:`QUARANTINE` and one of the reasons ``not valid UTF-8``, ``empty line``, ``malformed JSON``,
         ``missing message_id``, ``missing raw``, ``label not one of ham/spam``, ``raw_base64 is not valid base64``.

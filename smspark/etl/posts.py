@@ -43,7 +43,7 @@ def parse_posts(lines: DataFrame, ingest_date: dt.date, max_text_chars: int | No
             None: no limit.
 
     Returns:
-        :class:`~smspark.etl.jsonlines.ParsedLines` ``(bronze, quarantine, checked)``: bronze rows with schema
+        :class:`~smspark.etl.parsed.ParsedLines` ``(bronze, quarantine, checked)``: bronze rows with schema
         :data:`BRONZE_POSTS`; rejected lines with schema :data:`QUARANTINE` and one of the reasons
         ``not valid UTF-8``, ``empty line``, ``malformed JSON``, ``missing id``, ``missing text``,
         ``text too long (more than <n> characters)``, ``created_at is not an ISO-8601 timestamp``,

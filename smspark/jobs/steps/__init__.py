@@ -69,7 +69,7 @@ def ingest_json_lines(ctx: Any, table: str, parse: Callable[[DataFrame, dt.date]
     Args:
         ctx: the job context.
         table: the landing folder and the table name.
-        parse: ``(lines, ingest_date) -> ParsedLines`` (:class:`smspark.etl.jsonlines.ParsedLines`); ``lines``
+        parse: ``(lines, ingest_date) -> ParsedLines`` (:class:`smspark.etl.parsed.ParsedLines`); ``lines``
             has ``value`` (the raw line) and ``source_file``. Its ``checked`` lines are persisted while both outputs
             are written, so every line is parsed once.
 
