@@ -51,7 +51,7 @@ def parse_json_lines(lines: DataFrame, schema: StructType) -> DataFrame:
 
 def checked_lines(parsed: DataFrame, reason: Column) -> DataFrame:
     """The output of :func:`parse_json_lines` with ``reason`` (:func:`first_reason` of the table's checks) and
-    without ``line`` (the raw ``value`` stays for the quarantine): :attr:`ParsedLines.checked`."""
+    without ``line`` (the raw ``value`` stays for the quarantine): :attr:`smspark.etl.parsed.ParsedLines.checked`."""
     return parsed.withColumn("reason", reason).drop("line")
 
 

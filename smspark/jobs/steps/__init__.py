@@ -84,7 +84,6 @@ def ingest_json_lines(ctx: Any, table: str, parse: Callable[[DataFrame, dt.date]
         UserError: no JSON-lines file under the landing folder.
     """
     from smspark.jobs import landing
-    from smspark.jobs.io import read_parquet, write_partitions, write_quarantine
     from smspark.manifest import reconcile
 
     src = storage.join(ctx.layout.landing, table)
@@ -101,13 +100,7 @@ def ingest_json_lines(ctx: Any, table: str, parse: Callable[[DataFrame, dt.date]
         lines = ctx.spark.read.text([storage.spark_path(f) for f in files]).select(
             "value", F.col("_metadata.file_path").alias("source_file")
         )
-        parsed = parse(lines, ctx.run_date)
-        checked = parsed.checked.persist()  # each line parsed and checked once, for bronze and quarantine
-        n_in = checked.count()
-        write_partitions(parsed.bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
-        n_q = write_quarantine(parsed.quarantine, ctx.layout, table, "ingest", ctx.run_date)
-        n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-        checked.unpersist()
+        n_in, n_out, n_q, _ = write_parsed(ctx, parse(lines, ctx.run_date), table, fp)
     ctx.output(f"bronze/{table}", out)
     record = {
         "inputs": {"landing": src, "files": len(files)},
@@ -118,6 +111,33 @@ def ingest_json_lines(ctx: Any, table: str, parse: Callable[[DataFrame, dt.date]
         record["reuse"] = f"landing files, parsing code and settings unchanged since {same['date']}"
         record["counts"]["reused_from"] = same["date"]
     return record
+
+
+def write_parsed(
+    ctx: Any, parsed: ParsedLines, table: str, fp: dict[str, Any], by_reason: bool = False
+) -> tuple[int, int, int, dict[str, int]]:
+    """Write parsed landing lines to ``bronze/<table>`` (partition ``ingest_date`` = the run date, its commit
+    recording the landing fingerprint ``fp`` and the lines read) and their rejects to ``quarantine/<table>``, with
+    ``parsed.checked`` cached meanwhile, so every line is parsed once for both.
+
+    Returns:
+        ``(lines read, bronze rows committed for the run date, quarantined, {reason: rows})``; the reasons are
+        counted only with ``by_reason`` and some line quarantined (else ``{}``).
+    """
+    from smspark.jobs import landing
+    from smspark.jobs.io import read_parquet, write_partitions, write_quarantine
+
+    out = storage.join(ctx.layout.bronze, table)
+    checked = parsed.checked.persist()
+    n_in = checked.count()
+    write_partitions(parsed.bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
+    n_q = write_quarantine(parsed.quarantine, ctx.layout, table, "ingest", ctx.run_date)
+    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
+    reasons: dict[str, int] = {}
+    if by_reason and n_q:
+        reasons = {r["reason"]: r["count"] for r in parsed.quarantine.groupBy("reason").count().collect()}
+    checked.unpersist()
+    return n_in, n_out, n_q, reasons
 
 
 def write_scores(

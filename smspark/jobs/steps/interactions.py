@@ -99,17 +99,12 @@ def export_of(folder: Path) -> MovieLensExport:
 
 
 def _ingest_file(ctx: JobContext, parsed: ParsedLines, table: str, fp: dict[str, Any]) -> dict[str, Any]:
-    """Write one parsed landing file's bronze rows and rejects; its checked lines are cached meanwhile (each line is
-    parsed once for bronze, quarantine and the reasons' counts)."""
-    checked = parsed.checked.persist()
-    n_in = checked.count()
-    out = storage.join(ctx.layout.bronze, table)
-    write_partitions(parsed.bronze, out, "ingest_date", meta=landing.meta_with(out, fp, ctx.run_date, n_in))
-    n_q = write_quarantine(parsed.quarantine, ctx.layout, table, "ingest", ctx.run_date)
-    n_out = read_parquet(ctx.spark, out).where(F.col("ingest_date") == F.lit(ctx.run_date)).count()
-    ctx.output(f"bronze/{table}", out)
-    reasons = {r["reason"]: r["count"] for r in parsed.quarantine.groupBy("reason").count().collect()} if n_q else {}
-    checked.unpersist()
+    """Write one parsed landing file's bronze rows and rejects (:func:`smspark.jobs.steps.write_parsed`); its counts
+    with the quarantined lines by reason."""
+    from smspark.jobs.steps import write_parsed
+
+    n_in, n_out, n_q, reasons = write_parsed(ctx, parsed, table, fp, by_reason=True)
+    ctx.output(f"bronze/{table}", storage.join(ctx.layout.bronze, table))
     return {**reconcile(n_in, n_out, quarantined=n_q), "quarantined_by_reason": reasons}
 
 
