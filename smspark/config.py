@@ -211,7 +211,7 @@ class ImageConfig(_Strict):
     dataset: str = "fashion_mnist"
     image_size: int | None = Field(None, ge=8, le=256)
     channels: Literal[1, 3] | None = None
-    filters: list[int] = Field(default_factory=lambda: [32, 64, 128])
+    filters: list[int] = Field(default_factory=lambda: [16, 32, 64])
     convs_per_block: int = Field(2, ge=1, le=4)
     pooling: Literal["max", "avg", "flatten"] = "max"
     augment_flip: bool = False
@@ -219,9 +219,10 @@ class ImageConfig(_Strict):
     embedding_dim: int = Field(128, ge=2)
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     batch_size: int = Field(128, ge=1)
-    epochs: int = Field(6, ge=1)
+    epochs: int = Field(10, ge=1)
     min_train_steps: int = Field(600, ge=0)
     learning_rate: float = 1e-3
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
     early_stopping_patience: int | None = Field(2, ge=0)
     early_stopping_min_steps: int = Field(100, ge=0)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)

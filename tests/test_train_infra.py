@@ -140,6 +140,48 @@ def test_unknown_column(tokens_url):
             pass
 
 
+def test_cosine_decay_falls_from_the_rate_to_zero_and_a_resumed_run_continues_the_curve():
+    import tf_keras
+
+    from smspark.train.hvd_callbacks import CosineDecayCallback, cosine_learning_rate
+
+    assert cosine_learning_rate(0.1, 0, 10) == pytest.approx(0.1)
+    assert cosine_learning_rate(0.1, 5, 10) == pytest.approx(0.05)
+    assert cosine_learning_rate(0.1, 10, 10) == pytest.approx(0.0, abs=1e-12)
+    assert cosine_learning_rate(0.1, 25, 10) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError):
+        cosine_learning_rate(0.1, 0, 0)
+    with pytest.raises(ValueError):
+        CosineDecayCallback(epochs=0, steps_per_epoch=3)
+
+    x = np.arange(12, dtype="float32").reshape(12, 1) / 12
+    y = (x[:, 0] > 0.5).astype("float32")
+
+    def fit(initial_epoch: int) -> list[float]:
+        seen: list[float] = []
+        record = tf_keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda b, logs: seen.append(float(model.optimizer.learning_rate.numpy()))
+        )
+        model = tf_keras.Sequential([tf_keras.Input(shape=(1,)), tf_keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=tf_keras.optimizers.SGD(0.2), loss="binary_crossentropy")
+        model.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=2,
+            initial_epoch=initial_epoch,
+            shuffle=False,
+            verbose=0,
+            callbacks=[CosineDecayCallback(epochs=2, steps_per_epoch=3), record],
+        )
+        return seen
+
+    full = fit(0)
+    assert full == pytest.approx([cosine_learning_rate(0.2, s, 6) for s in range(6)], rel=1e-6)
+    assert full[0] == pytest.approx(0.2) and all(a > b for a, b in zip(full[:-1], full[1:], strict=True))
+    assert fit(1) == pytest.approx(full[3:], rel=1e-6)  # resumed after epoch 1: the same rates as steps 3..5
+
+
 def _train_worker(url: str, rows: int, batch_size: int, epochs: int) -> dict:
     """Per-rank training: tiny embedding classifier over this rank's Petastorm shard."""
     import horovod.tensorflow as hvd

@@ -20,6 +20,7 @@ Every rank must call these the same number of times in the same order (they are 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -31,6 +32,7 @@ import smspark  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imp
 
 __all__ = [
     "BroadcastGlobalVariablesCallback",
+    "CosineDecayCallback",
     "LearningRateWarmupCallback",
     "MetricAverageCallback",
     "distributed_optimizer",
@@ -159,6 +161,65 @@ class LearningRateWarmupCallback(tf_keras.callbacks.Callback):
             return
         progress = min(1.0, (self._epoch + (batch + 1) / self.steps_per_epoch) / self.warmup_epochs)
         lr = self.target_lr / self.size * (1.0 + progress * (self.size - 1))
+        tf_keras.backend.set_value(self.model.optimizer.learning_rate, lr)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs["lr"] = float(tf_keras.backend.get_value(self.model.optimizer.learning_rate))
+
+
+def cosine_learning_rate(base_lr: float, step: int, total_steps: int) -> float:
+    """Cosine decay without restarts (Loshchilov & Hutter 2017, SGDR): ``base_lr * (1 + cos(pi * t)) / 2`` with
+    ``t = min(1, step / total_steps)``; ``base_lr`` at step 0, 0 from ``total_steps`` on.
+
+    Raises:
+        ValueError: ``total_steps < 1`` or ``step < 0``.
+    """
+    if total_steps < 1 or step < 0:
+        raise ValueError(f"need total_steps >= 1 and step >= 0, got {total_steps}, {step}")
+    return 0.5 * base_lr * (1.0 + math.cos(math.pi * min(1.0, step / total_steps)))
+
+
+class CosineDecayCallback(tf_keras.callbacks.Callback):
+    """Set the learning rate before every batch to :func:`cosine_learning_rate` of the step counted from the start
+    of training (``epoch * steps_per_epoch + batch``), so it falls from the optimizer's rate to 0 over ``epochs``.
+
+    The step is derived from the epoch index ``fit`` passes, not from the optimizer's iteration counter, so a run
+    resumed with ``initial_epoch`` continues the same curve. Every rank computes the same rate. The epoch's last rate
+    is logged as ``lr``.
+
+    Args:
+        epochs: the planned number of epochs (the curve's length; early stopping may end training before).
+        steps_per_epoch: the ``steps_per_epoch`` given to ``fit``.
+        base_lr: rate at step 0; default: the optimizer's rate when training starts.
+
+    Raises:
+        ValueError: non-positive ``epochs`` / ``steps_per_epoch``, or (at train start) an optimizer whose learning
+            rate is a schedule rather than a variable.
+    """
+
+    def __init__(self, epochs: int, steps_per_epoch: int, base_lr: float | None = None) -> None:
+        super().__init__()
+        if epochs < 1 or steps_per_epoch < 1:
+            raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1, got {epochs}, {steps_per_epoch}")
+        self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.base_lr = base_lr
+        self._epoch = 0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        lr = self.model.optimizer.learning_rate
+        if isinstance(lr, tf_keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError("CosineDecayCallback needs a constant learning rate, not a schedule")
+        if self.base_lr is None:
+            self.base_lr = float(tf_keras.backend.get_value(lr))
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        step = self._epoch * self.steps_per_epoch + batch
+        lr = cosine_learning_rate(self.base_lr, step, self.epochs * self.steps_per_epoch)
         tf_keras.backend.set_value(self.model.optimizer.learning_rate, lr)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

@@ -311,7 +311,8 @@ class ModelAdapter(ABC):
         Petastorm (:func:`smspark.train.worker.keras_worker`), then read the exported model back.
 
         ``budget`` is the model's config section: its ``batch_size``, ``epochs``, ``learning_rate`` (per worker),
-        ``early_stopping_patience`` and ``min_train_steps`` (``overrides`` replace any of them for this stage).
+        ``early_stopping_patience``, ``min_train_steps`` and ``lr_schedule`` (``overrides`` replace any of them for
+        this stage; a section without ``lr_schedule`` trains at a constant rate).
         ``stage`` names the sub-folder of the work area (``<work>/<stage>``) and prefixes the per-epoch MLflow
         metrics (``<stage>_loss``, ...); epochs are raised to reach ``min_train_steps`` steps per worker. An
         ``epoch_rows`` override sets the rows of one epoch (default: the training split's), e.g. one of several
@@ -321,7 +322,7 @@ class ModelAdapter(ABC):
         continues after the checkpoint's epoch. Raises :class:`TrainingInterrupted` (naming the last checkpoint
         uploaded under ``<work>/<stage>``) when a worker dies or fails.
         """
-        fields = ("batch_size", "epochs", "learning_rate", "early_stopping_patience", "min_train_steps")
+        fields = ("batch_size", "epochs", "learning_rate", "early_stopping_patience", "min_train_steps", "lr_schedule")
         b = {f: overrides.get(f, getattr(budget, f, None)) for f in fields}
         batch_size, epochs = int(b["batch_size"]), int(b["epochs"])
         from smspark.train.launcher import DistributedRunError, run_distributed
@@ -361,6 +362,7 @@ class ModelAdapter(ABC):
             metric_prefix=f"{stage}_",
             early_stopping_patience=b["early_stopping_patience"],
             optimizer=optimizer,
+            lr_schedule=str(b["lr_schedule"] or "constant"),
             model_name=self.name,
             stage=stage,
         )

@@ -47,6 +47,8 @@ class KerasTrainSpec:
         out_uri: rank 0 writes ``checkpoint.h5`` (every epoch), ``model.h5`` and ``history.json`` here (any storage
             URI the workers can reach).
         optimizer: ``adam`` or ``sgd`` (plain SGD, as NeuMF's fine-tuning after pre-training in He et al. 2017).
+        lr_schedule: ``constant`` or ``cosine`` (from ``learning_rate * size`` to 0 over ``epochs``, set before
+            every step: :class:`~smspark.train.hvd_callbacks.CosineDecayCallback`).
         tracking_uri, run_id: when set, rank 0 logs per-epoch metrics (``<metric_prefix><name>``, step = epoch)
             to that MLflow run.
         early_stopping_patience: when set, stop after this many epochs without a lower ``val_loss`` and restore
@@ -73,6 +75,7 @@ class KerasTrainSpec:
     out_uri: str
     seed: int = 42
     optimizer: str = "adam"
+    lr_schedule: str = "constant"
     tracking_uri: str | None = None
     run_id: str | None = None
     metric_prefix: str = ""
@@ -153,6 +156,7 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     from smspark import storage
     from smspark.train.hvd_callbacks import (
         BroadcastGlobalVariablesCallback,
+        CosineDecayCallback,
         MetricAverageCallback,
         distributed_optimizer,
     )
@@ -173,7 +177,13 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="smspark-resume-") as tmp:
             model.load_weights(str(storage.download(spec.resume_uri, os.path.join(tmp, CHECKPOINT))))
         log.info("rank 0 resumes from %s after epoch %d", spec.resume_uri, spec.initial_epoch)
+    steps = steps_per_epoch(spec.train_rows, spec.batch_size, size)
+    val_steps = steps_per_epoch(spec.val_rows, spec.batch_size, size)
     callbacks: list[Any] = [BroadcastGlobalVariablesCallback(0), MetricAverageCallback()]
+    if spec.lr_schedule == "cosine":
+        callbacks.append(CosineDecayCallback(spec.epochs, steps))
+    elif spec.lr_schedule != "constant":
+        raise ValueError(f"unknown lr_schedule {spec.lr_schedule!r}: constant or cosine")
     if spec.early_stopping_patience is not None:
         callbacks.append(
             tf_keras.callbacks.EarlyStopping(
@@ -187,8 +197,6 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
     callbacks.append(_checkpoint_each_epoch(spec, checkpoint, rank))
     if rank == 0 and spec.tracking_uri and spec.run_id:
         callbacks.append(_mlflow_epoch_logger(spec))
-    steps = steps_per_epoch(spec.train_rows, spec.batch_size, size)
-    val_steps = steps_per_epoch(spec.val_rows, spec.batch_size, size)
     common = dict(
         feature_cols=spec.feature_cols,
         label_col=spec.label_col,
