@@ -112,7 +112,49 @@ def distributed_optimizer(optimizer: tf_keras.optimizers.Optimizer, **kwargs: An
     return DistributedOptimizer(optimizer, **kwargs)
 
 
-class LearningRateWarmupCallback(tf_keras.callbacks.Callback):
+class _PerStepRateCallback(tf_keras.callbacks.Callback):
+    """Base of the callbacks that set the optimizer's learning rate before every batch from the epoch index ``fit``
+    passes and the batch within it (so a run resumed with ``initial_epoch`` continues the same curve), and log the
+    epoch's last rate as ``lr``.
+
+    ``start_lr`` defaults to the optimizer's rate when training starts; subclasses give :meth:`rate` (``None``: leave
+    the rate as it is).
+
+    Raises:
+        ValueError: ``steps_per_epoch < 1``, or (at train start) an optimizer whose learning rate is a schedule
+            rather than a variable.
+    """
+
+    def __init__(self, steps_per_epoch: int, start_lr: float | None) -> None:
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.start_lr = start_lr
+        self._epoch = 0
+
+    def rate(self, epoch: int, batch: int) -> float | None:
+        raise NotImplementedError
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        lr = self.model.optimizer.learning_rate
+        if isinstance(lr, tf_keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError(f"{type(self).__name__} needs a constant learning rate, not a schedule")
+        if self.start_lr is None:
+            self.start_lr = float(tf_keras.backend.get_value(lr))
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        lr = self.rate(self._epoch, batch)
+        if lr is not None:
+            tf_keras.backend.set_value(self.model.optimizer.learning_rate, lr)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs["lr"] = float(tf_keras.backend.get_value(self.model.optimizer.learning_rate))
+
+
+class LearningRateWarmupCallback(_PerStepRateCallback):
     """Ramp the learning rate linearly from ``target_lr / size`` to ``target_lr`` over ``warmup_epochs``.
 
     Use with a learning rate already scaled by :func:`scale_learning_rate`: large scaled rates can diverge in the
@@ -133,39 +175,29 @@ class LearningRateWarmupCallback(tf_keras.callbacks.Callback):
     def __init__(
         self, warmup_epochs: int, steps_per_epoch: int, target_lr: float | None = None, size: int | None = None
     ) -> None:
-        super().__init__()
         if warmup_epochs < 1 or steps_per_epoch < 1:
             raise ValueError(
                 f"need warmup_epochs >= 1 and steps_per_epoch >= 1, got {warmup_epochs}, {steps_per_epoch}"
             )
+        super().__init__(steps_per_epoch, target_lr)
         self.warmup_epochs = warmup_epochs
-        self.steps_per_epoch = steps_per_epoch
-        self.target_lr = target_lr
         self.size = size
-        self._epoch = 0
+
+    @property
+    def target_lr(self) -> float | None:
+        """The rate at the end of the ramp (the optimizer's at train start unless given)."""
+        return self.start_lr
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        lr = self.model.optimizer.learning_rate
-        if isinstance(lr, tf_keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError("LearningRateWarmupCallback needs a constant learning rate, not a schedule")
-        if self.target_lr is None:
-            self.target_lr = float(tf_keras.backend.get_value(lr))
+        super().on_train_begin(logs)
         if self.size is None:
             self.size = hvd.size()
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._epoch = epoch
-
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._epoch >= self.warmup_epochs:
-            return
-        progress = min(1.0, (self._epoch + (batch + 1) / self.steps_per_epoch) / self.warmup_epochs)
-        lr = self.target_lr / self.size * (1.0 + progress * (self.size - 1))
-        tf_keras.backend.set_value(self.model.optimizer.learning_rate, lr)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs is not None:
-            logs["lr"] = float(tf_keras.backend.get_value(self.model.optimizer.learning_rate))
+    def rate(self, epoch: int, batch: int) -> float | None:
+        if epoch >= self.warmup_epochs:
+            return None
+        progress = min(1.0, (epoch + (batch + 1) / self.steps_per_epoch) / self.warmup_epochs)
+        return self.target_lr / self.size * (1.0 + progress * (self.size - 1))
 
 
 def cosine_learning_rate(base_lr: float, step: int, total_steps: int) -> float:
@@ -180,7 +212,7 @@ def cosine_learning_rate(base_lr: float, step: int, total_steps: int) -> float:
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * min(1.0, step / total_steps)))
 
 
-class CosineDecayCallback(tf_keras.callbacks.Callback):
+class CosineDecayCallback(_PerStepRateCallback):
     """Set the learning rate before every batch to :func:`cosine_learning_rate` of the step counted from the start
     of training (``epoch * steps_per_epoch + batch``), so it falls from the optimizer's rate to 0 over ``epochs``.
 
@@ -199,29 +231,11 @@ class CosineDecayCallback(tf_keras.callbacks.Callback):
     """
 
     def __init__(self, epochs: int, steps_per_epoch: int, base_lr: float | None = None) -> None:
-        super().__init__()
         if epochs < 1 or steps_per_epoch < 1:
             raise ValueError(f"need epochs >= 1 and steps_per_epoch >= 1, got {epochs}, {steps_per_epoch}")
+        super().__init__(steps_per_epoch, base_lr)
         self.epochs = epochs
-        self.steps_per_epoch = steps_per_epoch
-        self.base_lr = base_lr
-        self._epoch = 0
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        lr = self.model.optimizer.learning_rate
-        if isinstance(lr, tf_keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError("CosineDecayCallback needs a constant learning rate, not a schedule")
-        if self.base_lr is None:
-            self.base_lr = float(tf_keras.backend.get_value(lr))
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._epoch = epoch
-
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        step = self._epoch * self.steps_per_epoch + batch
-        lr = cosine_learning_rate(self.base_lr, step, self.epochs * self.steps_per_epoch)
-        tf_keras.backend.set_value(self.model.optimizer.learning_rate, lr)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs is not None:
-            logs["lr"] = float(tf_keras.backend.get_value(self.model.optimizer.learning_rate))
+    def rate(self, epoch: int, batch: int) -> float | None:
+        total = self.epochs * self.steps_per_epoch
+        return cosine_learning_rate(self.start_lr, epoch * self.steps_per_epoch + batch, total)
