@@ -111,6 +111,11 @@ class MlflowConfig(_Strict):
         return name
 
 
+#: A Keras model's training precision (:mod:`smspark.train.precision`): ``auto`` (bfloat16 compute on a CPU with
+#: AMX, else float32), ``float32``, or ``mixed_bfloat16`` (float32 weights, bfloat16 compute).
+Precision = Literal["auto", "float32", "mixed_bfloat16"]
+
+
 class TrainConfig(_Strict):
     backend: Literal["spark", "horovodrun"] = "spark"
     num_proc: int = Field(2, ge=1)
@@ -138,6 +143,7 @@ class SentimentConfig(_Strict):
     min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(1, ge=0)
     learning_rate: float = 1e-3
+    precision: Precision = "float32"
     word_vectors: bool = True
     word2vec_min_count: int = Field(2, ge=1)
     word2vec_window: int = Field(5, ge=1)
@@ -185,6 +191,7 @@ class SpamConfig(_Strict):
     min_train_steps: int = Field(0, ge=0)
     early_stopping_patience: int | None = Field(2, ge=0)
     learning_rate: float = 1e-3
+    precision: Precision = "float32"
     baseline_max_iter: int = Field(100, ge=1)
     baseline_ngram_max: int = Field(2, ge=1)
     baseline_min_df: list[float] = Field(default_factory=lambda: [2.0])
@@ -205,7 +212,8 @@ class ImageConfig(_Strict):
     optimizer steps (1,400 emoji images: ~120 epochs of 5 steps; the full Fashion-MNIST keeps ``epochs``), and
     training stops after ``early_stopping_patience`` epochs without a lower validation loss, a patience that spans
     at least ``early_stopping_min_steps`` steps (:func:`smspark.models.image.early_stopping_patience`); the epoch
-    with the lowest validation loss is kept.
+    with the lowest validation loss is kept. ``precision`` ``auto`` computes in bfloat16 (float32 weights) on a CPU
+    with AMX, else in float32 (:mod:`smspark.train.precision`).
     """
 
     dataset: str = "fashion_mnist"
@@ -223,6 +231,7 @@ class ImageConfig(_Strict):
     min_train_steps: int = Field(600, ge=0)
     learning_rate: float = 1e-3
     lr_schedule: Literal["constant", "cosine"] = "cosine"
+    precision: Precision = "auto"
     early_stopping_patience: int | None = Field(2, ge=0)
     early_stopping_min_steps: int = Field(100, ge=0)
     val_fraction: float = Field(0.1, gt=0.0, lt=0.5)

@@ -60,9 +60,10 @@ def build_model(cfg: ImageConfig, input_shape: tuple[int, int, int], num_classes
     else:
         x = keras.layers.MaxPooling2D(2, padding="same", name="global_pool")(x)
         x = keras.layers.Flatten(name="flatten")(x)
-    emb = keras.layers.Dense(cfg.embedding_dim, activation="relu", name=EMBEDDING_LAYER)(x)
-    x = keras.layers.Dropout(cfg.dropout, name="dropout")(emb)
-    out = keras.layers.Dense(num_classes, activation="softmax", name="probs")(x)
+    # float32 whatever the global policy (smspark.train.precision): the embedding is compared by distance
+    emb = keras.layers.Dense(cfg.embedding_dim, activation="relu", name=EMBEDDING_LAYER, dtype="float32")(x)
+    x = keras.layers.Dropout(cfg.dropout, name="dropout", dtype="float32")(emb)
+    out = keras.layers.Dense(num_classes, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(pixels, out, name="image_cnn")
 
 

@@ -52,7 +52,8 @@ def build_model(
         pooled.append(keras.layers.GlobalMaxPooling1D(name=f"maxpool{width}")(c))
     h = keras.layers.Concatenate(name="concat")(pooled) if len(pooled) > 1 else pooled[0]
     h = keras.layers.Dropout(cfg.dropout, name="dropout")(h)
-    out = keras.layers.Dense(num_classes, activation="softmax", name="probs")(h)
+    # float32 probabilities whatever the global policy (smspark.train.precision)
+    out = keras.layers.Dense(num_classes, activation="softmax", name="probs", dtype="float32")(h)
     model = keras.Model(tokens, out, name="kim_cnn")
     if embeddings is not None:  # set, not an initializer: the saved model config stays small
         embedding.set_weights([embeddings])

@@ -127,12 +127,14 @@ class TrainContext:
 @dataclass
 class KerasRun:
     """One distributed Keras training run: the model read back from the work area, where it was written, the
-    workers' results (``rank``, ``size``, ``history``, ``seconds``) and the epochs it was allowed."""
+    workers' results (``rank``, ``size``, ``history``, ``seconds``), the epochs it was allowed and the Keras dtype
+    policy it trained with."""
 
     model: Any
     out_uri: str
     results: list[dict[str, Any]]
     epochs: int
+    precision: str = "float32"
 
     @property
     def history(self) -> dict[str, list[float]]:
@@ -147,13 +149,14 @@ class KerasRun:
         return sorted(r["rank"] for r in self.results)
 
     def summary(self) -> dict[str, Any]:
-        """Epochs allowed and run, the best epoch (lowest ``val_loss``, 1-based), seconds."""
+        """Epochs allowed and run, the best epoch (lowest ``val_loss``, 1-based), seconds, precision."""
         val = self.history.get("val_loss") or []
         return {
             "epochs_max": self.epochs,
             "epochs_run": len(self.history.get("loss", [])),
             "best_epoch": int(np.argmin(val)) + 1 if val else None,
             "seconds": round(self.seconds, 2),
+            "precision": self.precision,
         }
 
 
@@ -311,8 +314,9 @@ class ModelAdapter(ABC):
         Petastorm (:func:`smspark.train.worker.keras_worker`), then read the exported model back.
 
         ``budget`` is the model's config section: its ``batch_size``, ``epochs``, ``learning_rate`` (per worker),
-        ``early_stopping_patience``, ``min_train_steps`` and ``lr_schedule`` (``overrides`` replace any of them for
-        this stage; a section without ``lr_schedule`` trains at a constant rate).
+        ``early_stopping_patience``, ``min_train_steps``, ``lr_schedule`` and ``precision`` (``overrides`` replace
+        any of them for this stage; a section without ``lr_schedule`` trains at a constant rate, one without
+        ``precision`` in float32; ``auto`` is resolved here, :func:`smspark.train.precision.resolve_precision`).
         ``stage`` names the sub-folder of the work area (``<work>/<stage>``) and prefixes the per-epoch MLflow
         metrics (``<stage>_loss``, ...); epochs are raised to reach ``min_train_steps`` steps per worker. An
         ``epoch_rows`` override sets the rows of one epoch (default: the training split's), e.g. one of several
@@ -322,10 +326,19 @@ class ModelAdapter(ABC):
         continues after the checkpoint's epoch. Raises :class:`TrainingInterrupted` (naming the last checkpoint
         uploaded under ``<work>/<stage>``) when a worker dies or fails.
         """
-        fields = ("batch_size", "epochs", "learning_rate", "early_stopping_patience", "min_train_steps", "lr_schedule")
+        fields = (
+            "batch_size",
+            "epochs",
+            "learning_rate",
+            "early_stopping_patience",
+            "min_train_steps",
+            "lr_schedule",
+            "precision",
+        )
         b = {f: overrides.get(f, getattr(budget, f, None)) for f in fields}
         batch_size, epochs = int(b["batch_size"]), int(b["epochs"])
         from smspark.train.launcher import DistributedRunError, run_distributed
+        from smspark.train.precision import resolve_precision
         from smspark.train.worker import KerasTrainSpec, keras_worker
 
         ctx = self.ctx
@@ -363,6 +376,7 @@ class ModelAdapter(ABC):
             early_stopping_patience=b["early_stopping_patience"],
             optimizer=optimizer,
             lr_schedule=str(b["lr_schedule"] or "constant"),
+            precision=resolve_precision(str(b["precision"] or "float32")),
             model_name=self.name,
             stage=stage,
         )
@@ -375,7 +389,7 @@ class ModelAdapter(ABC):
         except DistributedRunError as exc:
             raise TrainingInterrupted(self.name, stage, str(exc), last_checkpoint(spec.out_uri)) from exc
         model = load_keras(storage.join(spec.out_uri, "model.h5"))
-        return KerasRun(model=model, out_uri=spec.out_uri, results=results, epochs=n_epochs)
+        return KerasRun(model=model, out_uri=spec.out_uri, results=results, epochs=n_epochs, precision=spec.precision)
 
 
 def last_checkpoint(out_uri: str) -> dict[str, Any] | None:

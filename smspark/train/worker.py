@@ -49,6 +49,8 @@ class KerasTrainSpec:
         optimizer: ``adam`` or ``sgd`` (plain SGD, as NeuMF's fine-tuning after pre-training in He et al. 2017).
         lr_schedule: ``constant`` or ``cosine`` (from ``learning_rate * size`` to 0 over ``epochs``, set before
             every step: :class:`~smspark.train.hvd_callbacks.CosineDecayCallback`).
+        precision: the Keras dtype policy the model is built and trained with, ``float32`` or ``mixed_bfloat16``
+            (resolved by :func:`smspark.train.precision.resolve_precision`; the exported model keeps it).
         tracking_uri, run_id: when set, rank 0 logs per-epoch metrics (``<metric_prefix><name>``, step = epoch)
             to that MLflow run.
         early_stopping_patience: when set, stop after this many epochs without a lower ``val_loss`` and restore
@@ -76,6 +78,7 @@ class KerasTrainSpec:
     seed: int = 42
     optimizer: str = "adam"
     lr_schedule: str = "constant"
+    precision: str = "float32"
     tracking_uri: str | None = None
     run_id: str | None = None
     metric_prefix: str = ""
@@ -170,7 +173,12 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
         tf.config.set_visible_devices(gpus[hvd.local_rank()], "GPU")
     tf_keras.utils.set_random_seed(spec.seed)
 
-    model = spec.model_fn()
+    policy = tf_keras.mixed_precision.global_policy()
+    tf_keras.mixed_precision.set_global_policy(spec.precision)
+    try:  # layers take the policy when they are built
+        model = spec.model_fn()
+    finally:
+        tf_keras.mixed_precision.set_global_policy(policy)
     opt = distributed_optimizer(make_optimizer(spec.optimizer, spec.learning_rate * size))
     model.compile(optimizer=opt, loss=spec.loss, metrics=list(spec.metrics))
     if spec.resume_uri and rank == 0:
