@@ -142,3 +142,28 @@ def test_sentiment_features_and_baseline_repeat(spark):
     first, second = runs[0][1], runs[1][1]
     assert first["val"] == second["val"] and first["test"] == second["test"] and first["min_df"] == second["min_df"]
     np.testing.assert_array_equal(first["y_pred"], second["y_pred"])
+
+
+def test_tfidf_baseline_grid_fitted_in_parallel_equals_the_grid_fitted_one_after_the_other(spark):
+    from smspark.features.text import sentiment_features, sentiment_vocabulary
+    from smspark.models.baselines import tfidf_logreg
+    from smspark.schemas import SENTIMENT_CLASSES
+    from tests.test_sentiment_split import silver_like
+
+    posts = spark.createDataFrame(silver_like(1500))
+    feats = sentiment_features(posts, sentiment_vocabulary(posts, 2000), 32).persist()
+    splits = [feats.where(F.col("split") == s).drop("split") for s in SPLITS]
+    runs = [
+        tfidf_logreg(*splits, SENTIMENT_CLASSES, reg_grid=(0.003, 0.03, 0.3), max_iter=30, parallelism=p)
+        for p in (1, 3)
+    ]
+    one_by_one, parallel = runs
+    assert [g["reg_param"] for g in parallel["grid"]] == [0.003, 0.03, 0.3]  # in grid order, not finishing order
+    assert [g["val_macro_f1"] for g in parallel["grid"]] == pytest.approx(
+        [g["val_macro_f1"] for g in one_by_one["grid"]], abs=1e-9
+    )
+    assert parallel["reg_param"] == one_by_one["reg_param"] and parallel["test"] == one_by_one["test"]
+    np.testing.assert_array_equal(parallel["y_pred"], one_by_one["y_pred"])
+    with pytest.raises(ValueError, match="parallelism must be >= 1"):
+        tfidf_logreg(*splits, SENTIMENT_CLASSES, reg_grid=(0.03, 0.3), parallelism=0)
+    feats.unpersist()
