@@ -10,7 +10,7 @@ import tf_keras
 from smspark.config import ImageConfig, SentimentConfig
 from smspark.models.image import EMBEDDING_LAYER, build_model, with_embedding
 from smspark.models.sentiment import build_model as kim_cnn
-from smspark.train.precision import cpu_flags, resolve_precision
+from smspark.train.precision import cpu_flags, dtype_policy, resolve_precision
 
 
 def test_auto_takes_bfloat16_only_on_a_cpu_with_amx_and_explicit_settings_pass_through(tmp_path):
@@ -29,10 +29,10 @@ def test_auto_takes_bfloat16_only_on_a_cpu_with_amx_and_explicit_settings_pass_t
 
 @pytest.fixture()
 def bfloat16_policy():
-    before = tf_keras.mixed_precision.global_policy()
-    tf_keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    yield
-    tf_keras.mixed_precision.set_global_policy(before)
+    before = tf_keras.mixed_precision.global_policy().name
+    with dtype_policy("mixed_bfloat16"):
+        yield
+    assert tf_keras.mixed_precision.global_policy().name == before  # restored
 
 
 def test_a_bfloat16_image_cnn_outputs_float32_and_keeps_its_policy_when_saved(bfloat16_policy, tmp_path):

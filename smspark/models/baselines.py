@@ -77,11 +77,8 @@ def _fit_grid(
         index, model = next(fits)
         return index, model, score(model)
 
-    if parallelism == 1 or len(param_maps) == 1:
-        done = [task(i) for i in range(len(param_maps))]
-    else:
-        with ThreadPool(min(parallelism, len(param_maps))) as pool:
-            done = pool.map(inheritable_thread_target(task), range(len(param_maps)))
+    with ThreadPool(max(1, min(parallelism, len(param_maps)))) as pool:
+        done = pool.map(inheritable_thread_target(task), range(len(param_maps)))
     by_index = {index: (model, scored) for index, model, scored in done}
     return [by_index[i] for i in range(len(param_maps))]
 

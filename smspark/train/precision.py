@@ -16,6 +16,8 @@ compared by distance, keep float32 precision.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Settings a model section's ``precision`` may take.
@@ -58,3 +60,18 @@ def resolve_precision(setting: str, flags: frozenset[str] | None = None) -> str:
         return setting
     flags = cpu_flags() if flags is None else flags
     return "mixed_bfloat16" if AMX_BF16_FLAG in flags else "float32"
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Set the global tf_keras dtype policy to ``name`` (``float32``, ``mixed_bfloat16``, ...) inside the block and
+    restore the previous one after it, also on error. Layers take the policy when they are built; a built model
+    keeps it (and so does its saved file)."""
+    import tf_keras
+
+    before = tf_keras.mixed_precision.global_policy()
+    tf_keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        tf_keras.mixed_precision.set_global_policy(before)

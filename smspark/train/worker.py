@@ -163,6 +163,7 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
         MetricAverageCallback,
         distributed_optimizer,
     )
+    from smspark.train.precision import dtype_policy
     from smspark.train.readers import petastorm_dataset, steps_per_epoch
 
     hvd.init()
@@ -173,12 +174,8 @@ def keras_worker(spec: KerasTrainSpec) -> dict[str, Any]:
         tf.config.set_visible_devices(gpus[hvd.local_rank()], "GPU")
     tf_keras.utils.set_random_seed(spec.seed)
 
-    policy = tf_keras.mixed_precision.global_policy()
-    tf_keras.mixed_precision.set_global_policy(spec.precision)
-    try:  # layers take the policy when they are built
+    with dtype_policy(spec.precision):
         model = spec.model_fn()
-    finally:
-        tf_keras.mixed_precision.set_global_policy(policy)
     opt = distributed_optimizer(make_optimizer(spec.optimizer, spec.learning_rate * size))
     model.compile(optimizer=opt, loss=spec.loss, metrics=list(spec.metrics))
     if spec.resume_uri and rank == 0:
