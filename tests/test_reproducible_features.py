@@ -167,3 +167,59 @@ def test_tfidf_baseline_grid_fitted_in_parallel_equals_the_grid_fitted_one_after
     with pytest.raises(ValueError, match="parallelism must be >= 1"):
         tfidf_logreg(*splits, SENTIMENT_CLASSES, reg_grid=(0.03, 0.3), parallelism=0)
     feats.unpersist()
+
+
+def test_fit_grid_gives_every_estimator_the_fits_of_a_sequential_loop_in_grid_order(spark):
+    """ALS (the recommender's baseline), KMeans (account risk's) and a Pipeline (behaviour's) through ``fit_grid``:
+    three fits at once equal the fits one after the other, point by point; an error in a fit's scoring propagates."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.clustering import KMeans
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.recommendation import ALS
+
+    from smspark.models.baselines import fit_grid
+
+    rng = np.random.default_rng(7)
+    pairs = np.unique(rng.integers(0, [60, 80], size=(900, 2)), axis=0)
+    ratings = spark.createDataFrame(
+        [(int(u), int(i), 1.0) for u, i in pairs], "user_idx int, item_idx int, rating float"
+    ).persist()
+    als = ALS(maxIter=4, implicitPrefs=True, userCol="user_idx", itemCol="item_idx", seed=3)
+    points = [{als.rank: r, als.regParam: reg} for r in (4, 8) for reg in (0.01, 0.1)]
+
+    def factors(m):
+        return np.array(sorted((r["id"], *r["features"]) for r in m.userFactors.collect()))
+
+    x = rng.normal(size=(300, 3))
+    rows = spark.createDataFrame(
+        [(float(a), float(b), float(c), int(a > 0)) for a, b, c in x], "a double, b double, c double, label int"
+    )
+    features = VectorAssembler(inputCols=["a", "b", "c"], outputCol="features")
+    km = KMeans(seed=5)
+    lr = LogisticRegression(maxIter=20)
+    pipeline = Pipeline(stages=[features, lr])
+    cases = [
+        (als, ratings, points, factors),
+        (
+            km,
+            features.transform(rows).persist(),
+            [{km.k: k} for k in (2, 3, 4)],
+            lambda m: np.array(m.clusterCenters()),
+        ),
+        (pipeline, rows, [{lr.regParam: r} for r in (0.0, 0.1, 1.0)], lambda m: m.stages[-1].coefficients.toArray()),
+    ]
+    for estimator, train, maps, score in cases:
+        one_by_one, parallel = (fit_grid(estimator, train, maps, score, p) for p in (1, 3))
+        assert len(parallel) == len(maps)
+        for (_, a), (_, b) in zip(one_by_one, parallel, strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-9)
+        first, last = parallel[0][1], parallel[-1][1]
+        assert first.shape != last.shape or not np.allclose(first, last, atol=1e-6)  # points differ: order is checked
+
+    def failing(model):
+        raise RuntimeError("scoring failed")
+
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        fit_grid(km, cases[1][1], [{km.k: 2}, {km.k: 3}], failing, 2)
+    ratings.unpersist()

@@ -52,15 +52,29 @@ def _labels_and_predictions(model: Any, df: DataFrame) -> tuple[np.ndarray, np.n
     return rows["label"].to_numpy(dtype=np.int64), rows["prediction"].to_numpy(dtype=np.int64), proba
 
 
-def _fit_grid(
+def fit_grid(
     estimator: Any,
     train: DataFrame,
     param_maps: list[dict[Any, Any]],
     score: Callable[[Any], Any],
     parallelism: int,
 ) -> list[tuple[Any, Any]]:
-    """``(model, score(model))`` for every param map, in the order of ``param_maps``; ``parallelism`` fits (and
-    their scoring) run at once in threads that pull from ``estimator.fitMultiple`` (MLlib's thread-safe iterator).
+    """Fit an MLlib estimator for every point of a grid: ``(model, score(model))`` per param map, in the order of
+    ``param_maps``.
+
+    ``parallelism`` fits (each with its scoring) run at once, in threads that pull from ``estimator.fitMultiple``
+    (MLlib's thread-safe iterator, as ``TrainValidationSplit(parallelism=...)`` uses it); the threads keep the
+    caller's Spark local properties and job tags (``inheritable_thread_target``). A fit on small data is a chain of
+    short Spark jobs that mostly waits on job latency, so several fits share the cores; each fit is the one a
+    sequential loop would make (up to the order in which Spark sums partial results). An exception in any fit or
+    score propagates.
+
+    Args:
+        estimator: any ``pyspark.ml`` Estimator (a Pipeline too).
+        train: its training DataFrame, read by every fit (persist it first).
+        param_maps: ``{Param: value}`` per grid point.
+        score: called once per fitted model, on the fitting thread; must be thread-safe.
+        parallelism: fits at once (>= 1; 1 = one after the other).
 
     Raises:
         ValueError: ``parallelism < 1``.
@@ -78,7 +92,7 @@ def _fit_grid(
         return index, model, score(model)
 
     with ThreadPool(max(1, min(parallelism, len(param_maps)))) as pool:
-        done = pool.map(inheritable_thread_target(task), range(len(param_maps)))
+        done = pool.map(inheritable_thread_target(train.sparkSession)(task), range(len(param_maps)))
     by_index = {index: (model, scored) for index, model, scored in done}
     return [by_index[i] for i in range(len(param_maps))]
 
@@ -144,7 +158,7 @@ def tfidf_logreg(
         feats = {name: idf.transform(df).select("label", "features").persist() for name, df in tf.items()}
         points = list(itertools.product(reg_grid, elastic_net_grid))
         lr = LogisticRegression(family="multinomial", maxIter=max_iter, standardization=standardization)
-        fits = _fit_grid(
+        fits = fit_grid(
             lr,
             feats["train"],
             [{lr.regParam: float(reg), lr.elasticNetParam: float(en)} for reg, en in points],
@@ -204,6 +218,7 @@ def engagement_logreg(
     max_iter: int = 100,
     prior_weight: float = 5.0,
     items_from: str = "earlier",
+    parallelism: int = 1,
 ) -> dict[str, Any]:
     """The behaviour baseline: MLlib LogisticRegression on the leak-free aggregates of
     :func:`smspark.models.behaviour.aggregate_features` (each row's from events before it), ``regParam`` picked on
@@ -216,6 +231,7 @@ def engagement_logreg(
         reg_grid: ``regParam`` values.
         max_iter: LogisticRegression iterations.
         prior_weight, items_from: passed to :func:`smspark.models.behaviour.aggregate_features`.
+        parallelism: grid points fitted at once (:func:`fit_grid`).
 
     Returns:
         ``{"reg_param", "grid": [{"reg_param", "val_AUC"}], "val": (y, p), "test": (y, p), "coefficients"}`` with
@@ -243,14 +259,18 @@ def engagement_logreg(
         pdf = model.transform(df).select("label", vector_to_array("probability").getItem(1).alias("p")).toPandas()
         return pdf["label"].to_numpy(dtype=np.float32), pdf["p"].to_numpy(dtype=np.float64)
 
+    lr = LogisticRegression(maxIter=max_iter, labelCol="label")
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=list(AGGREGATES), outputCol="features"), lr])
+    fits = fit_grid(
+        pipeline,
+        data["train"],
+        [{lr.regParam: float(reg)} for reg in reg_grid],
+        lambda model: scores(model, data["val"]),
+        parallelism,
+    )
     best: tuple[float, float, PipelineModel, tuple[np.ndarray, np.ndarray]] | None = None
     grid = []
-    for reg in reg_grid:
-        lr = LogisticRegression(regParam=float(reg), maxIter=max_iter, labelCol="label")
-        model = Pipeline(stages=[VectorAssembler(inputCols=list(AGGREGATES), outputCol="features"), lr]).fit(
-            data["train"]
-        )
-        val_scores = scores(model, data["val"])
+    for reg, (model, val_scores) in zip(reg_grid, fits, strict=True):
         auc = float(roc_auc_score(*val_scores))
         grid.append({"reg_param": float(reg), "val_AUC": auc})
         log.info("LogisticRegression on aggregates regParam=%g: val AUC %.4f", reg, auc)

@@ -125,11 +125,14 @@ class AccountRiskAdapter(ModelAdapter):
     def fit_kmeans(self) -> dict[str, Any]:
         """MLlib KMeans on the training accounts' ``x`` for each ``kmeans_k`` below the training rows; the ``k`` of
         the highest validation silhouette (squared Euclidean) is kept. Returns ``k``, ``silhouette``, ``grid``
-        (``{k: silhouette}``) and ``centroids`` (``[k, d]`` lists)."""
+        (``{k: silhouette}``) and ``centroids`` (``[k, d]`` lists). The ``k`` are fitted ``train.baseline_parallelism``
+        at a time (:func:`smspark.models.baselines.fit_grid`)."""
         if self._kmeans is None:
             from pyspark.ml.clustering import KMeans
             from pyspark.ml.evaluation import ClusteringEvaluator
             from pyspark.ml.functions import array_to_vector
+
+            from smspark.models.baselines import fit_grid
 
             frames = {
                 s: f.select(array_to_vector("x").alias("features")).persist()
@@ -137,16 +140,23 @@ class AccountRiskAdapter(ModelAdapter):
                 if s != "test"
             }
             n_train = frames["train"].count()
-            evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="prediction")
-            grid: dict[int, float] = {}
-            models = {}
-            for k in self.mcfg.kmeans_k:
-                if k >= n_train:
-                    continue
-                m = KMeans(k=k, seed=self.cfg.train.seed, featuresCol="features").fit(frames["train"])
+            ks = [k for k in self.mcfg.kmeans_k if k < n_train]
+            estimator = KMeans(seed=self.cfg.train.seed, featuresCol="features")
+
+            def silhouette(m: Any) -> float:
                 pred = m.transform(frames["val"])
-                grid[k] = float(evaluator.evaluate(pred)) if pred.select("prediction").distinct().count() > 1 else -1.0
-                models[k] = m
+                evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="prediction")
+                return float(evaluator.evaluate(pred)) if pred.select("prediction").distinct().count() > 1 else -1.0
+
+            fits = fit_grid(
+                estimator,
+                frames["train"],
+                [{estimator.k: k} for k in ks],
+                silhouette,
+                self.cfg.train.baseline_parallelism,
+            )
+            models = {k: m for k, (m, _) in zip(ks, fits, strict=True)}
+            grid = {k: s for k, (_, s) in zip(ks, fits, strict=True)}
             for f in frames.values():
                 f.unpersist()
             if not grid:

@@ -16,6 +16,7 @@ asks NeuMF to be at or above both ALS and popularity on all four test figures.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -135,15 +136,9 @@ def popularity_scorers(data: RankingData) -> tuple[PairScorer, UserScorer]:
     return (lambda u, i: counts[i]), (lambda users: np.tile(counts[1:], (len(users), 1)))
 
 
-def fit_als(
-    spark: Any, data: RankingData, n_users: int, rank: int, reg: float, alpha: float, max_iter: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """MLlib ALS with ``implicitPrefs=True`` on the training positives (preference 1 per interaction, Hu, Koren,
-    Volinsky 2008). Returns the user and item factors, float32 ``[U, rank]`` and ``[I + 1, rank]``."""
-    from pyspark.ml.recommendation import ALS
-
-    from smspark.models.recommender import factor_matrix
-
+def als_training_frame(spark: Any, data: RankingData) -> Any:  # DataFrame
+    """The training positives as MLlib ALS input: ``user_idx`` int, ``item_idx`` int, ``rating`` float (a preference
+    of 1 per interaction, Hu, Koren, Volinsky 2008)."""
     pdf = pd.DataFrame(
         {
             "user_idx": data.train_pos[0].astype(np.int32),
@@ -151,10 +146,15 @@ def fit_als(
             "rating": np.ones(len(data.train_pos[0]), dtype=np.float32),
         }
     )
-    als = ALS(
-        rank=rank,
-        regParam=reg,
-        alpha=alpha,
+    return spark.createDataFrame(pdf)
+
+
+def als_estimator(max_iter: int, seed: int) -> Any:  # pyspark.ml.recommendation.ALS
+    """MLlib ALS with ``implicitPrefs=True`` over :func:`als_training_frame`'s columns; ``rank``, ``regParam`` and
+    ``alpha`` come from the grid's param maps."""
+    from pyspark.ml.recommendation import ALS
+
+    return ALS(
         maxIter=max_iter,
         implicitPrefs=True,
         userCol="user_idx",
@@ -163,9 +163,16 @@ def fit_als(
         seed=seed,
         nonnegative=False,
     )
-    model = als.fit(spark.createDataFrame(pdf))
+
+
+def als_factors(model: Any, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted ``ALSModel``'s user and item factors, float32 ``[n_users, rank]`` and ``[n_items + 1, rank]`` (row
+    ``i`` = ``item_idx`` ``i``; zeros for an id the fit never saw)."""
+    from smspark.models.recommender import factor_matrix
+
+    rank = model.rank
     users = factor_matrix([(r["id"], r["features"]) for r in model.userFactors.collect()], n_users, rank)
-    items = factor_matrix([(r["id"], r["features"]) for r in model.itemFactors.collect()], data.n_items + 1, rank)
+    items = factor_matrix([(r["id"], r["features"]) for r in model.itemFactors.collect()], n_items + 1, rank)
     return users, items
 
 
@@ -291,34 +298,46 @@ class RecommenderAdapter(ModelAdapter):
         return ranking_metrics(self.data, split, pairs, users, self.k)
 
     def baselines(self) -> list[Baseline]:
-        """ALS over the configured grid (the best on the validation selection metric) and popularity."""
+        """ALS over the configured grid (the best on the validation selection metric) and popularity. The grid's
+        points are fitted ``train.baseline_parallelism`` at a time (:func:`smspark.models.baselines.fit_grid`)."""
+        from smspark.models.baselines import fit_grid
+
         mcfg, k, data = self.mcfg, self.k, self.data
+        points = list(itertools.product(mcfg.als_ranks, mcfg.als_reg_params, mcfg.als_alphas))
+        estimator = als_estimator(mcfg.als_max_iter, self.cfg.train.seed)
+        train = als_training_frame(self.spark, data).persist()
+
+        def measure(model: Any) -> tuple[tuple[PairScorer, UserScorer], dict[str, float]]:
+            scorers = als_scorers(*als_factors(model, self.maps.n_users, data.n_items))
+            return scorers, ranking_metrics(data, "val", *scorers, k)
+
+        fits = fit_grid(
+            estimator,
+            train,
+            [{estimator.rank: r, estimator.regParam: reg, estimator.alpha: a} for r, reg, a in points],
+            measure,
+            self.cfg.train.baseline_parallelism,
+        )
+        train.unpersist()
         best: tuple[float, dict[str, Any], tuple[PairScorer, UserScorer]] | None = None
         grid = []
-        for rank in mcfg.als_ranks:
-            for reg in mcfg.als_reg_params:
-                for alpha in mcfg.als_alphas:
-                    uf, itf = fit_als(
-                        self.spark, data, self.maps.n_users, rank, reg, alpha, mcfg.als_max_iter, self.cfg.train.seed
-                    )
-                    scorers = als_scorers(uf, itf)
-                    val = ranking_metrics(data, "val", *scorers, k)
-                    point = {"rank": rank, "reg_param": reg, "alpha": alpha, **{f"val_{m}": v for m, v in val.items()}}
-                    grid.append(point)
-                    log.info(
-                        "ALS rank=%d regParam=%g alpha=%g: val %s %.4f",
-                        rank,
-                        reg,
-                        alpha,
-                        self.selection_metric,
-                        val[self.selection_metric],
-                    )
-                    if best is None or val[self.selection_metric] > best[0]:
-                        best = (
-                            val[self.selection_metric],
-                            {"rank": rank, "reg_param": reg, "alpha": alpha, "val": val},
-                            scorers,
-                        )
+        for (rank, reg, alpha), (_, (scorers, val)) in zip(points, fits, strict=True):
+            point = {"rank": rank, "reg_param": reg, "alpha": alpha, **{f"val_{m}": v for m, v in val.items()}}
+            grid.append(point)
+            log.info(
+                "ALS rank=%d regParam=%g alpha=%g: val %s %.4f",
+                rank,
+                reg,
+                alpha,
+                self.selection_metric,
+                val[self.selection_metric],
+            )
+            if best is None or val[self.selection_metric] > best[0]:
+                best = (
+                    val[self.selection_metric],
+                    {"rank": rank, "reg_param": reg, "alpha": alpha, "val": val},
+                    scorers,
+                )
         assert best is not None
         als = Baseline(
             "als",
