@@ -53,6 +53,12 @@ def test_quick_suite_writes_every_key_positive_or_with_a_reason(posts_nightly, t
     horovod = res["results"]["horovod_2v1"]["details"]
     ranks = horovod["two_workers_seconds"], horovod["one_worker_seconds"]
     assert all(len(r) == 1 for r in ranks) and horovod["steps_per_worker"] == 4
+    profile = horovod["profile"]
+    assert profile["memory_fed_ratio"] > 0
+    for side, size in (("one_worker", 1), ("two_workers", 2)):
+        for feed in ("petastorm", "memory"):
+            shares = profile[side][f"{feed}_cpu_busy_share"]
+            assert len(shares) == size and all(0 < x < 4 for x in shares), (side, feed, shares)  # a few threads
     feed = res["results"]["petastorm_vs_memory"]["details"]
     assert feed["petastorm_samples_per_second"] > 0 and feed["memory_samples_per_second"] > 0
     assert feed["tf_threads_inter_intra"] == [1, 1]

@@ -527,20 +527,25 @@ def udf_vs_row_udf(ctx: JobContext, s: SuiteArgs) -> tuple[float, Any]:
 
 
 def training(ctx: JobContext, s: SuiteArgs) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``petastorm_vs_memory`` and ``horovod_2v1`` entries: launches of 1 worker (Petastorm and in-memory sides
-    alternately inside it) and 2 workers (Petastorm), alternately, ``repeat`` each."""
+    """``petastorm_vs_memory`` and ``horovod_2v1`` entries: launches of 1 worker and of 2 workers, alternately,
+    ``repeat`` each; inside every worker Petastorm-fed and in-memory steps alternate.
+
+    ``horovod_2v1`` counts the Petastorm-fed steps (the slowest rank's median); its details add the same ratio with
+    both sides fed from memory (``memory_fed_ratio``: is the reader what limits the second worker?) and, per side,
+    each rank's median CPU seconds over its median wall seconds (``cpu_busy_share``: below 1, the rank waited)."""
     from smspark.jobs.benchmarks.training import feed_spec, launch
 
     warmup = 2 if s.quick else 10
     inner = 1 if s.quick else 3
     one = feed_spec(ctx, s.steps, warmup, inner, memory=True)
-    two = feed_spec(ctx, s.steps, warmup, inner, memory=False)
+    two = feed_spec(ctx, s.steps, warmup, inner, memory=True)
     pair: SideBySide = side_by_side(
         ("two_workers", lambda: launch(ctx, two, 2)), ("one_worker", lambda: launch(ctx, one, 1)), s.repeat
     )
     samples = s.steps * one.batch_size
     sm = pair.summary(2 * samples, samples, unit="samples")
     h_value, h_details = sm["ratio"], {"steps_per_worker": s.steps, "batch_size": one.batch_size, **sm}
+    h_details["profile"] = worker_profile(pair.details, samples)
 
     rank0 = [d["ranks"][0] for d in pair.details["one_worker"]]
     pet = statistics.median(x for r in rank0 for x in r["petastorm_seconds"])
@@ -558,6 +563,31 @@ def training(ctx: JobContext, s: SuiteArgs) -> tuple[dict[str, Any], dict[str, A
         entry(GOALS["petastorm_vs_memory"], round(mem / pet, 3), None, p_details),
         entry(GOALS["horovod_2v1"], h_value, None, h_details),
     )
+
+
+def worker_profile(details: dict[str, list[dict[str, Any]]], samples: int) -> dict[str, Any]:
+    """Where the time of the ``one_worker`` and ``two_workers`` launches went: per side, every rank's median CPU
+    seconds over its median wall seconds per feed (``cpu_busy_share``), and the two-worker over one-worker
+    samples/s ratio when both are fed from memory (``memory_fed_ratio``; ``samples`` per worker and repetition)."""
+
+    def med(ranks: list[dict[str, Any]], key: str, rank: int) -> float:
+        return statistics.median(x for r in ranks if r["rank"] == rank for x in r[key])
+
+    out: dict[str, Any] = {}
+    memory_seconds = {}
+    for side, runs in details.items():
+        ranks = [r for d in runs for r in d["ranks"]]
+        size = ranks[0]["size"]
+        out[side] = {
+            f"{feed}_cpu_busy_share": [
+                round(med(ranks, f"{feed}_cpu_seconds", k) / med(ranks, f"{feed}_seconds", k), 3) for k in range(size)
+            ]
+            for feed in ("petastorm", "memory")
+        }
+        memory_seconds[size] = max(med(ranks, "memory_seconds", k) for k in range(size))
+    if {1, 2} <= memory_seconds.keys():
+        out["memory_fed_ratio"] = round((2 * samples / memory_seconds[2]) / (samples / memory_seconds[1]), 3)
+    return out
 
 
 def not_selected(key: str) -> dict[str, Any]:

@@ -8,7 +8,9 @@ Horovod workers started by the real launcher (:func:`smspark.train.launcher.run_
   intra-op) and the same steps and batch size per worker.
 
 Times are measured inside the workers (the steps alone; worker start-up, TensorFlow import, the model build and
-``warmup_steps`` steps are left out) and reported back to the driver.
+``warmup_steps`` steps are left out) and reported back to the driver, with the CPU seconds the worker process used
+over the same steps (user + system, every thread: TensorFlow's, the reader's, Horovod's): a worker whose CPU
+seconds fall short of its wall seconds waited (on the other rank or on its input).
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
     """One Horovod rank: build the CNN, run ``warmup_steps`` then time ``steps`` training steps per repetition
     reading Petastorm (and, with ``spec.memory``, in-memory arrays, alternately).
 
-    Returns ``{"rank", "size", "petastorm_seconds": [...], "memory_seconds": [...], "samples_per_step",
-    "tf_threads_inter_intra"}``.
+    Returns ``{"rank", "size", "petastorm_seconds": [...], "memory_seconds": [...], "petastorm_cpu_seconds": [...],
+    "memory_cpu_seconds": [...], "samples_per_step", "tf_threads_inter_intra"}`` (seconds per repetition; CPU
+    seconds: user + system of the whole worker process over the same steps).
     """
     os.environ.update({"TF_USE_LEGACY_KERAS": "1", **ONE_THREAD_ENV})
     import horovod.tensorflow as hvd
@@ -93,11 +96,12 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
     )
 
     def run_steps(it: Any, n: int) -> Timed:
-        start = time.perf_counter()
+        cpu, start = os.times(), time.perf_counter()
         for _ in range(n):
             x, y = next(it)
             model.train_on_batch(x, y)
-        return Timed(time.perf_counter() - start)
+        seconds, end = time.perf_counter() - start, os.times()
+        return Timed(seconds, {"cpu": end.user - cpu.user + end.system - cpu.system})
 
     common = dict(batch_size=spec.batch_size, cur_shard=rank, shard_count=size, num_epochs=None, seed=spec.seed + rank)
     with petastorm_dataset(spec.train_url, feature_cols=["token_ids"], label_col="label", **common) as ds:
@@ -114,13 +118,18 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
                 spec.repeat,
             )
             seconds = pair.seconds
+            cpu = {name: [d["cpu"] for d in pair.details[name]] for name in ("petastorm", "memory")}
         else:
-            seconds = {"petastorm": [run_steps(from_reader, spec.steps).seconds for _ in range(spec.repeat)]}
+            runs = [run_steps(from_reader, spec.steps) for _ in range(spec.repeat)]
+            seconds = {"petastorm": [r.seconds for r in runs]}
+            cpu = {"petastorm": [r.details["cpu"] for r in runs]}
     return {
         "rank": rank,
         "size": size,
         "petastorm_seconds": seconds["petastorm"],
         "memory_seconds": seconds.get("memory", []),
+        "petastorm_cpu_seconds": cpu["petastorm"],
+        "memory_cpu_seconds": cpu.get("memory", []),
         "samples_per_step": spec.batch_size,
         "tf_threads_inter_intra": [
             tf.config.threading.get_inter_op_parallelism_threads(),
