@@ -118,13 +118,13 @@ Precision = Literal["auto", "float32", "mixed_bfloat16"]
 
 class TrainConfig(_Strict):
     """How models train: the Horovod ``backend`` and workers (``num_proc``), the ``seed``, and
-    ``baseline_parallelism``, the grid points of an MLlib baseline fitted at once (small fits wait on Spark's job
-    latency rather than the cores; the figures do not depend on it)."""
+    ``grid_parallelism``, the grid points of an MLlib fit (a baseline's grid, the topics LDA's k's) fitted at once
+    (small fits wait on Spark's job latency rather than the cores; the figures do not depend on it)."""
 
     backend: Literal["spark", "horovodrun"] = "spark"
     num_proc: int = Field(2, ge=1)
     seed: int = 42
-    baseline_parallelism: int = Field(4, ge=1)
+    grid_parallelism: int = Field(4, ge=1)
 
 
 class SentimentConfig(_Strict):

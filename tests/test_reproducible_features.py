@@ -212,8 +212,9 @@ def test_fit_grid_gives_every_estimator_the_fits_of_a_sequential_loop_in_grid_or
     for estimator, train, maps, score in cases:
         one_by_one, parallel = (fit_grid(estimator, train, maps, score, p) for p in (1, 3))
         assert len(parallel) == len(maps)
-        for (_, a), (_, b) in zip(one_by_one, parallel, strict=True):
+        for (_, a, _), (_, b, seconds) in zip(one_by_one, parallel, strict=True):
             np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-9)
+            assert seconds > 0
         first, last = parallel[0][1], parallel[-1][1]
         assert first.shape != last.shape or not np.allclose(first, last, atol=1e-6)  # points differ: order is checked
 

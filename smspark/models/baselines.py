@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,9 +59,9 @@ def fit_grid(
     param_maps: list[dict[Any, Any]],
     score: Callable[[Any], Any],
     parallelism: int,
-) -> list[tuple[Any, Any]]:
-    """Fit an MLlib estimator for every point of a grid: ``(model, score(model))`` per param map, in the order of
-    ``param_maps``.
+) -> list[tuple[Any, Any, float]]:
+    """Fit an MLlib estimator for every point of a grid: ``(model, score(model), seconds)`` per param map, in the
+    order of ``param_maps`` (``seconds``: wall time of that point's fit and score, which overlap other points').
 
     ``parallelism`` fits (each with its scoring) run at once, in threads that pull from ``estimator.fitMultiple``
     (MLlib's thread-safe iterator, as ``TrainValidationSplit(parallelism=...)`` uses it); the threads keep the
@@ -87,13 +88,15 @@ def fit_grid(
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     fits = estimator.fitMultiple(train, param_maps)
 
-    def task(_: int) -> tuple[int, Any, Any]:
+    def task(_: int) -> tuple[int, Any, Any, float]:
+        start = time.perf_counter()
         index, model = next(fits)
-        return index, model, score(model)
+        scored = score(model)
+        return index, model, scored, time.perf_counter() - start
 
     with ThreadPool(max(1, min(parallelism, len(param_maps)))) as pool:
         done = pool.map(inheritable_thread_target(train.sparkSession)(task), range(len(param_maps)))
-    by_index = {index: (model, scored) for index, model, scored in done}
+    by_index = {index: (model, scored, seconds) for index, model, scored, seconds in done}
     return [by_index[i] for i in range(len(param_maps))]
 
 
@@ -165,7 +168,7 @@ def tfidf_logreg(
             lambda model, val=feats["val"]: _labels_and_predictions(model, val),
             parallelism,
         )
-        for (reg, en), (model, (y, pred, proba)) in zip(points, fits, strict=True):
+        for (reg, en), (model, (y, pred, proba), _) in zip(points, fits, strict=True):
             figure = float(select(y, pred, proba))
             point = {
                 "min_df": float(min_df),
@@ -270,7 +273,7 @@ def engagement_logreg(
     )
     best: tuple[float, float, PipelineModel, tuple[np.ndarray, np.ndarray]] | None = None
     grid = []
-    for reg, (model, val_scores) in zip(reg_grid, fits, strict=True):
+    for reg, (model, val_scores, _) in zip(reg_grid, fits, strict=True):
         auc = float(roc_auc_score(*val_scores))
         grid.append({"reg_param": float(reg), "val_AUC": auc})
         log.info("LogisticRegression on aggregates regParam=%g: val AUC %.4f", reg, auc)

@@ -41,15 +41,16 @@ def fit_vectorizer(train_docs: Any, vocab_size: int, min_df: float, max_df: floa
     return Pipeline(stages=[stop_words_remover(TERMS, KEPT, extra_stop_words), cv]).fit(train_docs)
 
 
-def fit_lda(counts: Any, k: int, max_iter: int, subsampling_rate: float, seed: int) -> Any:
-    """MLlib ``LDA(optimizer="online")`` with ``k`` topics fitted on a ``counts`` vector column -> ``LocalLDAModel``.
+def lda_estimator(max_iter: int, subsampling_rate: float, seed: int, k: int = 10) -> Any:
+    """MLlib ``LDA(optimizer="online")`` (Hoffman, Blei, Bach 2010) over a ``counts`` vector column, ``k`` topics
+    (or a grid's ``k`` param maps); fitted -> ``LocalLDAModel``.
 
     The document concentration (alpha) is learned (``optimizeDocConcentration``), the priors start at MLlib's
     online defaults (symmetric ``1/k``).
     """
     from pyspark.ml.clustering import LDA
 
-    lda = LDA(
+    return LDA(
         k=k,
         optimizer="online",
         maxIter=max_iter,
@@ -59,7 +60,6 @@ def fit_lda(counts: Any, k: int, max_iter: int, subsampling_rate: float, seed: i
         featuresCol=COUNTS,
         topicDistributionCol=DIST,
     )
-    return lda.fit(counts)
 
 
 def pipeline_of(vectorizer: Any, lda: Any) -> Any:

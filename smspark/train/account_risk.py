@@ -125,7 +125,7 @@ class AccountRiskAdapter(ModelAdapter):
     def fit_kmeans(self) -> dict[str, Any]:
         """MLlib KMeans on the training accounts' ``x`` for each ``kmeans_k`` below the training rows; the ``k`` of
         the highest validation silhouette (squared Euclidean) is kept. Returns ``k``, ``silhouette``, ``grid``
-        (``{k: silhouette}``) and ``centroids`` (``[k, d]`` lists). The ``k`` are fitted ``train.baseline_parallelism``
+        (``{k: silhouette}``) and ``centroids`` (``[k, d]`` lists). The ``k`` are fitted ``train.grid_parallelism``
         at a time (:func:`smspark.models.baselines.fit_grid`)."""
         if self._kmeans is None:
             from pyspark.ml.clustering import KMeans
@@ -153,10 +153,10 @@ class AccountRiskAdapter(ModelAdapter):
                 frames["train"],
                 [{estimator.k: k} for k in ks],
                 silhouette,
-                self.cfg.train.baseline_parallelism,
+                self.cfg.train.grid_parallelism,
             )
-            models = {k: m for k, (m, _) in zip(ks, fits, strict=True)}
-            grid = {k: s for k, (_, s) in zip(ks, fits, strict=True)}
+            models = {k: m for k, (m, _, _) in zip(ks, fits, strict=True)}
+            grid = {k: s for k, (_, s, _) in zip(ks, fits, strict=True)}
             for f in frames.values():
                 f.unpersist()
             if not grid:

@@ -152,7 +152,7 @@ class BehaviourAdapter(ModelAdapter):
             reg_grid=mcfg.baseline_reg_params,
             max_iter=mcfg.baseline_max_iter,
             items_from=mcfg.baseline_items_from,
-            parallelism=self.cfg.train.baseline_parallelism,
+            parallelism=self.cfg.train.grid_parallelism,
         )
         return [
             Baseline(

@@ -299,7 +299,7 @@ class RecommenderAdapter(ModelAdapter):
 
     def baselines(self) -> list[Baseline]:
         """ALS over the configured grid (the best on the validation selection metric) and popularity. The grid's
-        points are fitted ``train.baseline_parallelism`` at a time (:func:`smspark.models.baselines.fit_grid`)."""
+        points are fitted ``train.grid_parallelism`` at a time (:func:`smspark.models.baselines.fit_grid`)."""
         from smspark.models.baselines import fit_grid
 
         mcfg, k, data = self.mcfg, self.k, self.data
@@ -316,12 +316,12 @@ class RecommenderAdapter(ModelAdapter):
             train,
             [{estimator.rank: r, estimator.regParam: reg, estimator.alpha: a} for r, reg, a in points],
             measure,
-            self.cfg.train.baseline_parallelism,
+            self.cfg.train.grid_parallelism,
         )
         train.unpersist()
         best: tuple[float, dict[str, Any], tuple[PairScorer, UserScorer]] | None = None
         grid = []
-        for (rank, reg, alpha), (_, (scorers, val)) in zip(points, fits, strict=True):
+        for (rank, reg, alpha), (_, (scorers, val), _) in zip(points, fits, strict=True):
             point = {"rank": rank, "reg_param": reg, "alpha": alpha, **{f"val_{m}": v for m, v in val.items()}}
             grid.append(point)
             log.info(

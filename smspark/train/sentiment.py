@@ -116,7 +116,7 @@ class SentimentAdapter(ModelAdapter):
             max_iter=mcfg.baseline_max_iter,
             ngram_max=mcfg.baseline_ngram_max,
             min_df_grid=mcfg.baseline_min_df,
-            parallelism=self.cfg.train.baseline_parallelism,
+            parallelism=self.cfg.train.grid_parallelism,
             elastic_net_grid=mcfg.baseline_elastic_net,
             standardization=mcfg.baseline_standardization,
         )

@@ -120,7 +120,7 @@ class SpamAdapter(ModelAdapter):
             max_iter=mcfg.baseline_max_iter,
             ngram_max=mcfg.baseline_ngram_max,
             min_df_grid=mcfg.baseline_min_df,
-            parallelism=self.cfg.train.baseline_parallelism,
+            parallelism=self.cfg.train.grid_parallelism,
             standardization=False,
             select=lambda y, pred, proba: best_threshold(y, proba[:, SPAM])[1],
             select_name="spam_f1",

@@ -3,7 +3,8 @@
 Reads ``features/topics/{train,val,test}`` (``doc_id``, ``corpus``, ``pool``, ``terms``, ``posts``; see
 :mod:`smspark.features.topics`). Per corpus group (:func:`smspark.models.topics.corpus_groups`: one per corpus by
 default), training fits the vocabulary (stop words removed, ``CountVectorizer``) on the group's training documents,
-then one LDA per ``k`` of ``models.topics.k_values``; the ``k`` whose topics are most coherent on the group's
+then one LDA per ``k`` of ``models.topics.k_values`` (``train.grid_parallelism`` at once, through
+:func:`smspark.models.baselines.fit_grid`); the ``k`` whose topics are most coherent on the group's
 validation documents (mean NPMI of each topic's top ``top_n`` terms, :mod:`smspark.topic_metrics`) is kept, and the
 held-out log-perplexity is reported beside it. Any version (the candidate or an older champion with its own
 vocabularies) is evaluated on the current split the same way, through its pyfunc's pipelines.
@@ -22,7 +23,6 @@ from typing import Any
 import pandas as pd
 
 from smspark import storage, tables
-from smspark.progress import progress
 from smspark.train.lifecycle import Baseline, Candidate, ModelAdapter, Package
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ class TopicsAdapter(ModelAdapter):
         documents -> ``(pipeline, {k, vocab_size, subsampling_rate})``."""
         from pyspark.sql import functions as F
 
-        from smspark.models.topics import COUNTS, TopicsPyfunc, fit_lda, fit_vectorizer, pipeline_of
+        from smspark.models.baselines import fit_grid
+        from smspark.models.topics import COUNTS, TopicsPyfunc, fit_vectorizer, lda_estimator, pipeline_of
 
         m = self.mcfg
         train = self.docs("train").where(F.col("corpus").isin(corpora))
@@ -91,28 +92,36 @@ class TopicsAdapter(ModelAdapter):
         counts = vectorizer.transform(train).select(COUNTS).persist()
         n_train = counts.count()
         rate = min(1.0, max(m.subsampling_rate, m.min_batch_docs / max(n_train, 1)))
-        log.info("topics %s: vocabulary of %d terms from %d training documents", name, vocab_size, n_train)
-        best: tuple[float, Any, int] | None = None
-        for k in progress(m.k_values, f"topics {name}: LDA for k", log):
-            t0 = time.perf_counter()
-            pipeline = pipeline_of(vectorizer, fit_lda(counts, k, m.max_iter, rate, self.cfg.train.seed))
+        log.info(
+            "topics %s: vocabulary of %d terms from %d training documents; LDA for k in %s, %d at once",
+            name,
+            vocab_size,
+            n_train,
+            list(m.k_values),
+            min(self.cfg.train.grid_parallelism, len(m.k_values)),
+        )
+        lda = lda_estimator(m.max_iter, rate, self.cfg.train.seed)
+        self.docs("val")  # cached before the threads measure on it
+
+        def measure(model: Any) -> tuple[Any, dict[str, Any]]:
+            k = model.getK()
+            pipeline = pipeline_of(vectorizer, model)
             probe = TopicsPyfunc()
             probe.meta = {"k": k, "groups": [{"name": name, "corpora": corpora, "k": k, "offset": 0}]}
             probe._pipelines = {name: pipeline}
             val = self.measure(probe, "val")
-            secs = time.perf_counter() - t0
+            log.info(
+                "topics %s: k=%d val NPMI %.4f, val log-perplexity %.3f", name, k, val["npmi"], val["log_perplexity"]
+            )
+            return pipeline, val
+
+        fits = fit_grid(lda, counts, [{lda.k: k} for k in m.k_values], measure, self.cfg.train.grid_parallelism)
+        best: tuple[float, Any, int] | None = None
+        for k, (_, (pipeline, val), secs) in zip(m.k_values, fits, strict=True):
             for key, v in (("k", k), ("val_npmi", val["npmi"]), ("val_log_perplexity", val["log_perplexity"])):
                 history[key].append(float(v))
             history["corpus"].append(name)
             history["seconds"].append(round(secs, 2))
-            log.info(
-                "topics %s: k=%d val NPMI %.4f, val log-perplexity %.3f (%.0fs)",
-                name,
-                k,
-                val["npmi"],
-                val["log_perplexity"],
-                secs,
-            )
             if best is None or val["npmi"] > best[0]:
                 best = (val["npmi"], pipeline, k)
         counts.unpersist()
