@@ -41,9 +41,9 @@ def fit_vectorizer(train_docs: Any, vocab_size: int, min_df: float, max_df: floa
     return Pipeline(stages=[stop_words_remover(TERMS, KEPT, extra_stop_words), cv]).fit(train_docs)
 
 
-def lda_estimator(max_iter: int, subsampling_rate: float, seed: int, k: int = 10) -> Any:
-    """MLlib ``LDA(optimizer="online")`` (Hoffman, Blei, Bach 2010) over a ``counts`` vector column, ``k`` topics
-    (or a grid's ``k`` param maps); fitted -> ``LocalLDAModel``.
+def lda_estimator(max_iter: int, subsampling_rate: float, seed: int) -> Any:
+    """MLlib ``LDA(optimizer="online")`` (Hoffman, Blei, Bach 2010) over a ``counts`` vector column, its ``k`` set by
+    the grid's param maps; fitted -> ``LocalLDAModel``.
 
     The document concentration (alpha) is learned (``optimizeDocConcentration``), the priors start at MLlib's
     online defaults (symmetric ``1/k``).
@@ -51,7 +51,6 @@ def lda_estimator(max_iter: int, subsampling_rate: float, seed: int, k: int = 10
     from pyspark.ml.clustering import LDA
 
     return LDA(
-        k=k,
         optimizer="online",
         maxIter=max_iter,
         subsamplingRate=subsampling_rate,
