@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import tf_keras
 
 from smspark.config import ImageConfig
 from smspark.models.image import build_model, early_stopping_patience, with_embedding
-from smspark.models.media_packaging import ImagePyfunc
+from smspark.models.media_packaging import IMAGE_INPUT, IMAGE_OUTPUT, ImagePyfunc
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,36 @@ def test_early_stopping_patience_spans_a_minimum_number_of_steps():
     assert early_stopping_patience(cfg, 1_407, 2) == 20  # 5 steps per epoch: 20 epochs for 100 steps
     assert early_stopping_patience(cfg, 10, 2) == 100  # 1 step per epoch
     assert early_stopping_patience(cfg.model_copy(update={"early_stopping_patience": None}), 1_407, 2) is None
+
+
+def test_traced_inference_and_the_arrow_path_give_what_keras_predict_and_score_give(small_cnn):
+    model = ImagePyfunc()
+    model.keras_model = small_cnn
+    model.meta = {"classes": ["a", "b", "c", "d"], "input_shape": [16, 16, 3], "dataset": "toy"}
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (7, 16 * 16 * 3)).astype(np.int32)
+    # chunks of 3 rows through one traced function: the numbers Keras' predict gives, both outputs in order
+    emb, probs = model.infer(x, 3, with_embedding(small_cnn))
+    emb_k, probs_k = with_embedding(small_cnn).predict(x, batch_size=3, verbose=0)
+    assert np.array_equal(emb, emb_k) and np.array_equal(probs, probs_k)
+    assert np.array_equal(model.infer(x, 4), small_cnn.predict(x, batch_size=4, verbose=0))
+    assert len(model._traced) == 2  # one trace per model; another batch size or row count reuses it
+    with pytest.raises(ValueError, match="rows"):
+        model.infer(x[:0])
+    # the Arrow batch mapInArrow scores: the columns score() gives, the embedding as list<float32> without nulls
+    pixels = [rng.integers(0, 256, 16 * 16 * 3).astype(np.uint8).tobytes() for _ in range(5)]
+    pixels.append(np.arange(30 * 20, dtype=np.uint8).tobytes())
+    cols = {"pixels": pixels, "height": [16] * 5 + [30], "width": [16] * 5 + [20], "channels": [3] * 5 + [1]}
+    batch = pa.RecordBatch.from_pydict(
+        cols, schema=pa.schema([("pixels", pa.binary())] + [(c, pa.int32()) for c in IMAGE_INPUT[1:]])
+    )
+    arrays = model.score_arrow(batch, 4)
+    out = pa.RecordBatch.from_arrays(arrays, schema=pa.schema(IMAGE_OUTPUT)).to_pandas()
+    ref = model.score(*(cols[c] for c in IMAGE_INPUT), 4)
+    assert out["label"].tolist() == ref["label"].tolist()
+    assert np.array_equal(out["label_index"].to_numpy(), ref["label_index"].to_numpy())
+    assert np.array_equal(out["confidence"].to_numpy(), ref["confidence"].to_numpy())
+    assert np.array_equal(np.stack(out["embedding"].to_numpy()), np.stack(ref["embedding"].to_numpy()))
+    assert arrays[3].type == IMAGE_OUTPUT[3].type and arrays[3].null_count == 0 and len(arrays[3]) == 6
+    empty = model.score_arrow(batch.slice(0, 0))
+    assert [len(a) for a in empty] == [0, 0, 0, 0]

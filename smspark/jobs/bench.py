@@ -1,5 +1,6 @@
-"""Job ``bench``: scoring throughput through Spark pandas UDFs next to the same model's ``predict`` in one plain
-Python process, on the same rows, in the same run (a ratio means more than a time on a noisy machine).
+"""Job ``bench``: scoring throughput through the Spark UDFs of the nightly run (pandas UDFs; ``mapInArrow`` for media)
+next to the same model's ``predict`` in one plain Python process, on the same rows, in the same run (a ratio means
+more than a time on a noisy machine).
 
 ``smspark bench sentiment|recommendations|media [--rows N] [--repeat R]``: the champion(s) over silver rows. The
 Spark side times the scoring UDF written to the ``noop`` sink over cached input (model loading included: once per

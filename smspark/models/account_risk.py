@@ -66,7 +66,7 @@ class AccountRiskPyfunc(KerasPyfunc):
         """The autoencoder's reconstruction of standardised rows, float64 ``[n, d]``."""
         if not len(x):
             return np.zeros((0, len(self.meta["columns"])))
-        return self.keras_model.predict(x, batch_size=batch_size, verbose=0).astype(np.float64)
+        return self.infer(x, batch_size).astype(np.float64)
 
     def scores(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """``{"x": standardised [n, d], "recon": its reconstruction [n, d], "errors": squared errors [n, d],

@@ -141,7 +141,7 @@ class BehaviourPyfunc(KerasPyfunc):
             "cand_item": cand,
             "cand_genres": self.maps.item_genres[cand],
         }
-        return self.keras_model.predict(x, batch_size=batch_size, verbose=0).reshape(b, c).astype(np.float32)
+        return self.infer(x, batch_size).reshape(b, c).astype(np.float32)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         probs = self.engagement(

@@ -1,10 +1,8 @@
-"""``smspark bench media``: image scoring through the Spark pandas UDF next to the same pyfunc in one plain process."""
+"""``smspark bench media``: image scoring through Spark (``mapInArrow``) next to the same pyfunc in a plain process."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from pyspark.sql import functions as F
 
 from smspark import storage
 from smspark.jobs.benchmarks.timing import udf_vs_plain
@@ -13,15 +11,16 @@ from smspark.jobs.io import read_table
 
 
 def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
-    """Scoring throughput of the image champion: the Spark pandas UDF (``gold/media_labels`` columns, written to
-    the ``noop`` sink over cached silver rows, model loading once per Python worker included) next to loading the
-    same pyfunc once and ``score`` (preprocess + ``predict``) in this plain process over the same images.
+    """Scoring throughput of the image champion: the scorer of the nightly run (``mapInArrow`` with
+    :func:`smspark.scoring.media.media_scorer`: ``gold/media_labels`` columns, written to the ``noop`` sink over
+    cached silver rows, model loading once per Python worker included) next to loading the same pyfunc once and
+    ``score`` (preprocess + predict) in this plain process over the same images.
 
     Returns ``rows``, the timings of every repetition, images/s of both sides and ``ratio_spark_over_plain``
     (> 1: Spark is faster).
     """
 
-    from smspark.scoring.media import media_udf
+    from smspark.scoring.media import media_scored_schema, media_scorer
     from smspark.train.registry import NoChampionError, configure, get_champion
 
     try:
@@ -37,9 +36,8 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     local = media.select("pixels", "height", "width", "channels").toPandas()
     bs = ctx.cfg.scoring.batch_size
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
-    udf = media_udf(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs)
-
-    scored = media.select("media_id", udf(F.col("pixels"), F.col("height"), F.col("width"), F.col("channels")))
+    scorer = media_scorer(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs, ("media_id",))
+    scored = media.mapInArrow(scorer, media_scored_schema(media, ("media_id",)))
     cols = ("pixels", "height", "width", "channels")
     res = udf_vs_plain(
         ctx, champ.uri, scored, n, lambda model: model.score(*(local[c].tolist() for c in cols), bs), repeat

@@ -13,8 +13,9 @@ Keys (a ratio, higher is better unless noted):
   day: :func:`smspark.sources.scale.posts_on_day`), ``etl --tables posts`` (incremental) over ``etl --tables posts
   --full``, both from the same snapshot of the root.
 - ``petastorm_vs_memory``, ``horovod_2v1``: see :mod:`smspark.jobs.benchmarks.training`.
-- ``score_udf_vs_plain``: per scorer (``sentiment``, ``recommendations``, ``media``), pandas-UDF rows/s over plain
-  ``predict`` in one process (the ``smspark bench <scorer>`` modules).
+- ``score_udf_vs_plain``: per scorer (``sentiment``, ``recommendations``, ``media``), rows/s of the scorer's Spark UDF
+  (pandas UDFs; ``mapInArrow`` for media) over plain ``predict`` in one process (the ``smspark bench <scorer>``
+  modules).
 - ``udf_vs_row_udf``: the sentiment pandas UDF over a row-at-a-time Python UDF with the same model.
 
 The 1x corpus is the data root's landing posts (``--posts`` of them, spread evenly over the corpora; default all).
@@ -72,7 +73,7 @@ GOALS: dict[str, Goal] = {
     "incremental_vs_full": Goal("<=", 0.10, "etl of one added day / full rebuild, on the Nx corpus"),
     "petastorm_vs_memory": Goal(">=", 0.9, "training samples/s through Petastorm / from in-memory arrays"),
     "horovod_2v1": Goal(">=", 1.7, "samples/s with 2 Horovod workers / 1 worker, one thread each"),
-    "score_udf_vs_plain": Goal(">=", 0.8, "pandas-UDF rows/s / plain predict in one process (each scorer)"),
+    "score_udf_vs_plain": Goal(">=", 0.8, "Spark UDF rows/s / plain predict in one process (each scorer)"),
     "udf_vs_row_udf": Goal(">=", 20, "sentiment pandas-UDF rows/s / row-at-a-time Python UDF"),
 }
 SCORERS = ("sentiment", "recommendations", "media")
