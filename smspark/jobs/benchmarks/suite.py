@@ -538,14 +538,13 @@ def training(ctx: JobContext, s: SuiteArgs) -> tuple[dict[str, Any], dict[str, A
 
     warmup = 2 if s.quick else 10
     inner = 1 if s.quick else 3
-    one = feed_spec(ctx, s.steps, warmup, inner, memory=True)
-    two = feed_spec(ctx, s.steps, warmup, inner, memory=True)
+    spec = feed_spec(ctx, s.steps, warmup, inner)
     pair: SideBySide = side_by_side(
-        ("two_workers", lambda: launch(ctx, two, 2)), ("one_worker", lambda: launch(ctx, one, 1)), s.repeat
+        ("two_workers", lambda: launch(ctx, spec, 2)), ("one_worker", lambda: launch(ctx, spec, 1)), s.repeat
     )
-    samples = s.steps * one.batch_size
+    samples = s.steps * spec.batch_size
     sm = pair.summary(2 * samples, samples, unit="samples")
-    h_value, h_details = sm["ratio"], {"steps_per_worker": s.steps, "batch_size": one.batch_size, **sm}
+    h_value, h_details = sm["ratio"], {"steps_per_worker": s.steps, "batch_size": spec.batch_size, **sm}
     h_details["profile"] = worker_profile(pair.details, samples)
 
     rank0 = [d["ranks"][0] for d in pair.details["one_worker"]]
@@ -553,7 +552,7 @@ def training(ctx: JobContext, s: SuiteArgs) -> tuple[dict[str, Any], dict[str, A
     mem = statistics.median(x for r in rank0 for x in r["memory_seconds"])
     p_details = {
         "steps": s.steps,
-        "batch_size": one.batch_size,
+        "batch_size": spec.batch_size,
         "petastorm_seconds": [x for r in rank0 for x in r["petastorm_seconds"]],
         "memory_seconds": [x for r in rank0 for x in r["memory_seconds"]],
         "petastorm_samples_per_second": round(samples / pet, 1),

@@ -39,8 +39,7 @@ class FeedSpec:
         batch_size: rows per step on each worker.
         steps: timed steps per worker and repetition.
         warmup_steps: untimed steps first (graph tracing, reader start).
-        repeat: repetitions of each side inside the worker.
-        memory: also time the in-memory side (``petastorm_vs_memory``); else Petastorm only.
+        repeat: repetitions of each side (Petastorm-fed, in-memory) inside the worker.
         seed: shuffle seed.
     """
 
@@ -51,7 +50,6 @@ class FeedSpec:
     steps: int
     warmup_steps: int
     repeat: int
-    memory: bool
     seed: int = 42
 
 
@@ -68,7 +66,7 @@ def _memory_arrays(url: str, rank: int, size: int) -> tuple[Any, Any]:
 
 def feed_worker(spec: FeedSpec) -> dict[str, Any]:
     """One Horovod rank: build the CNN, run ``warmup_steps`` then time ``steps`` training steps per repetition
-    reading Petastorm (and, with ``spec.memory``, in-memory arrays, alternately).
+    reading Petastorm and steps fed from in-memory arrays, alternately.
 
     Returns ``{"rank", "size", "petastorm_seconds": [...], "memory_seconds": [...], "petastorm_cpu_seconds": [...],
     "memory_cpu_seconds": [...], "samples_per_step", "tf_threads_inter_intra"}`` (seconds per repetition; CPU
@@ -107,29 +105,23 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
     with petastorm_dataset(spec.train_url, feature_cols=["token_ids"], label_col="label", **common) as ds:
         from_reader = iter(ds)
         run_steps(from_reader, spec.warmup_steps)
-        if spec.memory:
-            x, y = _memory_arrays(spec.train_url, rank, size)
-            mem = tf.data.Dataset.from_tensor_slices((x, y)).repeat().shuffle(min(len(x), 10_000), seed=spec.seed)
-            from_memory = iter(mem.batch(spec.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
-            run_steps(from_memory, spec.warmup_steps)
-            pair = side_by_side(
-                ("petastorm", lambda: run_steps(from_reader, spec.steps)),
-                ("memory", lambda: run_steps(from_memory, spec.steps)),
-                spec.repeat,
-            )
-            seconds = pair.seconds
-            cpu = {name: [d["cpu"] for d in pair.details[name]] for name in ("petastorm", "memory")}
-        else:
-            runs = [run_steps(from_reader, spec.steps) for _ in range(spec.repeat)]
-            seconds = {"petastorm": [r.seconds for r in runs]}
-            cpu = {"petastorm": [r.details["cpu"] for r in runs]}
+        x, y = _memory_arrays(spec.train_url, rank, size)
+        mem = tf.data.Dataset.from_tensor_slices((x, y)).repeat().shuffle(min(len(x), 10_000), seed=spec.seed)
+        from_memory = iter(mem.batch(spec.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        run_steps(from_memory, spec.warmup_steps)
+        pair = side_by_side(
+            ("petastorm", lambda: run_steps(from_reader, spec.steps)),
+            ("memory", lambda: run_steps(from_memory, spec.steps)),
+            spec.repeat,
+        )
+    cpu = {name: [d["cpu"] for d in pair.details[name]] for name in ("petastorm", "memory")}
     return {
         "rank": rank,
         "size": size,
-        "petastorm_seconds": seconds["petastorm"],
-        "memory_seconds": seconds.get("memory", []),
+        "petastorm_seconds": pair.seconds["petastorm"],
+        "memory_seconds": pair.seconds["memory"],
         "petastorm_cpu_seconds": cpu["petastorm"],
-        "memory_cpu_seconds": cpu.get("memory", []),
+        "memory_cpu_seconds": cpu["memory"],
         "samples_per_step": spec.batch_size,
         "tf_threads_inter_intra": [
             tf.config.threading.get_inter_op_parallelism_threads(),
@@ -138,7 +130,7 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
     }
 
 
-def feed_spec(ctx: JobContext, steps: int, warmup_steps: int, repeat: int, memory: bool) -> FeedSpec:
+def feed_spec(ctx: JobContext, steps: int, warmup_steps: int, repeat: int) -> FeedSpec:
     """The :class:`FeedSpec` for the data root's ``features/sentiment`` (``models.sentiment`` batch size).
 
     Raises:
@@ -157,7 +149,6 @@ def feed_spec(ctx: JobContext, steps: int, warmup_steps: int, repeat: int, memor
         steps=steps,
         warmup_steps=warmup_steps,
         repeat=repeat,
-        memory=memory,
         seed=ctx.cfg.train.seed,
     )
 
