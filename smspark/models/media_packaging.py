@@ -93,29 +93,26 @@ class ImagePyfunc(KerasPyfunc):
             self.preprocess(*(batch.column(c).to_pylist() for c in IMAGE_INPUT)), batch_size
         )
         n, d = emb.shape
-        idx = probs.argmax(axis=1).astype(np.int32) if n else np.zeros(0, np.int32)
+        labels, idx, confidence = self.top_class(probs)
         offsets = pa.array(np.arange(0, (n + 1) * d, d, dtype=np.int32))
         return [
-            pa.array(self.meta["classes"], pa.string()).take(pa.array(idx)),
+            pa.array(labels, pa.string()),
             pa.array(idx, pa.int32()),
-            pa.array(probs[np.arange(n), idx], pa.float32()),
+            pa.array(confidence, pa.float32()),
             pa.ListArray.from_arrays(offsets, pa.array(emb.reshape(-1), pa.float32()), IMAGE_OUTPUT[3].type),
         ]
 
-    def to_frame(self, emb: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
-        """Embeddings ``[n, d]`` and probabilities ``[n, k]`` -> the output DataFrame."""
+    def top_class(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities ``[n, k]`` -> the most probable class of each row: ``(label`` object ``[n]`` (class
+        names), ``label_index`` int32 ``[n]``, ``confidence`` float32 ``[n]`` (its probability)``)``."""
         idx = probs.argmax(axis=1).astype(np.int32) if len(probs) else np.zeros(0, np.int32)
         classes = np.asarray(self.meta["classes"], dtype=object)
-        return pd.DataFrame(
-            {
-                "label": classes[idx] if len(idx) else np.zeros(0, dtype=object),
-                "label_index": idx,
-                "confidence": probs[np.arange(len(idx)), idx].astype(np.float32)
-                if len(idx)
-                else np.zeros(0, np.float32),
-                "embedding": list(emb),
-            }
-        )
+        return classes[idx], idx, probs[np.arange(len(idx)), idx].astype(np.float32)
+
+    def to_frame(self, emb: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+        """Embeddings ``[n, d]`` and probabilities ``[n, k]`` -> the output DataFrame."""
+        labels, idx, confidence = self.top_class(probs)
+        return pd.DataFrame({"label": labels, "label_index": idx, "confidence": confidence, "embedding": list(emb)})
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         out = self.score(*(model_input[c].tolist() for c in IMAGE_INPUT))

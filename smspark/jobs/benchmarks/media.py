@@ -20,6 +20,7 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     (> 1: Spark is faster).
     """
 
+    from smspark.models.media_packaging import IMAGE_INPUT
     from smspark.scoring.media import media_scored_schema, media_scorer
     from smspark.train.registry import NoChampionError, configure, get_champion
 
@@ -28,19 +29,18 @@ def bench(ctx: JobContext, rows: int | None, repeat: int) -> dict[str, Any]:
     except NoChampionError as exc:
         raise UserError(str(exc)) from exc
     media = read_table(ctx.spark, storage.join(ctx.layout.silver, "media"), what="run `smspark etl` first")
-    media = media.select("media_id", "pixels", "height", "width", "channels")
+    media = media.select("media_id", *IMAGE_INPUT)
     if rows:
         media = media.orderBy("media_id").limit(rows)
     media = media.repartition(ctx.spark.sparkContext.defaultParallelism).persist()
     n = media.count()
-    local = media.select("pixels", "height", "width", "channels").toPandas()
+    local = media.select(*IMAGE_INPUT).toPandas()
     bs = ctx.cfg.scoring.batch_size
     ctx.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(bs))
     scorer = media_scorer(champ.uri, ctx.cfg.tracking_uri(), ctx.cfg.mlflow.registry_uri, bs, ("media_id",))
     scored = media.mapInArrow(scorer, media_scored_schema(media, ("media_id",)))
-    cols = ("pixels", "height", "width", "channels")
     res = udf_vs_plain(
-        ctx, champ.uri, scored, n, lambda model: model.score(*(local[c].tolist() for c in cols), bs), repeat
+        ctx, champ.uri, scored, n, lambda model: model.score(*(local[c].tolist() for c in IMAGE_INPUT), bs), repeat
     )
     media.unpersist()
     return res
