@@ -83,6 +83,8 @@ def test_reader_yields_dense_int32_arrays(tokens_url):
     ) as ds:
         x_spec, y_spec = ds.element_spec
         assert x_spec.shape.as_list() == [32, SEQ_LEN] and x_spec.dtype == tf.int32
+        # no autotune optimisation thread: destroying a training iterator must not wait for its sleep
+        assert ds.options().autotune.enabled is False and ds.map(lambda x, y: x).options().autotune.enabled is False
         assert y_spec.shape.as_list() == [32] and y_spec.dtype == tf.int32
         x, y = next(iter(ds))
         assert x.shape == (32, SEQ_LEN) and x.dtype == tf.int32

@@ -82,7 +82,7 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
 
     from smspark.schemas import SENTIMENT_CLASSES
     from smspark.train.hvd_callbacks import distributed_optimizer
-    from smspark.train.readers import petastorm_dataset
+    from smspark.train.readers import petastorm_dataset, untuned_options
     from smspark.train.sentiment import build_with_vectors
 
     hvd.init()
@@ -107,7 +107,9 @@ def feed_worker(spec: FeedSpec) -> dict[str, Any]:
         run_steps(from_reader, spec.warmup_steps)
         x, y = _memory_arrays(spec.train_url, rank, size)
         mem = tf.data.Dataset.from_tensor_slices((x, y)).repeat().shuffle(min(len(x), 10_000), seed=spec.seed)
-        from_memory = iter(mem.batch(spec.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        from_memory = iter(
+            mem.batch(spec.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE).with_options(untuned_options())
+        )
         run_steps(from_memory, spec.warmup_steps)
         pair = side_by_side(
             ("petastorm", lambda: run_steps(from_reader, spec.steps)),
